@@ -1,0 +1,33 @@
+"""flowlib: write flows as Python classes, run them locally or on the team's AWS platform.
+
+Everything a flow or a notebook needs is importable from here, with Metaflow's names.
+The client API is imported lazily so that ``import flowlib`` in a task stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flowlib.current import current
+from flowlib.decorators import catch, retry, timeout
+from flowlib.flowspec import FlowSpec, step
+from flowlib.parameters import IncludeFile, JSONType, Parameter
+from flowlib.version import __version__
+
+_CLIENT = {
+    "Flow", "Run", "Step", "Task", "DataArtifact", "namespace", "get_namespace",
+    "default_namespace",
+}
+
+__all__ = [
+    "FlowSpec", "step", "Parameter", "IncludeFile", "JSONType", "current", "retry", "catch",
+    "timeout", *sorted(_CLIENT), "__version__",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _CLIENT:
+        from flowlib import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module 'flowlib' has no attribute '{name}'")

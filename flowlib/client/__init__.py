@@ -1,0 +1,9 @@
+"""Inspect past runs from a notebook or script: ``Flow("Name").latest_run.data``."""
+
+from flowlib.client.namespace import default_namespace, get_namespace, namespace
+from flowlib.client.objects import DataArtifact, Flow, Run, Step, Task
+
+__all__ = [
+    "DataArtifact", "Flow", "Run", "Step", "Task", "default_namespace", "get_namespace",
+    "namespace",
+]

@@ -1,0 +1,443 @@
+"""The client API: Flow, Run, Step, Task and DataArtifact (Metaflow's names and semantics).
+
+Objects are thin handles: each reads what it needs from the metadata store when asked, and
+artifact values are loaded only when ``.data`` is touched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cached_property
+from typing import Any, Iterator
+
+from flowlib.client.namespace import get_namespace
+from flowlib.datastore.artifacts import ArtifactRef
+from flowlib.exceptions import FlowlibError, NotFoundError
+from flowlib.metadata.records import FAILED, INTERRUPTED, SUCCEEDED, RunRecord, TaskRecord
+from flowlib.runtime.errors import StepException
+from flowlib.stores import Stores, open_stores
+
+_INTERNAL_STEPS = ("_parameters",)
+
+
+def _stores() -> Stores:
+    return open_stores()
+
+
+def _split(pathspec: str, parts: int, kind: str) -> list[str]:
+    items = pathspec.strip("/").split("/") if isinstance(pathspec, str) else []
+    if len(items) != parts or not all(items):
+        example = "/".join(["FlowName", "12", "train", "5"][:parts])
+        raise FlowlibError(f"{kind}('{pathspec}'): expected a pathspec like '{example}'.")
+    return items
+
+
+def _time(value: float | None) -> dt.datetime | None:
+    return dt.datetime.fromtimestamp(value, dt.timezone.utc) if value else None
+
+
+def _check_namespace(run: RunRecord, what: str) -> None:
+    ns = get_namespace()
+    if ns is not None and ns not in run.system_tags and ns not in run.tags:
+        raise NotFoundError(
+            f"{what} is not in the namespace '{ns}'. Call namespace(None) to see every run, or "
+            f"namespace('user:{run.user}') for that user's runs."
+        )
+
+
+class Flow:
+    """All runs of a flow: ``Flow("TrainFlow").latest_run``."""
+
+    def __init__(self, name: str) -> None:
+        self.id = self.pathspec = _split(name, 1, "Flow")[0]
+        self._meta = _stores().metadata
+        if next(iter(self._meta.list_runs(self.id, limit=1)), None) is None:
+            raise NotFoundError(f"Flow '{self.id}' has no runs in {_stores().description}.")
+
+    def runs(self, *tags: str) -> Iterator[Run]:
+        """Runs in the current namespace having every tag given, newest first."""
+        wanted = list(tags)
+        ns = get_namespace()
+        if ns is not None:
+            wanted.append(ns)
+        for record in self._meta.list_runs(self.id, tags=wanted):
+            yield Run._from_record(record)
+
+    def __iter__(self) -> Iterator[Run]:
+        return self.runs()
+
+    def __getitem__(self, run_id: str) -> Run:
+        return Run(f"{self.id}/{run_id}")
+
+    @property
+    def latest_run(self) -> Run | None:
+        return next(self.runs(), None)
+
+    @property
+    def latest_successful_run(self) -> Run | None:
+        return next((r for r in self.runs() if r.successful), None)
+
+    def __repr__(self) -> str:
+        return f"Flow('{self.id}')"
+
+
+class Run:
+    """One run: ``Run("TrainFlow/12")``; ``run["train"]`` is a Step; ``run.data`` the end's data."""
+
+    def __init__(self, pathspec: str, _record: RunRecord | None = None) -> None:
+        flow, run_id = _split(pathspec, 2, "Run")
+        record = _record or _stores().metadata.get_run(flow, run_id)
+        if record is None:
+            raise NotFoundError(f"Run '{pathspec}' does not exist in {_stores().description}.")
+        if _record is None:
+            _check_namespace(record, f"Run '{pathspec}'")
+        self._record = record
+        self.id = record.run_id
+        self.pathspec = f"{flow}/{record.run_id}"
+        self.flow_name = flow
+
+    @classmethod
+    def _from_record(cls, record: RunRecord) -> Run:
+        return cls(f"{record.flow}/{record.run_id}", _record=record)
+
+    def _refresh(self) -> RunRecord:
+        self._record = _stores().metadata.get_run(self.flow_name, self.id) or self._record
+        return self._record
+
+    # status
+    @property
+    def status(self) -> str:
+        return self._record.status
+
+    @property
+    def successful(self) -> bool:
+        return self._record.status == SUCCEEDED
+
+    @property
+    def finished(self) -> bool:
+        return self._record.status in (SUCCEEDED, FAILED, INTERRUPTED)
+
+    @property
+    def created_at(self) -> dt.datetime | None:
+        return _time(self._record.created)
+
+    @property
+    def finished_at(self) -> dt.datetime | None:
+        return _time(self._record.finished)
+
+    @property
+    def user(self) -> str:
+        return self._record.user
+
+    @property
+    def origin_pathspec(self) -> str | None:
+        origin = self._record.origin_run_id
+        return f"{self.flow_name}/{origin}" if origin else None
+
+    # tags
+    @property
+    def tags(self) -> frozenset[str]:
+        return frozenset(self._record.system_tags) | frozenset(self._record.tags)
+
+    @property
+    def user_tags(self) -> frozenset[str]:
+        return frozenset(self._record.tags)
+
+    @property
+    def system_tags(self) -> frozenset[str]:
+        return frozenset(self._record.system_tags)
+
+    def add_tag(self, tag: str) -> None:
+        self.add_tags([tag])
+
+    def add_tags(self, tags: list[str]) -> None:
+        from flowlib.runtime.run import validate_tags
+
+        _stores().metadata.add_tags(self.flow_name, self.id, validate_tags(list(tags)))
+        self._refresh()
+
+    def remove_tag(self, tag: str) -> None:
+        self.remove_tags([tag])
+
+    def remove_tags(self, tags: list[str]) -> None:
+        system = set(tags) & set(self._record.system_tags)
+        if system:
+            raise FlowlibError(f"System tags cannot be removed: {', '.join(sorted(system))}.")
+        _stores().metadata.remove_tags(self.flow_name, self.id, list(tags))
+        self._refresh()
+
+    # steps
+    @cached_property
+    def _tasks(self) -> list[TaskRecord]:
+        return [
+            t for t in _stores().metadata.list_tasks(self.flow_name, self.id)
+            if t.step not in _INTERNAL_STEPS
+        ]
+
+    def steps(self) -> Iterator[Step]:
+        """Steps of the run, most recent first (as Metaflow orders them)."""
+        first_seen: dict[str, float] = {}
+        for task in self._tasks:
+            first_seen.setdefault(task.step, task.created)
+        for name in sorted(first_seen, key=first_seen.get, reverse=True):
+            yield Step(f"{self.pathspec}/{name}", _run=self)
+
+    def __iter__(self) -> Iterator[Step]:
+        return self.steps()
+
+    def __getitem__(self, step: str) -> Step:
+        if not any(t.step == step for t in self._tasks):
+            raise KeyError(f"Run '{self.pathspec}' has no step '{step}'.")
+        return Step(f"{self.pathspec}/{step}", _run=self)
+
+    def __contains__(self, step: object) -> bool:
+        return any(t.step == step for t in self._tasks)
+
+    @property
+    def end_task(self) -> Task | None:
+        tasks = [t for t in self._tasks if t.step == "end"]
+        return Task._from_record(tasks[-1]) if tasks else None
+
+    @property
+    def data(self) -> TaskData | None:
+        """The end step's artifacts (None until the end step ran)."""
+        end = self.end_task
+        return end.data if end is not None else None
+
+    def __repr__(self) -> str:
+        return f"Run('{self.pathspec}')"
+
+
+class Step:
+    """A step of a run: ``step.task`` for non-foreach steps, ``step.tasks()`` for all."""
+
+    def __init__(self, pathspec: str, _run: Run | None = None) -> None:
+        flow, run_id, name = _split(pathspec, 3, "Step")
+        self._run = _run or Run(f"{flow}/{run_id}")
+        self.id = name
+        self.pathspec = f"{self._run.pathspec}/{name}"
+        self._records = [t for t in self._run._tasks if t.step == name]
+        if not self._records:
+            raise NotFoundError(f"Step '{pathspec}' does not exist.")
+
+    def tasks(self, *tags: str) -> Iterator[Task]:
+        if tags and not set(tags) <= self._run.tags:
+            return iter(())
+        return (Task._from_record(r) for r in self._records)
+
+    def __iter__(self) -> Iterator[Task]:
+        return self.tasks()
+
+    def __getitem__(self, task_id: str) -> Task:
+        for record in self._records:
+            if record.task_id == str(task_id):
+                return Task._from_record(record)
+        raise KeyError(f"Step '{self.pathspec}' has no task '{task_id}'.")
+
+    @property
+    def task(self) -> Task:
+        return Task._from_record(self._records[0])
+
+    @property
+    def created_at(self) -> dt.datetime | None:
+        return _time(min(r.created for r in self._records))
+
+    @property
+    def finished_at(self) -> dt.datetime | None:
+        ends = [r.finished for r in self._records]
+        return _time(max(ends)) if all(ends) else None
+
+    def __repr__(self) -> str:
+        return f"Step('{self.pathspec}')"
+
+
+class Task:
+    """A task: ``task.data.x`` loads artifact x; stdout, stderr and exception of the attempt."""
+
+    def __init__(self, pathspec: str, _record: TaskRecord | None = None) -> None:
+        flow, run_id, step, task_id = _split(pathspec, 4, "Task")
+        meta = _stores().metadata
+        if _record is None:
+            run = meta.get_run(flow, run_id)
+            if run is None:
+                raise NotFoundError(f"Run '{flow}/{run_id}' does not exist.")
+            _check_namespace(run, f"Task '{pathspec}'")
+        record = _record or meta.get_task(flow, run_id, step, task_id)
+        if record is None:
+            raise NotFoundError(f"Task '{pathspec}' does not exist.")
+        self._record = record
+        self.id = record.task_id
+        self.pathspec = record.pathspec
+
+    @classmethod
+    def _from_record(cls, record: TaskRecord) -> Task:
+        return cls(record.pathspec, _record=record)
+
+    @property
+    def successful(self) -> bool:
+        return self._record.status == SUCCEEDED
+
+    @property
+    def finished(self) -> bool:
+        return self._record.status in (SUCCEEDED, FAILED)
+
+    @property
+    def status(self) -> str:
+        return self._record.status
+
+    @property
+    def created_at(self) -> dt.datetime | None:
+        return _time(self._record.created)
+
+    @property
+    def finished_at(self) -> dt.datetime | None:
+        return _time(self._record.finished)
+
+    @property
+    def origin_pathspec(self) -> str | None:
+        return self._record.origin
+
+    @property
+    def index(self) -> int | None:
+        stack = self._record.foreach_stack
+        return stack[-1]["index"] if stack else None
+
+    @cached_property
+    def _attempts(self) -> list:
+        r = self._record
+        return _stores().metadata.list_attempts(r.flow, r.run_id, r.step, r.task_id)
+
+    @property
+    def current_attempt(self) -> int:
+        return self._attempts[-1].attempt if self._attempts else 0
+
+    @cached_property
+    def _refs(self) -> dict[str, ArtifactRef]:
+        r = self._record
+        return _stores().metadata.get_artifacts(r.flow, r.run_id, r.step, r.task_id)
+
+    @property
+    def data(self) -> TaskData:
+        return TaskData(self)
+
+    @property
+    def artifacts(self) -> TaskArtifacts:
+        return TaskArtifacts(self)
+
+    def __iter__(self) -> Iterator[DataArtifact]:
+        for name in sorted(self._refs):
+            yield DataArtifact(self, name, self._refs[name])
+
+    def __getitem__(self, name: str) -> DataArtifact:
+        if name not in self._refs:
+            raise KeyError(f"Task '{self.pathspec}' has no artifact '{name}'.")
+        return DataArtifact(self, name, self._refs[name])
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._refs
+
+    @property
+    def exception(self) -> StepException | None:
+        for attempt in reversed(self._attempts):
+            if attempt.error:
+                return StepException.from_record(attempt.error)
+        return None
+
+    def _log(self, stream: str, attempt: int | None = None) -> str:
+        attempts = self._attempts
+        chosen = (
+            next((a for a in attempts if a.attempt == attempt), None)
+            if attempt is not None
+            else (attempts[-1] if attempts else None)
+        )
+        if chosen is None or stream not in chosen.logs:
+            return ""
+        store = _stores().artifacts(self._record.flow)
+        return store.get_bytes(chosen.logs[stream]).decode("utf-8", errors="replace")
+
+    @property
+    def stdout(self) -> str:
+        return self._log("stdout")
+
+    @property
+    def stderr(self) -> str:
+        return self._log("stderr")
+
+    def __repr__(self) -> str:
+        return f"Task('{self.pathspec}')"
+
+
+class DataArtifact:
+    """One artifact: name, type, stored size, content key, and ``.data`` (loaded on access)."""
+
+    def __init__(self, task: Task, name: str, ref: ArtifactRef) -> None:
+        self.id = name
+        self.pathspec = f"{task.pathspec}/{name}"
+        self._task = task
+        self._ref = ref
+
+    @property
+    def data(self) -> Any:
+        store = _stores().artifacts(self._task._record.flow)
+        return store.load(self._ref, self.id, self._task.pathspec)
+
+    @property
+    def sha(self) -> str:
+        return self._ref.key
+
+    @property
+    def size(self) -> int:
+        return self._ref.size
+
+    @property
+    def type(self) -> str:
+        return self._ref.type
+
+    @property
+    def encoding(self) -> str:
+        return self._ref.encoding
+
+    def __repr__(self) -> str:
+        return f"DataArtifact('{self.pathspec}', type={self.type}, size={self.size})"
+
+
+class TaskData:
+    """``task.data.x``: artifact values by attribute."""
+
+    def __init__(self, task: Task) -> None:
+        object.__setattr__(self, "_task", task)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            return self._task[name].data
+        except KeyError as exc:
+            raise AttributeError(str(exc)) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._task
+
+    def __dir__(self) -> list[str]:
+        return sorted(self._task._refs)
+
+    def __repr__(self) -> str:
+        return f"<data of {self._task.pathspec}: {', '.join(sorted(self._task._refs))}>"
+
+
+class TaskArtifacts:
+    """``task.artifacts.x``: DataArtifact objects by attribute; iterable."""
+
+    def __init__(self, task: Task) -> None:
+        object.__setattr__(self, "_task", task)
+
+    def __getattr__(self, name: str) -> DataArtifact:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            return self._task[name]
+        except KeyError as exc:
+            raise AttributeError(str(exc)) from None
+
+    def __iter__(self) -> Iterator[DataArtifact]:
+        return iter(self._task)

@@ -1,0 +1,69 @@
+"""Named artifacts on top of a blob store: encode, store once, load back verified."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from flowlib.datastore import codec
+from flowlib.datastore.base import BlobStore
+from flowlib.exceptions import ArtifactError, CorruptArtifactError, FlowlibError
+
+
+@dataclass(frozen=True)
+class ArtifactRef:
+    """Where an artifact's value is: its content key, stored size, type and encoding."""
+
+    key: str
+    size: int
+    type: str
+    encoding: str = "pickle5"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ArtifactRef:
+        return cls(data["key"], int(data["size"]), data["type"], data.get("encoding", "pickle5"))
+
+
+class ArtifactStore:
+    """Saves and loads artifact values of one flow; caches what this process loaded."""
+
+    def __init__(self, blobs: BlobStore) -> None:
+        self.blobs = blobs
+        self._cache: dict[str, Any] = {}
+
+    def save(self, name: str, value: Any, where: str) -> ArtifactRef:
+        """Store ``value``; ``where`` (a pathspec) is used only in error messages."""
+        try:
+            encoded = codec.encode(value)
+        except Exception as exc:  # noqa: BLE001 - any pickling failure is the user's value
+            raise ArtifactError(
+                f"Artifact '{name}' of {where} cannot be stored: {type(exc).__name__}: {exc}. "
+                f"Store a picklable value, or name the attribute '_{name}' to keep it out of "
+                "the datastore."
+            ) from None
+        key = self.blobs.put(encoded.chunks)
+        return ArtifactRef(key, encoded.size, encoded.type_name, encoded.encoding)
+
+    def load(self, ref: ArtifactRef, name: str = "", where: str = "") -> Any:
+        try:
+            blob = self.blobs.get(ref.key)
+        except CorruptArtifactError as exc:
+            raise CorruptArtifactError(f"Artifact '{name}' of {where}: {exc}") from None
+        except FlowlibError as exc:
+            raise type(exc)(f"Artifact '{name}' of {where}: {exc}") from None
+        return codec.decode(blob, ref.encoding)
+
+    def load_cached(self, ref: ArtifactRef, name: str = "", where: str = "") -> Any:
+        """Load, reusing a value this process already decoded (treat it as read-only)."""
+        if ref.key not in self._cache:
+            self._cache[ref.key] = self.load(ref, name, where)
+        return self._cache[ref.key]
+
+    def put_bytes(self, data: bytes) -> str:
+        return self.blobs.put([data])
+
+    def get_bytes(self, key: str) -> bytes:
+        return bytes(self.blobs.get(key))

@@ -1,0 +1,151 @@
+"""Step decorators: ``@retry``, ``@catch``, ``@timeout`` (Metaflow's names and defaults).
+
+A decorator is a small value object attached to the step function. The runtime reads them; they
+never wrap the function, so a step stays a plain method that the graph parser can read.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from flowlib.exceptions import FlowlibError
+
+
+class StepDecorator:
+    """Base class: a named set of attributes with defaults, validated on creation."""
+
+    name = ""
+    defaults: dict[str, Any] = {}
+
+    def __init__(self, **attributes: Any) -> None:
+        unknown = sorted(set(attributes) - set(self.defaults))
+        if unknown:
+            allowed = ", ".join(sorted(self.defaults)) or "none"
+            raise FlowlibError(
+                f"@{self.name} got unknown argument(s) {', '.join(unknown)}; allowed: {allowed}."
+            )
+        self.attributes = {**self.defaults, **attributes}
+        self.validate()
+
+    def validate(self) -> None:
+        """Check attribute values; subclasses raise FlowlibError with a fix."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["attributes"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.attributes.items())
+        return f"@{self.name}({args})"
+
+    def _require_number(self, key: str, minimum: float = 0) -> None:
+        value = self.attributes[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
+            raise FlowlibError(
+                f"@{self.name}({key}={value!r}): {key} must be a number >= {minimum}."
+            )
+
+
+class RetryDecorator(StepDecorator):
+    """Re-run a failed task up to ``times`` more times, waiting between attempts."""
+
+    name = "retry"
+    defaults = {"times": 3, "minutes_between_retries": 2}
+
+    def validate(self) -> None:
+        self._require_number("times")
+        self._require_number("minutes_between_retries")
+        if int(self.attributes["times"]) != self.attributes["times"]:
+            raise FlowlibError(f"@retry(times={self.attributes['times']!r}) needs a whole number.")
+
+
+class CatchDecorator(StepDecorator):
+    """When every attempt failed, store the exception in ``var`` and let the flow continue."""
+
+    name = "catch"
+    defaults = {"var": None, "print_exception": True}
+
+    def validate(self) -> None:
+        var = self.attributes["var"]
+        if var is not None and (not isinstance(var, str) or not var.isidentifier()):
+            raise FlowlibError(f"@catch(var={var!r}): var must be an attribute name.")
+
+
+class TimeoutDecorator(StepDecorator):
+    """Fail an attempt that runs longer than seconds + minutes + hours."""
+
+    name = "timeout"
+    defaults = {"seconds": 0, "minutes": 0, "hours": 0}
+
+    def validate(self) -> None:
+        for key in self.defaults:
+            self._require_number(key)
+        if self.total_seconds <= 0:
+            raise FlowlibError("@timeout needs a positive seconds=, minutes= or hours=.")
+
+    @property
+    def total_seconds(self) -> float:
+        a = self.attributes
+        return float(a["seconds"]) + 60.0 * float(a["minutes"]) + 3600.0 * float(a["hours"])
+
+
+DECORATORS: dict[str, type[StepDecorator]] = {
+    cls.name: cls for cls in (RetryDecorator, CatchDecorator, TimeoutDecorator)
+}
+
+
+def attach(func: Callable, decorator: StepDecorator) -> Callable:
+    """Attach a decorator to a step function (works above or below ``@step``)."""
+    existing = getattr(func, "decorators", None)
+    if existing is None:
+        existing = func.__dict__.setdefault("_pending_decorators", [])
+    if any(d.name == decorator.name for d in existing):
+        raise FlowlibError(f"@{decorator.name} is applied twice to step '{func.__name__}'.")
+    existing.append(decorator)
+    return func
+
+
+def _make(cls: type[StepDecorator]) -> Callable:
+    def decorator(func: Callable | None = None, **attributes: Any) -> Any:
+        if func is not None and callable(func):
+            return attach(func, cls(**attributes))
+        if func is not None:
+            raise FlowlibError(f"@{cls.name} takes keyword arguments only, e.g. @{cls.name}().")
+        instance = cls(**attributes)
+        return lambda f: attach(f, instance)
+
+    decorator.__name__ = cls.name
+    decorator.__doc__ = cls.__doc__
+    return decorator
+
+
+retry = _make(RetryDecorator)
+catch = _make(CatchDecorator)
+timeout = _make(TimeoutDecorator)
+
+
+def parse_with_option(spec: str) -> StepDecorator:
+    """Parse ``--with NAME[:key=value,...]`` into a decorator instance."""
+    name, _, args = spec.partition(":")
+    cls = DECORATORS.get(name.strip())
+    if cls is None:
+        known = ", ".join(sorted(DECORATORS))
+        raise FlowlibError(f"--with {spec}: unknown decorator '{name}'. Known: {known}.")
+    attributes: dict[str, Any] = {}
+    for pair in filter(None, (p.strip() for p in args.split(","))):
+        key, sep, raw = pair.partition("=")
+        if not sep:
+            raise FlowlibError(f"--with {spec}: expected key=value, got '{pair}'.")
+        attributes[key.strip()] = _parse_scalar(raw.strip())
+    return cls(**attributes)
+
+
+def _parse_scalar(raw: str) -> Any:
+    for convert in (int, float):
+        try:
+            return convert(raw)
+        except ValueError:
+            pass
+    return {"true": True, "false": False, "none": None}.get(raw.lower(), raw)

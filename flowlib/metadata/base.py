@@ -1,0 +1,108 @@
+"""The metadata store interface: every backend (SQLite, DynamoDB) implements it.
+
+Ids are strings. Runs of a flow are numbered 1, 2, 3... by the store, which guarantees that
+concurrent runs never share an id. Task ids are allocated by the run's scheduler.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, Iterator
+
+from flowlib.datastore.artifacts import ArtifactRef
+from flowlib.metadata.records import AttemptRecord, RunRecord, TaskRecord
+
+
+class MetadataStore(ABC):
+    # -- runs ------------------------------------------------------------------------------
+    @abstractmethod
+    def create_run(
+        self,
+        flow: str,
+        user: str,
+        system_tags: list[str],
+        tags: list[str],
+        origin_run_id: str | None = None,
+    ) -> RunRecord: ...
+
+    @abstractmethod
+    def update_run(self, flow: str, run_id: str, status: str, finished: float | None) -> None: ...
+
+    @abstractmethod
+    def heartbeat(self, flow: str, run_id: str) -> None: ...
+
+    @abstractmethod
+    def add_tags(self, flow: str, run_id: str, tags: list[str]) -> None: ...
+
+    @abstractmethod
+    def remove_tags(self, flow: str, run_id: str, tags: list[str]) -> None: ...
+
+    @abstractmethod
+    def get_run(self, flow: str, run_id: str) -> RunRecord | None: ...
+
+    @abstractmethod
+    def list_runs(
+        self, flow: str, tags: list[str] | None = None, limit: int | None = None
+    ) -> Iterator[RunRecord]:
+        """Runs of ``flow`` having every tag in ``tags``, newest first."""
+
+    @abstractmethod
+    def list_flows(self) -> list[str]: ...
+
+    # -- tasks -----------------------------------------------------------------------------
+    @abstractmethod
+    def create_tasks(self, tasks: list[TaskRecord]) -> None:
+        """Register tasks of a run (status pending) before they are launched."""
+
+    @abstractmethod
+    def start_attempt(self, flow: str, run_id: str, step: str, task_id: str, attempt: int) -> None:
+        """Record that an attempt started; fails if this attempt was already recorded."""
+
+    @abstractmethod
+    def finish_attempt(
+        self,
+        flow: str,
+        run_id: str,
+        step: str,
+        task_id: str,
+        attempt: int,
+        status: str,
+        artifacts: dict[str, ArtifactRef],
+        transition: dict[str, Any] | None,
+        error: dict[str, Any] | None,
+    ) -> None:
+        """Record an attempt's outcome; on success also its artifacts and transition."""
+
+    @abstractmethod
+    def set_attempt_logs(
+        self, flow: str, run_id: str, step: str, task_id: str, attempt: int, logs: dict[str, str]
+    ) -> None: ...
+
+    @abstractmethod
+    def clone_task(
+        self,
+        source: TaskRecord,
+        run_id: str,
+        task_id: str,
+        input_paths: list[str],
+        foreach_stack: list[dict[str, Any]],
+    ) -> None:
+        """Record a task of ``run_id`` that reuses ``source``'s successful outcome."""
+
+    @abstractmethod
+    def get_task(self, flow: str, run_id: str, step: str, task_id: str) -> TaskRecord | None: ...
+
+    @abstractmethod
+    def list_tasks(self, flow: str, run_id: str, step: str | None = None) -> list[TaskRecord]: ...
+
+    @abstractmethod
+    def list_attempts(self, flow: str, run_id: str, step: str, task_id: str) -> list[AttemptRecord]: ...
+
+    @abstractmethod
+    def get_artifacts(
+        self, flow: str, run_id: str, step: str, task_id: str, attempt: int | None = None
+    ) -> dict[str, ArtifactRef]:
+        """Artifacts of an attempt (default: the successful one, else the latest)."""
+
+    def close(self) -> None:
+        """Release connections (before fork, at exit)."""

@@ -1,0 +1,362 @@
+"""Metadata in an embedded SQLite database (the zero-setup local default).
+
+WAL mode lets readers (the client, ``logs``, other runs) work while tasks write; every write is
+one short transaction. Run numbers are allocated inside ``BEGIN IMMEDIATE`` so concurrent runs of
+one flow get distinct ids. ``synchronous=NORMAL`` keeps commits durable across process crashes
+(which is what a killed runtime is) without an fsync per task.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+from flowlib.datastore.artifacts import ArtifactRef
+from flowlib.exceptions import MetadataError
+from flowlib.metadata.base import MetadataStore
+from flowlib.metadata.records import (
+    PENDING,
+    RUNNING,
+    SUCCEEDED,
+    AttemptRecord,
+    RunRecord,
+    TaskRecord,
+)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs(
+  flow TEXT NOT NULL, run_number INTEGER NOT NULL, user TEXT NOT NULL, status TEXT NOT NULL,
+  created REAL NOT NULL, finished REAL, heartbeat REAL, origin_run_id TEXT,
+  PRIMARY KEY(flow, run_number)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS run_tags(
+  flow TEXT NOT NULL, run_number INTEGER NOT NULL, tag TEXT NOT NULL, system INTEGER NOT NULL,
+  PRIMARY KEY(flow, run_number, tag)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS run_tags_by_tag ON run_tags(flow, tag, run_number);
+CREATE TABLE IF NOT EXISTS tasks(
+  flow TEXT NOT NULL, run_number INTEGER NOT NULL, step TEXT NOT NULL, task_id TEXT NOT NULL,
+  status TEXT NOT NULL, created REAL NOT NULL, finished REAL, foreach_stack TEXT NOT NULL,
+  input_paths TEXT NOT NULL, attempts INTEGER NOT NULL, origin TEXT, transition TEXT,
+  PRIMARY KEY(flow, run_number, step, task_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS attempts(
+  flow TEXT NOT NULL, run_number INTEGER NOT NULL, step TEXT NOT NULL, task_id TEXT NOT NULL,
+  attempt INTEGER NOT NULL, status TEXT NOT NULL, started REAL NOT NULL, finished REAL,
+  error TEXT, logs TEXT,
+  PRIMARY KEY(flow, run_number, step, task_id, attempt)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS artifacts(
+  flow TEXT NOT NULL, run_number INTEGER NOT NULL, step TEXT NOT NULL, task_id TEXT NOT NULL,
+  attempt INTEGER NOT NULL, name TEXT NOT NULL, key TEXT NOT NULL, size INTEGER NOT NULL,
+  type TEXT NOT NULL, encoding TEXT NOT NULL,
+  PRIMARY KEY(flow, run_number, step, task_id, attempt, name)) WITHOUT ROWID;
+"""
+
+_TASK_KEY = "flow=? AND run_number=? AND step=? AND task_id=?"
+
+
+class SqliteMetadataStore(MetadataStore):
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self._conn: sqlite3.Connection | None = None
+        self._pid = -1
+
+    # -- connection ------------------------------------------------------------------------
+    @property
+    def db(self) -> sqlite3.Connection:
+        # A connection must never cross a fork: each process opens its own.
+        if self._conn is None or self._pid != os.getpid():
+            self._conn = self._connect()
+            self._pid = os.getpid()
+        return self._conn
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            conn.execute("PRAGMA busy_timeout=60000")
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            if not conn.execute("SELECT 1 FROM sqlite_master WHERE name='artifacts'").fetchone():
+                conn.executescript(SCHEMA)
+        except (sqlite3.Error, OSError) as exc:
+            raise MetadataError(
+                f"Cannot open the metadata database {self.path}: {exc}. Check that the folder "
+                "is writable, or set FLOWLIB_DATASTORE_ROOT to another folder."
+            ) from None
+        return conn
+
+    def close(self) -> None:
+        if self._conn is not None and self._pid == os.getpid():
+            self._conn.close()
+        self._conn = None
+
+    def _write(self, statements: list[tuple[str, Any]], immediate: bool = True) -> None:
+        db = self.db
+        db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        try:
+            for sql, params in statements:
+                if isinstance(params, list):
+                    db.executemany(sql, params)
+                else:
+                    db.execute(sql, params)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    # -- runs ------------------------------------------------------------------------------
+    def create_run(
+        self,
+        flow: str,
+        user: str,
+        system_tags: list[str],
+        tags: list[str],
+        origin_run_id: str | None = None,
+    ) -> RunRecord:
+        db = self.db
+        now = time.time()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            (last,) = db.execute(
+                "SELECT COALESCE(MAX(run_number), 0) FROM runs WHERE flow=?", (flow,)
+            ).fetchone()
+            number = last + 1
+            db.execute(
+                "INSERT INTO runs VALUES(?,?,?,?,?,NULL,?,?)",
+                (flow, number, user, RUNNING, now, now, origin_run_id),
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO run_tags VALUES(?,?,?,?)",
+                [(flow, number, t, 1) for t in system_tags] + [(flow, number, t, 0) for t in tags],
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return RunRecord(
+            flow, str(number), user, RUNNING, now, None, now, list(system_tags), list(tags),
+            origin_run_id,
+        )
+
+    def update_run(self, flow: str, run_id: str, status: str, finished: float | None) -> None:
+        self._write(
+            [("UPDATE runs SET status=?, finished=? WHERE flow=? AND run_number=?",
+              (status, finished, flow, int(run_id)))]
+        )
+
+    def heartbeat(self, flow: str, run_id: str) -> None:
+        self._write(
+            [("UPDATE runs SET heartbeat=? WHERE flow=? AND run_number=?",
+              (time.time(), flow, int(run_id)))]
+        )
+
+    def add_tags(self, flow: str, run_id: str, tags: list[str]) -> None:
+        self._write(
+            [("INSERT OR IGNORE INTO run_tags VALUES(?,?,?,0)",
+              [(flow, int(run_id), t) for t in tags])]
+        )
+
+    def remove_tags(self, flow: str, run_id: str, tags: list[str]) -> None:
+        self._write(
+            [("DELETE FROM run_tags WHERE flow=? AND run_number=? AND tag=? AND system=0",
+              [(flow, int(run_id), t) for t in tags])]
+        )
+
+    def _run_from_row(self, row: tuple) -> RunRecord:
+        flow, number, user, status, created, finished, heartbeat, origin = row
+        system, tags = [], []
+        for tag, is_system in self.db.execute(
+            "SELECT tag, system FROM run_tags WHERE flow=? AND run_number=? ORDER BY tag",
+            (flow, number),
+        ):
+            (system if is_system else tags).append(tag)
+        return RunRecord(
+            flow, str(number), user, status, created, finished, heartbeat, system, tags, origin
+        )
+
+    def get_run(self, flow: str, run_id: str) -> RunRecord | None:
+        try:
+            number = int(run_id)
+        except (TypeError, ValueError):
+            return None
+        row = self.db.execute(
+            "SELECT * FROM runs WHERE flow=? AND run_number=?", (flow, number)
+        ).fetchone()
+        return self._run_from_row(row) if row else None
+
+    def list_runs(
+        self, flow: str, tags: list[str] | None = None, limit: int | None = None
+    ) -> Iterator[RunRecord]:
+        sql = "SELECT * FROM runs r WHERE flow=?"
+        params: list[Any] = [flow]
+        for tag in tags or []:
+            sql += (
+                " AND EXISTS (SELECT 1 FROM run_tags t WHERE t.flow=r.flow"
+                " AND t.run_number=r.run_number AND t.tag=?)"
+            )
+            params.append(tag)
+        sql += " ORDER BY run_number DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        rows = self.db.execute(sql, params).fetchall()
+        for row in rows:
+            yield self._run_from_row(row)
+
+    def list_flows(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT DISTINCT flow FROM runs ORDER BY flow")]
+
+    # -- tasks -----------------------------------------------------------------------------
+    def create_tasks(self, tasks: list[TaskRecord]) -> None:
+        self._write(
+            [(
+                "INSERT INTO tasks VALUES(?,?,?,?,?,?,NULL,?,?,0,?,NULL)",
+                [
+                    (t.flow, int(t.run_id), t.step, t.task_id, PENDING, t.created,
+                     json.dumps(t.foreach_stack), json.dumps(t.input_paths), t.origin)
+                    for t in tasks
+                ],
+            )]
+        )
+
+    def start_attempt(self, flow: str, run_id: str, step: str, task_id: str, attempt: int) -> None:
+        key = (flow, int(run_id), step, task_id)
+        try:
+            self._write([
+                ("INSERT INTO attempts VALUES(?,?,?,?,?,?,?,NULL,NULL,NULL)",
+                 (*key, attempt, RUNNING, time.time())),
+                (f"UPDATE tasks SET status=?, attempts=MAX(attempts, ?) WHERE {_TASK_KEY}",
+                 (RUNNING, attempt + 1, *key)),
+            ])
+        except sqlite3.IntegrityError:
+            raise MetadataError(
+                f"Attempt {attempt} of {flow}/{run_id}/{step}/{task_id} was already started; "
+                "a task attempt runs once."
+            ) from None
+
+    def finish_attempt(
+        self,
+        flow: str,
+        run_id: str,
+        step: str,
+        task_id: str,
+        attempt: int,
+        status: str,
+        artifacts: dict[str, ArtifactRef],
+        transition: dict[str, Any] | None,
+        error: dict[str, Any] | None,
+    ) -> None:
+        key = (flow, int(run_id), step, task_id)
+        now = time.time()
+        statements: list[tuple[str, Any]] = [
+            (f"UPDATE attempts SET status=?, finished=?, error=? WHERE {_TASK_KEY} AND attempt=?",
+             (status, now, json.dumps(error) if error else None, *key, attempt)),
+            ("INSERT OR REPLACE INTO artifacts VALUES(?,?,?,?,?,?,?,?,?,?)",
+             [(*key, attempt, name, r.key, r.size, r.type, r.encoding)
+              for name, r in artifacts.items()]),
+            (f"UPDATE tasks SET status=?, finished=?, transition=? WHERE {_TASK_KEY}",
+             (status, now, json.dumps(transition) if transition else None, *key)),
+        ]
+        self._write(statements)
+
+    def set_attempt_logs(
+        self, flow: str, run_id: str, step: str, task_id: str, attempt: int, logs: dict[str, str]
+    ) -> None:
+        self._write([
+            (f"UPDATE attempts SET logs=? WHERE {_TASK_KEY} AND attempt=?",
+             (json.dumps(logs), flow, int(run_id), step, task_id, attempt)),
+        ])
+
+    def clone_task(
+        self,
+        source: TaskRecord,
+        run_id: str,
+        task_id: str,
+        input_paths: list[str],
+        foreach_stack: list[dict[str, Any]],
+    ) -> None:
+        artifacts = self.get_artifacts(source.flow, source.run_id, source.step, source.task_id)
+        attempts = self.list_attempts(source.flow, source.run_id, source.step, source.task_id)
+        done = next((a for a in reversed(attempts) if a.status == SUCCEEDED), None)
+        attempt = done.attempt if done else 0
+        key = (source.flow, int(run_id), source.step, task_id)
+        now = time.time()
+        self._write([
+            ("INSERT INTO tasks VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+             (*key, SUCCEEDED, now, now, json.dumps(foreach_stack),
+              json.dumps(input_paths), attempt + 1, source.pathspec,
+              json.dumps(source.transition) if source.transition else None)),
+            ("INSERT INTO attempts VALUES(?,?,?,?,?,?,?,?,NULL,?)",
+             (*key, attempt, SUCCEEDED, done.started if done else now,
+              done.finished if done else now, json.dumps(done.logs) if done else None)),
+            ("INSERT INTO artifacts VALUES(?,?,?,?,?,?,?,?,?,?)",
+             [(*key, attempt, name, r.key, r.size, r.type, r.encoding)
+              for name, r in artifacts.items()]),
+        ])
+
+    def _task_from_row(self, row: tuple) -> TaskRecord:
+        (flow, number, step, task_id, status, created, finished, stack, inputs, attempts, origin,
+         transition) = row
+        return TaskRecord(
+            flow, str(number), step, task_id, status, created, json.loads(stack),
+            json.loads(inputs), attempts, finished, origin,
+            json.loads(transition) if transition else None,
+        )
+
+    def get_task(self, flow: str, run_id: str, step: str, task_id: str) -> TaskRecord | None:
+        try:
+            number = int(run_id)
+        except (TypeError, ValueError):
+            return None
+        row = self.db.execute(
+            f"SELECT * FROM tasks WHERE {_TASK_KEY}", (flow, number, step, str(task_id))
+        ).fetchone()
+        return self._task_from_row(row) if row else None
+
+    def list_tasks(self, flow: str, run_id: str, step: str | None = None) -> list[TaskRecord]:
+        sql = "SELECT * FROM tasks WHERE flow=? AND run_number=?"
+        params: list[Any] = [flow, int(run_id)]
+        if step is not None:
+            sql += " AND step=?"
+            params.append(step)
+        rows = [self._task_from_row(r) for r in self.db.execute(sql, params)]
+        rows.sort(key=lambda t: (t.created, _numeric(t.task_id)))
+        return rows
+
+    def list_attempts(self, flow: str, run_id: str, step: str, task_id: str) -> list[AttemptRecord]:
+        rows = self.db.execute(
+            f"SELECT * FROM attempts WHERE {_TASK_KEY} ORDER BY attempt",
+            (flow, int(run_id), step, str(task_id)),
+        ).fetchall()
+        return [
+            AttemptRecord(
+                f, str(n), s, t, a, status, started, finished,
+                json.loads(error) if error else None, json.loads(logs) if logs else {},
+            )
+            for f, n, s, t, a, status, started, finished, error, logs in rows
+        ]
+
+    def get_artifacts(
+        self, flow: str, run_id: str, step: str, task_id: str, attempt: int | None = None
+    ) -> dict[str, ArtifactRef]:
+        key = (flow, int(run_id), step, str(task_id))
+        if attempt is None:
+            row = self.db.execute(
+                f"SELECT attempt FROM attempts WHERE {_TASK_KEY} "
+                "ORDER BY (status='succeeded') DESC, attempt DESC LIMIT 1",
+                key,
+            ).fetchone()
+            if row is None:
+                return {}
+            attempt = row[0]
+        rows = self.db.execute(
+            f"SELECT name, key, size, type, encoding FROM artifacts WHERE {_TASK_KEY} "
+            "AND attempt=?",
+            (*key, attempt),
+        )
+        return {name: ArtifactRef(k, size, typ, enc) for name, k, size, typ, enc in rows}
+
+
+def _numeric(task_id: str) -> tuple[int, str]:
+    return (int(task_id), "") if task_id.isdigit() else (1 << 62, task_id)

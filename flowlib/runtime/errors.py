@@ -1,0 +1,41 @@
+"""How a failed attempt's error is recorded, and what ``@catch`` hands to the flow."""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any
+
+
+def error_record(exc: BaseException) -> dict[str, Any]:
+    """A JSON-able description of an exception raised by a step."""
+    return {
+        "type": type(exc).__name__,
+        "message": str(exc),
+        "traceback": "".join(traceback.format_exception(exc)),
+    }
+
+
+def crash_record(kind: str, message: str) -> dict[str, Any]:
+    """A failure observed from outside the task (killed, crashed, timed out)."""
+    return {"type": kind, "message": message, "traceback": ""}
+
+
+class StepException:
+    """The exception of a failed step as @catch stores it (Metaflow: MetaflowExceptionWrapper)."""
+
+    def __init__(self, exception_type: str, message: str, stacktrace: str) -> None:
+        self.type = exception_type
+        self.exception = message
+        self.stacktrace = stacktrace
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> StepException:
+        return cls(
+            record.get("type", "Exception"), record.get("message", ""), record.get("traceback", "")
+        )
+
+    def __str__(self) -> str:
+        return f"{self.type}: {self.exception}"
+
+    def __repr__(self) -> str:
+        return f"StepException({self.type}: {self.exception!r})"

@@ -1,0 +1,72 @@
+"""Resume: which tasks of the origin run a new run may reuse instead of recomputing.
+
+A task is cloned when the origin run has a successful task of the same step at the same place in
+every enclosing foreach, all of its inputs were themselves cloned (so it would see the same
+values), and its step is not one the user asked to re-run (``resume STEP`` re-runs STEP and every
+step reachable from it). Without a STEP, only what did not succeed is re-run, which also covers a
+runtime that was killed mid-run: its unfinished tasks simply have no successful record.
+"""
+
+from __future__ import annotations
+
+from flowlib.exceptions import FlowlibError
+from flowlib.graph import FlowGraph
+from flowlib.metadata.base import MetadataStore
+from flowlib.metadata.records import SUCCEEDED, TaskRecord
+from flowlib.runtime.state import ForeachFrame
+
+FramePath = tuple[tuple[str, int], ...]
+
+
+def frame_path(frames: list[ForeachFrame]) -> FramePath:
+    return tuple((f.step, f.index) for f in frames)
+
+
+class ResumePlan:
+    def __init__(
+        self,
+        meta: MetadataStore,
+        graph: FlowGraph,
+        flow: str,
+        origin_run_id: str,
+        rerun_step: str | None,
+    ) -> None:
+        self.origin_run_id = origin_run_id
+        if rerun_step is not None and rerun_step not in graph:
+            steps = ", ".join(n.name for n in graph)
+            raise FlowlibError(f"resume: '{rerun_step}' is not a step of {flow}; steps: {steps}.")
+        self.rerun = _reachable(graph, rerun_step) if rerun_step else set()
+        self._done: dict[tuple[str, FramePath], TaskRecord] = {}
+        self.parameters: TaskRecord | None = None
+        for task in meta.list_tasks(flow, origin_run_id):
+            if task.status != SUCCEEDED:
+                continue
+            if task.step == "_parameters":
+                self.parameters = task
+                continue
+            frames = [ForeachFrame.from_dict(f) for f in task.foreach_stack]
+            self._done[(task.step, frame_path(frames))] = task
+        if self.parameters is None:
+            raise FlowlibError(
+                f"resume: run {flow}/{origin_run_id} has no stored parameters, so it never "
+                "started; start a new run with 'run' instead."
+            )
+
+    def clone_source(
+        self, step: str, frames: list[ForeachFrame], inputs_cloned: bool
+    ) -> TaskRecord | None:
+        if not inputs_cloned or step in self.rerun:
+            return None
+        return self._done.get((step, frame_path(frames)))
+
+
+def _reachable(graph: FlowGraph, start: str) -> set[str]:
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        todo.extend(graph[name].out_funcs)
+    return seen

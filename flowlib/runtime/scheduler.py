@@ -1,0 +1,429 @@
+"""The local scheduler: runs a flow's tasks as isolated processes, up to max-workers at once.
+
+One loop, one thread: it launches ready tasks, streams their output, reaps them, applies
+@retry/@catch/@timeout, and turns each finished task's recorded transition into the next tasks
+(static branches, foreach fan-out, joins once all their inputs are in). It reads outcomes from
+the metadata store, never from the task process, so remote launchers fit the same loop.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from flowlib.decorators import StepDecorator
+from flowlib.exceptions import FlowlibError
+from flowlib.graph import FlowGraph
+from flowlib.metadata.records import FAILED, RUNNING, SUCCEEDED, TaskRecord
+from flowlib.runtime.console import Console
+from flowlib.runtime.errors import crash_record
+from flowlib.runtime.launcher import Worker
+from flowlib.runtime.resume import ResumePlan
+from flowlib.runtime.spec import TaskSpec
+from flowlib.runtime.state import ForeachFrame
+from flowlib.stores import Stores
+
+_LOG_CAP = 32 << 20  # bytes of one stream kept per attempt; the console still shows all
+_HEARTBEAT_EVERY = 10.0
+_TERM_GRACE = 3.0
+
+
+class Launcher(Protocol):
+    def launch(self, spec: TaskSpec) -> Worker: ...
+    def closed(self, fd: int) -> None: ...
+
+
+class RunInterrupted(FlowlibError):
+    exit_code = 130
+
+
+@dataclass
+class Failure:
+    pathspec: str
+    step: str
+    error: dict[str, Any]
+
+
+@dataclass
+class _Barrier:
+    expected: int
+    frames: list[ForeachFrame]
+    arrived: dict[int, str] = field(default_factory=dict)
+    cloned: bool = True
+
+
+class Scheduler:
+    def __init__(
+        self,
+        graph: FlowGraph,
+        stores: Stores,
+        flow: str,
+        run_id: str,
+        launcher: Launcher,
+        console: Console,
+        max_workers: int = 16,
+        max_num_splits: int = 100,
+        extra_decorators: list[StepDecorator] | None = None,
+        tags: list[str] | None = None,
+        resume: ResumePlan | None = None,
+    ) -> None:
+        self.graph = graph
+        self.meta = stores.metadata
+        self.stores = stores
+        self.flow = flow
+        self.run_id = run_id
+        self.launcher = launcher
+        self.console = console
+        self.max_workers = max(1, max_workers)
+        self.max_num_splits = max_num_splits
+        self.tags = tags or []
+        self.resume = resume
+        self.decorators = {
+            node.name: _merge_decorators(node.decorators, extra_decorators or [])
+            for node in graph
+        }
+        self.join_to_split = {n.matching_join: n.name for n in graph if n.matching_join}
+        self.ready: deque[TaskSpec] = deque()
+        self.unregistered: list[TaskRecord] = []
+        self.delayed: list[tuple[float, TaskSpec]] = []
+        self.active: dict[int, Worker] = {}  # fd -> worker
+        self.workers: list[Worker] = []
+        self.barriers: dict[tuple, _Barrier] = {}
+        self.cloned: set[str] = set()
+        self.failures: list[Failure] = []
+        self.succeeded = False
+        self._task_counter = 0
+        self._selector = selectors.DefaultSelector()
+
+    # -- public ----------------------------------------------------------------------------
+    def run(self, parameters_task: str) -> bool:
+        """Run from the start step; True when the end step succeeded."""
+        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+        try:
+            self._enqueue("start", [parameters_task], [], inputs_cloned=parameters_task in self.cloned)
+            self._loop()
+        except KeyboardInterrupt:
+            self._interrupt()
+            raise RunInterrupted(
+                f"Run {self.flow}/{self.run_id} was interrupted; finished tasks are kept. "
+                f"Continue it with: resume --origin-run-id {self.run_id}"
+            ) from None
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            self._selector.close()
+        return self.succeeded and not self.failures
+
+    def mark_cloned(self, pathspec: str) -> None:
+        self.cloned.add(pathspec)
+
+    # -- the loop --------------------------------------------------------------------------
+    def _loop(self) -> None:
+        last_heartbeat = time.time()
+        while True:
+            self._launch_ready()
+            if not self.workers and not self.ready and not self.delayed:
+                break
+            timeout = self._wait_timeout()
+            for key, _ in self._selector.select(timeout):
+                self._read(key.fd)
+            now = time.time()
+            for worker in list(self.workers):
+                if not worker.fds and worker.poll(block=True):
+                    self._finish(worker)
+                elif worker.deadline is not None and now > worker.deadline and not worker.timed_out:
+                    worker.timed_out = True
+                    worker.kill(signal.SIGKILL)
+            if now - last_heartbeat > _HEARTBEAT_EVERY:
+                self.meta.heartbeat(self.flow, self.run_id)
+                last_heartbeat = now
+                # A task may have left a grandchild holding its pipes: reap by pid as well.
+                for worker in list(self.workers):
+                    if worker.fds and worker.poll():
+                        self._drop_fds(worker)
+                        self._finish(worker)
+
+    def _wait_timeout(self) -> float:
+        now = time.time()
+        candidates = [1.0]
+        candidates += [w.deadline - now for w in self.workers if w.deadline and not w.timed_out]
+        candidates += [t - now for t, _ in self.delayed]
+        if self.ready and len(self.workers) < self.max_workers:
+            candidates.append(0)
+        return max(0.0, min(candidates))
+
+    def _launch_ready(self) -> None:
+        now = time.time()
+        if self.delayed:
+            due = [item for item in self.delayed if item[0] <= now]
+            self.delayed = [item for item in self.delayed if item[0] > now]
+            self.ready.extend(spec for _, spec in due)
+        if self.failures:
+            self.ready.clear()
+            self.delayed.clear()
+            return
+        if self.ready and self.unregistered:
+            self.meta.create_tasks(self.unregistered)
+            self.unregistered = []
+        while self.ready and len(self.workers) < self.max_workers:
+            spec = self.ready.popleft()
+            worker = self.launcher.launch(spec)
+            worker.started = time.time()
+            timeout = self.decorators[spec.step].get("timeout")
+            if timeout is not None and spec.caught_error is None:
+                worker.deadline = worker.started + timeout.total_seconds
+            self.workers.append(worker)
+            for fd in worker.fds:
+                os.set_blocking(fd, False)
+                self._selector.register(fd, selectors.EVENT_READ)
+                self.active[fd] = worker
+            what = "fallback for @catch" if spec.caught_error is not None else f"attempt {spec.attempt}"
+            if spec.attempt or spec.caught_error is not None:
+                self.console.task_event(spec.pathspec, f"Task is starting ({what}).")
+
+    def _read(self, fd: int) -> None:
+        worker = self.active.get(fd)
+        if worker is None:
+            return
+        stream = worker.fds[fd]
+        try:
+            chunk = os.read(fd, 1 << 16)
+        except BlockingIOError:
+            return
+        if not chunk:
+            self._close_fd(worker, fd)
+            return
+        kept = worker.output[stream]
+        if len(kept) < _LOG_CAP:
+            kept += chunk[: _LOG_CAP - len(kept)]
+        lines = (worker.partial[stream] + chunk).split(b"\n")
+        worker.partial[stream] = lines.pop()
+        for line in lines:
+            self.console.task_line(worker.spec.pathspec, stream, line)
+
+    def _close_fd(self, worker: Worker, fd: int) -> None:
+        self._selector.unregister(fd)
+        os.close(fd)
+        self.launcher.closed(fd)
+        del self.active[fd]
+        stream = worker.fds.pop(fd)
+        if worker.partial[stream]:
+            self.console.task_line(worker.spec.pathspec, stream, worker.partial[stream])
+            worker.partial[stream] = b""
+
+    def _drop_fds(self, worker: Worker) -> None:
+        for fd in list(worker.fds):
+            self._close_fd(worker, fd)
+
+    # -- outcomes --------------------------------------------------------------------------
+    def _finish(self, worker: Worker) -> None:
+        self.workers.remove(worker)
+        spec = worker.spec
+        logs = {
+            stream: self.stores.artifacts(self.flow).put_bytes(bytes(data))
+            for stream, data in worker.output.items()
+            if data
+        }
+        attempts = self.meta.list_attempts(spec.flow, spec.run_id, spec.step, spec.task_id)
+        record = next((a for a in attempts if a.attempt == spec.attempt), None)
+        if record is None or record.status == RUNNING:
+            error = self._crash_error(worker, record is None)
+            if record is None:
+                self.meta.start_attempt(spec.flow, spec.run_id, spec.step, spec.task_id, spec.attempt)
+            self.meta.finish_attempt(
+                spec.flow, spec.run_id, spec.step, spec.task_id, spec.attempt, FAILED, {}, None,
+                error,
+            )
+            status = FAILED
+        else:
+            status, error = record.status, record.error
+        if logs:
+            self.meta.set_attempt_logs(
+                spec.flow, spec.run_id, spec.step, spec.task_id, spec.attempt, logs
+            )
+        if status == SUCCEEDED:
+            task = self.meta.get_task(spec.flow, spec.run_id, spec.step, spec.task_id)
+            self.console.task_event(spec.pathspec, "Task finished successfully.")
+            self._advance(
+                spec.step, spec.frames, spec.pathspec, task.transition or {"next": []}, False
+            )
+        else:
+            self._failed(spec, error or crash_record("Unknown", "the task failed"))
+
+    def _crash_error(self, worker: Worker, never_started: bool) -> dict[str, Any]:
+        code, sig = worker.exit_description
+        step_timeout = self.decorators[worker.spec.step].get("timeout")
+        if worker.timed_out and step_timeout is not None:
+            return crash_record(
+                "Timeout",
+                f"the attempt exceeded @timeout of {step_timeout.total_seconds:g} s and was killed",
+            )
+        if sig is not None:
+            name = signal.Signals(sig).name
+            why = {
+                "SIGSEGV": "crashed with a segmentation fault",
+                "SIGKILL": "was killed by SIGKILL (for example by the out-of-memory killer)",
+                "SIGABRT": "aborted",
+                "SIGTERM": "was terminated",
+            }.get(name, "was killed by a signal")
+            return crash_record("Crash", f"the task process {why} ({name})")
+        if never_started:
+            return crash_record(
+                "Crash", f"the task process exited with code {code} before the step started"
+            )
+        return crash_record(
+            "Crash",
+            f"the task process exited with code {code} before the step finished "
+            "(os._exit or an interpreter crash in the step)",
+        )
+
+    def _failed(self, spec: TaskSpec, error: dict[str, Any]) -> None:
+        summary = f"{error.get('type')}: {error.get('message')}"
+        decorators = self.decorators[spec.step]
+        retry = decorators.get("retry")
+        catch = decorators.get("catch")
+        user_attempts = 1 + (int(retry.times) if retry is not None else 0)
+        if spec.caught_error is None and spec.attempt + 1 < user_attempts:
+            delay = float(retry.minutes_between_retries) * 60.0
+            self.console.task_event(
+                spec.pathspec,
+                f"Task failed ({summary}); retrying (attempt {spec.attempt + 2} of "
+                f"{user_attempts}) in {delay:g} s.",
+            )
+            self.delayed.append((time.time() + delay, _next_attempt(spec)))
+            return
+        if catch is not None and spec.caught_error is None:
+            if catch.print_exception:
+                self.console.task_event(spec.pathspec, f"Task failed ({summary}); @catch handles it.")
+            fallback = _next_attempt(spec)
+            fallback.caught_error = error
+            self.ready.append(fallback)
+            return
+        self.console.warn(f"[{spec.pathspec}] Task failed: {summary}")
+        self.failures.append(Failure(spec.pathspec, spec.step, error))
+
+    # -- the graph -------------------------------------------------------------------------
+    def _advance(
+        self,
+        step: str,
+        frames: list[ForeachFrame],
+        pathspec: str,
+        transition: dict,
+        cloned: bool,
+    ) -> None:
+        if step == "end":
+            self.succeeded = True
+            return
+        targets = transition.get("next", [])
+        if transition.get("foreach"):
+            count = int(transition["num_splits"])
+            target = targets[0]
+            if count == 0:
+                join = self.graph[step].matching_join
+                self._enqueue(join, [], frames, inputs_cloned=cloned)
+            for index in range(count):
+                frame = ForeachFrame(step, transition["foreach"], count, index, pathspec)
+                self._enqueue(target, [pathspec], [*frames, frame], inputs_cloned=cloned)
+            return
+        for target in targets:
+            if self.graph[target].is_join:
+                self._arrive(target, step, pathspec, frames, cloned)
+            else:
+                self._enqueue(target, [pathspec], frames, inputs_cloned=cloned)
+
+    def _arrive(
+        self, join: str, parent_step: str, pathspec: str, frames: list[ForeachFrame], cloned: bool
+    ) -> None:
+        split = self.join_to_split.get(join)
+        if split is not None and self.graph[split].transition == "foreach":
+            frame = frames[-1]
+            key = (join, frame.split_task)
+            expected, order, out_frames = frame.num_splits, frame.index, frames[:-1]
+        else:
+            parents = self.graph[join].in_funcs
+            key = (join, tuple((f.split_task, f.index) for f in frames))
+            expected, order, out_frames = len(parents), parents.index(parent_step), frames
+        barrier = self.barriers.setdefault(key, _Barrier(expected, out_frames))
+        barrier.arrived[order] = pathspec
+        barrier.cloned = barrier.cloned and cloned
+        if len(barrier.arrived) == barrier.expected:
+            del self.barriers[key]
+            inputs = [barrier.arrived[i] for i in sorted(barrier.arrived)]
+            self._enqueue(join, inputs, barrier.frames, inputs_cloned=barrier.cloned)
+
+    def _enqueue(
+        self, step: str, input_paths: list[str], frames: list[ForeachFrame], inputs_cloned: bool
+    ) -> None:
+        self._task_counter += 1
+        task_id = str(self._task_counter)
+        pathspec = f"{self.flow}/{self.run_id}/{step}/{task_id}"
+        source = (
+            self.resume.clone_source(step, frames, inputs_cloned) if self.resume else None
+        )
+        stack = [f.to_dict() for f in frames]
+        if source is not None:
+            self.meta.clone_task(source, self.run_id, task_id, input_paths, stack)
+            self.cloned.add(pathspec)
+            self.console.task_event(pathspec, f"Cloned from {source.pathspec}.")
+            self._advance(step, frames, pathspec, source.transition or {"next": []}, True)
+            return
+        self.unregistered.append(
+            TaskRecord(self.flow, self.run_id, step, task_id, "pending", time.time(), stack,
+                       input_paths)
+        )
+        self.ready.append(
+            TaskSpec(
+                self.flow, self.run_id, step, task_id, 0, input_paths, list(frames),
+                self.max_num_splits,
+                self.resume.origin_run_id if self.resume else None,
+                list(self.tags),
+            )
+        )
+
+    # -- interruption ----------------------------------------------------------------------
+    def _interrupt(self) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            for worker in self.workers:
+                worker.kill(signal.SIGTERM)
+            deadline = time.time() + _TERM_GRACE
+            while time.time() < deadline and not all(w.poll() for w in self.workers):
+                time.sleep(0.05)
+            for worker in self.workers:
+                if not worker.poll():
+                    worker.kill(signal.SIGKILL)
+                    worker.poll(block=True)
+                self._drop_fds(worker)
+                spec = worker.spec
+                attempts = self.meta.list_attempts(spec.flow, spec.run_id, spec.step, spec.task_id)
+                record = next((a for a in attempts if a.attempt == spec.attempt), None)
+                if record is not None and record.status == RUNNING:
+                    self.meta.finish_attempt(
+                        spec.flow, spec.run_id, spec.step, spec.task_id, spec.attempt, FAILED, {},
+                        None, crash_record("Interrupted", "the run was interrupted"),
+                    )
+            self.workers.clear()
+        finally:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _next_attempt(spec: TaskSpec) -> TaskSpec:
+    from dataclasses import replace
+
+    return replace(spec, attempt=spec.attempt + 1)
+
+
+def _merge_decorators(
+    own: list[StepDecorator], extra: list[StepDecorator]
+) -> dict[str, StepDecorator]:
+    merged = {d.name: d for d in extra}
+    merged.update({d.name: d for d in own})  # a step's own decorator wins over --with
+    return merged
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt

@@ -1,0 +1,41 @@
+"""A task attempt to run: everything the executor needs besides the flow code and the stores."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from flowlib.runtime.state import ForeachFrame
+
+
+@dataclass
+class TaskSpec:
+    flow: str
+    run_id: str
+    step: str
+    task_id: str
+    attempt: int
+    input_paths: list[str]
+    frames: list[ForeachFrame]
+    max_num_splits: int = 100
+    origin_run_id: str | None = None
+    tags: list[str] = field(default_factory=list)
+    # Set for @catch's fallback attempt: the error of the last real attempt.
+    caught_error: dict[str, Any] | None = None
+
+    @property
+    def pathspec(self) -> str:
+        return f"{self.flow}/{self.run_id}/{self.step}/{self.task_id}"
+
+    def command_args(self) -> list[str]:
+        """Arguments of ``python flow.py step ...`` that run this attempt standalone."""
+        args = [
+            "step", self.step,
+            "--run-id", self.run_id,
+            "--task-id", self.task_id,
+            "--attempt", str(self.attempt),
+            "--max-num-splits", str(self.max_num_splits),
+        ]
+        if self.caught_error is not None:
+            args.append("--catch-fallback")
+        return args

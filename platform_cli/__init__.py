@@ -1,0 +1,1 @@
+"""The ``platform`` command: provision and operate flowlib environments on AWS."""

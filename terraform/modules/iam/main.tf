@@ -1,0 +1,290 @@
+data "aws_partition" "current" {}
+data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  partition  = data.aws_partition.current.partition
+  account_id = data.aws_caller_identity.current.account_id
+  region     = data.aws_region.current.name
+  managed    = "arn:${local.partition}:iam::aws:policy"
+
+  create_batch_service_role = var.create_batch_roles && var.create_batch_service_role
+  create_ecs_instance_role  = var.create_batch_roles && var.create_ecs_instance_role
+  create_execution_role     = var.create_batch_roles && var.create_execution_role
+  create_eks_cluster_role   = var.create_eks_roles && var.create_eks_cluster_role
+  create_eks_node_role      = var.create_eks_roles && var.create_eks_node_role
+
+  eks_node_policies = {
+    worker = "${local.managed}/AmazonEKSWorkerNodePolicy"
+    cni    = "${local.managed}/AmazonEKS_CNI_Policy"
+    ecr    = "${local.managed}/AmazonEC2ContainerRegistryReadOnly"
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
+# Task role: the identity of flowlib's steps on Batch (job role) and EKS (Pod Identity).
+# Only its bucket prefix, its table and the table's indexes, and its keys through S3/DynamoDB.
+# ---------------------------------------------------------------------------------------------
+
+data "aws_iam_policy_document" "task_assume" {
+  count = var.create_task_role ? 1 : 0
+
+  statement {
+    sid     = "BatchJobs"
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.task_role_trust_eks_pod_identity ? [1] : []
+    content {
+      sid     = "EksPodIdentity"
+      actions = ["sts:AssumeRole", "sts:TagSession"]
+      principals {
+        type        = "Service"
+        identifiers = ["pods.eks.amazonaws.com"]
+      }
+      condition {
+        test     = "StringEquals"
+        variable = "aws:SourceAccount"
+        values   = [local.account_id]
+      }
+    }
+  }
+}
+
+resource "aws_iam_role" "task" {
+  count = var.create_task_role ? 1 : 0
+
+  name                 = "${var.name}-task"
+  description          = "flowlib steps on Batch and EKS: the artifact prefix and metadata table only"
+  path                 = var.iam_role_path
+  permissions_boundary = var.iam_role_permissions_boundary
+  assume_role_policy   = data.aws_iam_policy_document.task_assume[0].json
+
+  tags = var.tags
+}
+
+data "aws_iam_policy_document" "task" {
+  count = var.create_task_role ? 1 : 0
+
+  statement {
+    sid       = "ListOwnPrefix"
+    actions   = ["s3:ListBucket", "s3:ListBucketVersions"]
+    resources = [var.s3_bucket_arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = [var.s3_prefix, "${var.s3_prefix}/*"]
+    }
+  }
+
+  statement {
+    sid = "ReadWriteOwnPrefix"
+    actions = [
+      "s3:GetObject",
+      "s3:GetObjectVersion",
+      "s3:PutObject",
+      "s3:DeleteObject",
+      "s3:AbortMultipartUpload",
+      "s3:ListMultipartUploadParts",
+    ]
+    resources = ["${var.s3_bucket_arn}/${var.s3_prefix}/*"]
+  }
+
+  statement {
+    sid = "ReadWriteMetadataTable"
+    actions = [
+      "dynamodb:DescribeTable",
+      "dynamodb:GetItem",
+      "dynamodb:BatchGetItem",
+      "dynamodb:Query",
+      "dynamodb:PutItem",
+      "dynamodb:UpdateItem",
+      "dynamodb:DeleteItem",
+      "dynamodb:BatchWriteItem",
+      "dynamodb:ConditionCheckItem",
+    ]
+    resources = [var.dynamodb_table_arn, "${var.dynamodb_table_arn}/index/*"]
+  }
+
+  statement {
+    sid       = "UseDataKeysThroughS3AndDynamoDB"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+    resources = var.kms_key_arns
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["s3.${local.region}.amazonaws.com", "dynamodb.${local.region}.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "task" {
+  count = var.create_task_role ? 1 : 0
+
+  name   = "flowlib-data"
+  role   = aws_iam_role.task[0].id
+  policy = data.aws_iam_policy_document.task[0].json
+}
+
+# ---------------------------------------------------------------------------------------------
+# Batch
+# ---------------------------------------------------------------------------------------------
+
+data "aws_iam_policy_document" "batch_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["batch.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "batch_service" {
+  count = local.create_batch_service_role ? 1 : 0
+
+  name                 = "${var.name}-batch-service"
+  path                 = var.iam_role_path
+  permissions_boundary = var.iam_role_permissions_boundary
+  assume_role_policy   = data.aws_iam_policy_document.batch_assume.json
+
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy_attachment" "batch_service" {
+  count = local.create_batch_service_role ? 1 : 0
+
+  role       = aws_iam_role.batch_service[0].name
+  policy_arn = "${local.managed}/service-role/AWSBatchServiceRole"
+}
+
+data "aws_iam_policy_document" "ec2_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ec2.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "ecs_instance" {
+  count = local.create_ecs_instance_role ? 1 : 0
+
+  name                 = "${var.name}-ecs-instance"
+  path                 = var.iam_role_path
+  permissions_boundary = var.iam_role_permissions_boundary
+  assume_role_policy   = data.aws_iam_policy_document.ec2_assume.json
+
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy_attachment" "ecs_instance" {
+  count = local.create_ecs_instance_role ? 1 : 0
+
+  role       = aws_iam_role.ecs_instance[0].name
+  policy_arn = "${local.managed}/service-role/AmazonEC2ContainerServiceforEC2Role"
+}
+
+resource "aws_iam_instance_profile" "ecs_instance" {
+  count = local.create_ecs_instance_role ? 1 : 0
+
+  name = "${var.name}-ecs-instance"
+  path = var.iam_role_path
+  role = aws_iam_role.ecs_instance[0].name
+
+  tags = var.tags
+}
+
+data "aws_iam_policy_document" "ecs_tasks_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "execution" {
+  count = local.create_execution_role ? 1 : 0
+
+  name                 = "${var.name}-job-execution"
+  path                 = var.iam_role_path
+  permissions_boundary = var.iam_role_permissions_boundary
+  assume_role_policy   = data.aws_iam_policy_document.ecs_tasks_assume.json
+
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy_attachment" "execution" {
+  count = local.create_execution_role ? 1 : 0
+
+  role       = aws_iam_role.execution[0].name
+  policy_arn = "${local.managed}/service-role/AmazonECSTaskExecutionRolePolicy"
+}
+
+# ---------------------------------------------------------------------------------------------
+# EKS
+# ---------------------------------------------------------------------------------------------
+
+data "aws_iam_policy_document" "eks_assume" {
+  statement {
+    actions = ["sts:AssumeRole", "sts:TagSession"]
+    principals {
+      type        = "Service"
+      identifiers = ["eks.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "eks_cluster" {
+  count = local.create_eks_cluster_role ? 1 : 0
+
+  name                 = "${var.name}-eks-cluster"
+  path                 = var.iam_role_path
+  permissions_boundary = var.iam_role_permissions_boundary
+  assume_role_policy   = data.aws_iam_policy_document.eks_assume.json
+
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy_attachment" "eks_cluster" {
+  count = local.create_eks_cluster_role ? 1 : 0
+
+  role       = aws_iam_role.eks_cluster[0].name
+  policy_arn = "${local.managed}/AmazonEKSClusterPolicy"
+}
+
+resource "aws_iam_role" "eks_node" {
+  count = local.create_eks_node_role ? 1 : 0
+
+  name                 = "${var.name}-eks-node"
+  path                 = var.iam_role_path
+  permissions_boundary = var.iam_role_permissions_boundary
+  assume_role_policy   = data.aws_iam_policy_document.ec2_assume.json
+
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy_attachment" "eks_node" {
+  for_each = local.create_eks_node_role ? local.eks_node_policies : {}
+
+  role       = aws_iam_role.eks_node[0].name
+  policy_arn = each.value
+}

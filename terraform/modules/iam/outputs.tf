@@ -1,0 +1,57 @@
+output "task_role_arn" {
+  description = "ARN of the task role (created or brought): Batch job role and EKS pod identity role."
+  value       = var.create_task_role ? try(aws_iam_role.task[0].arn, null) : var.task_role_arn
+
+  # Consumers must not use the role before its policies are attached.
+  depends_on = [aws_iam_role_policy.task]
+}
+
+output "task_role_name" {
+  description = "Name of the task role created by this module; null when brought."
+  value       = try(aws_iam_role.task[0].name, null)
+}
+
+output "batch_service_role_arn" {
+  description = "ARN of the Batch service role (created or brought); null when Batch roles are off."
+  value       = var.create_batch_roles ? (var.create_batch_service_role ? try(aws_iam_role.batch_service[0].arn, null) : var.batch_service_role_arn) : null
+
+  # Consumers must not use the role before its policies are attached.
+  depends_on = [aws_iam_role_policy_attachment.batch_service]
+}
+
+output "ecs_instance_role_arn" {
+  description = "ARN of the ECS instance role created by this module; null when brought or off."
+  value       = try(aws_iam_role.ecs_instance[0].arn, null)
+}
+
+output "ecs_instance_profile_arn" {
+  description = "ARN of the ECS instance profile (created or brought); null when Batch roles are off."
+  value       = var.create_batch_roles ? (var.create_ecs_instance_role ? try(aws_iam_instance_profile.ecs_instance[0].arn, null) : var.ecs_instance_profile_arn) : null
+
+  # Consumers must not use the role before its policies are attached.
+  depends_on = [aws_iam_role_policy_attachment.ecs_instance]
+}
+
+output "execution_role_arn" {
+  description = "ARN of the job execution role (created or brought); null when Batch roles are off."
+  value       = var.create_batch_roles ? (var.create_execution_role ? try(aws_iam_role.execution[0].arn, null) : var.execution_role_arn) : null
+
+  # Consumers must not use the role before its policies are attached.
+  depends_on = [aws_iam_role_policy_attachment.execution]
+}
+
+output "eks_cluster_role_arn" {
+  description = "ARN of the EKS cluster role (created or brought); null when EKS roles are off."
+  value       = var.create_eks_roles ? (var.create_eks_cluster_role ? try(aws_iam_role.eks_cluster[0].arn, null) : var.eks_cluster_role_arn) : null
+
+  # Consumers must not use the role before its policies are attached.
+  depends_on = [aws_iam_role_policy_attachment.eks_cluster]
+}
+
+output "eks_node_role_arn" {
+  description = "ARN of the EKS node role (created or brought); null when EKS roles are off."
+  value       = var.create_eks_roles ? (var.create_eks_node_role ? try(aws_iam_role.eks_node[0].arn, null) : var.eks_node_role_arn) : null
+
+  # Consumers must not use the role before its policies are attached.
+  depends_on = [aws_iam_role_policy_attachment.eks_node]
+}

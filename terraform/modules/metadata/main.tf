@@ -1,0 +1,90 @@
+# The table's keys and indexes come from flowlib's own schema file (table_schema.json is a
+# symlink to flowlib/metadata/table_schema.json), so the code and the table cannot drift.
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  schema     = jsondecode(file("${path.module}/table_schema.json"))
+  table_name = coalesce(var.table_name, "${var.name}-metadata")
+
+  hash_key  = local.schema.hash_key
+  range_key = try(local.schema.range_key, null)
+  gsis      = try(local.schema.global_secondary_indexes, [])
+
+  # Every key attribute of the table and its indexes, declared once each.
+  key_attributes = concat(
+    [local.hash_key],
+    local.range_key == null ? [] : [local.range_key],
+    flatten([for g in local.gsis : concat([g.hash_key], try(g.range_key, null) == null ? [] : [g.range_key])]),
+  )
+  attributes = { for a in local.key_attributes : a.name => a.type... }
+
+  kms_key_arn = var.create_kms_key ? aws_kms_key.this[0].arn : var.kms_key_arn
+}
+
+data "aws_iam_policy_document" "kms" {
+  count = var.create_kms_key ? 1 : 0
+
+  #checkov:skip=CKV_AWS_109:Key policy: "*" is this key only; account root administers it as AWS's default key policy does.
+  #checkov:skip=CKV_AWS_111:Key policy: "*" is this key only; account root administers it as AWS's default key policy does.
+  #checkov:skip=CKV_AWS_356:Key policy: "*" is this key only; account root administers it as AWS's default key policy does.
+  statement {
+    sid       = "AccountAdministers"
+    actions   = ["kms:*"]
+    resources = ["*"]
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"]
+    }
+  }
+}
+
+resource "aws_kms_key" "this" {
+  count = var.create_kms_key ? 1 : 0
+
+  description             = "${var.name} metadata table encryption"
+  enable_key_rotation     = true
+  deletion_window_in_days = 30
+  policy                  = data.aws_iam_policy_document.kms[0].json
+
+  tags = var.tags
+}
+
+resource "aws_dynamodb_table" "this" {
+  name                        = local.table_name
+  billing_mode                = local.schema.billing_mode
+  hash_key                    = local.hash_key.name
+  range_key                   = try(local.range_key.name, null)
+  deletion_protection_enabled = var.table_deletion_protection_enabled
+
+  dynamic "attribute" {
+    for_each = local.attributes
+    content {
+      name = attribute.key
+      # Grouped by name: one attribute used in several keys must have one type.
+      type = one(distinct(attribute.value))
+    }
+  }
+
+  dynamic "global_secondary_index" {
+    for_each = { for g in local.gsis : g.name => g }
+    content {
+      name               = global_secondary_index.key
+      hash_key           = global_secondary_index.value.hash_key.name
+      range_key          = try(global_secondary_index.value.range_key.name, null)
+      projection_type    = try(global_secondary_index.value.projection_type, "ALL")
+      non_key_attributes = try(global_secondary_index.value.non_key_attributes, null)
+    }
+  }
+
+  point_in_time_recovery {
+    enabled = var.point_in_time_recovery_enabled
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = local.kms_key_arn
+  }
+
+  tags = var.tags
+}

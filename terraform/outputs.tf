@@ -1,0 +1,72 @@
+# The contract with flowlib: keys are exactly those of flowlib/config/stack_output_schema.json
+# (tests/terraform checks it). `platform` turns this object into a flowlib profile.
+output "flowlib_config" {
+  description = "Everything flowlib needs to use this stack; keys match flowlib/config/stack_output_schema.json, null for disabled features. No secrets."
+  value = {
+    schema_version             = 1
+    environment                = var.environment
+    region                     = data.aws_region.current.name
+    s3_bucket                  = module.artifacts.bucket_name
+    s3_prefix                  = var.s3_prefix
+    s3_kms_key_arn             = module.artifacts.kms_key_arn
+    dynamodb_table             = module.metadata.table_name
+    task_role_arn              = module.iam.task_role_arn
+    batch_job_queues           = try(module.batch[0].job_queue_arns, null)
+    batch_default_job_queue    = try(module.batch[0].default_job_queue_arn, null)
+    batch_job_role_arn         = var.enable_batch ? module.iam.task_role_arn : null
+    batch_execution_role_arn   = var.enable_batch ? module.iam.execution_role_arn : null
+    eks_cluster_name           = try(module.eks[0].cluster_name, null)
+    eks_cluster_endpoint       = try(module.eks[0].cluster_endpoint, null)
+    kubernetes_namespace       = var.enable_eks ? var.kubernetes_namespace : null
+    kubernetes_service_account = var.enable_eks ? var.kubernetes_service_account : null
+    ecr_repository_url         = local.ecr_repository_url
+    image                      = local.image
+  }
+}
+
+# --- for operators ----------------------------------------------------------------------------
+
+output "vpc_id" {
+  description = "ID of the VPC (created or brought)."
+  value       = module.network.vpc_id
+}
+
+output "private_subnet_ids" {
+  description = "IDs of the private subnets."
+  value       = module.network.private_subnet_ids
+}
+
+output "kms_key_arn" {
+  description = "ARN of the stack's KMS key (created or given)."
+  value       = local.kms_key_arn
+}
+
+output "s3_bucket_arn" {
+  description = "ARN of the artifact bucket."
+  value       = module.artifacts.bucket_arn
+}
+
+output "dynamodb_table_arn" {
+  description = "ARN of the metadata table."
+  value       = module.metadata.table_arn
+}
+
+output "batch_job_definition_arn" {
+  description = "ARN of the base Batch job definition; null when Batch is off."
+  value       = try(module.batch[0].job_definition_arn, null)
+}
+
+output "batch_compute_environment_arns" {
+  description = "Map of compute environment key to ARN; null when Batch is off."
+  value       = try(module.batch[0].compute_environment_arns, null)
+}
+
+output "eks_cluster_certificate_authority_data" {
+  description = "Base64 CA certificate of the EKS API server (public data); null when EKS is off."
+  value       = try(module.eks[0].cluster_certificate_authority_data, null)
+}
+
+output "eks_node_group_arns" {
+  description = "Map of node group key to ARN; null when EKS is off."
+  value       = try(module.eks[0].node_group_arns, null)
+}

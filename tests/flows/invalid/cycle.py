@@ -1,0 +1,25 @@
+"""Invalid: the steps form a loop."""
+
+from flowlib.flowspec import FlowSpec, step
+
+
+class CycleFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.a)
+
+    @step
+    def a(self):
+        self.next(self.b)
+
+    @step
+    def b(self):
+        self.next(self.a)  # <-- problem
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    CycleFlow()
