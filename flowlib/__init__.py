@@ -15,13 +15,28 @@ from flowlib.parameters import IncludeFile, JSONType, Parameter
 from flowlib.version import __version__
 
 _CLIENT = {
-    "Flow", "Run", "Step", "Task", "DataArtifact", "namespace", "get_namespace",
+    "Flow",
+    "Run",
+    "Step",
+    "Task",
+    "DataArtifact",
+    "namespace",
+    "get_namespace",
     "default_namespace",
 }
 
 __all__ = [
-    "FlowSpec", "step", "Parameter", "IncludeFile", "JSONType", "current", "retry", "catch",
-    "timeout", *sorted(_CLIENT), "__version__",
+    "FlowSpec",
+    "step",
+    "Parameter",
+    "IncludeFile",
+    "JSONType",
+    "current",
+    "retry",
+    "catch",
+    "timeout",
+    *sorted(_CLIENT),
+    "__version__",
 ]
 
 

@@ -6,7 +6,8 @@ never wrap the function, so a step stays a plain method that the graph parser ca
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from flowlib.exceptions import FlowlibError
 

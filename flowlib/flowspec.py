@@ -8,7 +8,8 @@ same flow code runs against any datastore.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from flowlib.exceptions import FlowlibError, MergeArtifactsError
 

@@ -7,8 +7,9 @@ artifacts of the run's ``_parameters`` task and read-only in every step, as in M
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from flowlib.exceptions import FlowlibError, ParameterError
 
@@ -124,8 +125,7 @@ class Parameter:
             return self.convert(raw)
         if self.required and self.default is None:
             raise ParameterError(
-                f"Parameter '{self.name}' is required. Give it with --{self.name} "
-                f"{self._example()}"
+                f"Parameter '{self.name}' is required. Give it with --{self.name} {self._example()}"
             )
         default = self.default() if callable(self.default) else self.default
         if isinstance(default, str) and self.type is not str:

@@ -5,8 +5,8 @@ Backends are chosen here, once; flows, the runtime and the client only see the i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from flowlib.datastore.artifacts import ArtifactStore
 from flowlib.datastore.base import BlobStore

@@ -55,11 +55,13 @@ module "artifacts" {
   name = local.name
   tags = local.tags
 
-  bucket_name                  = var.s3_bucket_name
-  bucket_force_destroy         = var.s3_bucket_force_destroy
-  access_logging_target_bucket = var.s3_access_logging_target_bucket
-  create_kms_key               = false
-  kms_key_arn                  = local.kms_key_arn
+  bucket_name                        = var.s3_bucket_name
+  bucket_force_destroy               = var.s3_bucket_force_destroy
+  access_logging_target_bucket       = var.s3_access_logging_target_bucket
+  noncurrent_version_expiration_days = var.s3_noncurrent_version_expiration_days
+  noncurrent_versions_to_keep        = var.s3_noncurrent_versions_to_keep
+  create_kms_key                     = false
+  kms_key_arn                        = local.kms_key_arn
 }
 
 module "metadata" {

@@ -149,6 +149,18 @@ variable "s3_access_logging_target_bucket" {
   default     = null
 }
 
+variable "s3_noncurrent_version_expiration_days" {
+  type        = number
+  description = "Days after which noncurrent artifact versions are deleted."
+  default     = 30
+}
+
+variable "s3_noncurrent_versions_to_keep" {
+  type        = number
+  description = "Newest noncurrent versions of an artifact kept regardless of age. Null: none."
+  default     = 3
+}
+
 variable "dynamodb_table_name" {
   type        = string
   description = "Exact metadata table name. Null: <name>-metadata."

@@ -21,22 +21,26 @@ def _task_pathspec(ctx: Any, pathspec: str) -> str:
 
 
 def logs_command() -> click.Command:
-    @click.command("logs", help="Print the stdout and stderr of a task.\n\n"
-                   "Example: python flow.py logs 12/train/5 --stderr")
+    @click.command(
+        "logs",
+        help="Print the stdout and stderr of a task.\n\n"
+        "Example: python flow.py logs 12/train/5 --stderr",
+    )
     @click.argument("pathspec")
     @click.option("--stdout", "only_stdout", is_flag=True, help="Only stdout.")
     @click.option("--stderr", "only_stderr", is_flag=True, help="Only stderr.")
     @click.option("--attempt", type=int, help="Attempt number (default: the latest).")
     @click.pass_obj
-    def logs(ctx: Any, pathspec: str, only_stdout: bool, only_stderr: bool,
-             attempt: int | None) -> None:
+    def logs(
+        ctx: Any, pathspec: str, only_stdout: bool, only_stderr: bool, attempt: int | None
+    ) -> None:
         from flowlib.client import Task, namespace
 
         namespace(None)
         task = Task(_task_pathspec(ctx, pathspec))
         streams = ["stdout"] if only_stdout else ["stderr"] if only_stderr else ["stdout", "stderr"]
         for stream in streams:
-            text = task._log(stream, attempt)
+            text = task.log(stream, attempt)
             if text:
                 click.echo(text, nl=not text.endswith("\n"), err=stream == "stderr")
 
@@ -44,12 +48,19 @@ def logs_command() -> click.Command:
 
 
 def dump_command() -> click.Command:
-    @click.command("dump", help="Show the artifacts of a task (name, type, size, value).\n\n"
-                   "Example: python flow.py dump 12/end/9 --name accuracy")
+    @click.command(
+        "dump",
+        help="Show the artifacts of a task (name, type, size, value).\n\n"
+        "Example: python flow.py dump 12/end/9 --name accuracy",
+    )
     @click.argument("pathspec")
     @click.option("--name", "names", multiple=True, help="Only these artifacts (repeatable).")
-    @click.option("--max-value-size", default=200, show_default=True,
-                  help="Characters of each value's repr to show.")
+    @click.option(
+        "--max-value-size",
+        default=200,
+        show_default=True,
+        help="Characters of each value's repr to show.",
+    )
     @click.pass_obj
     def dump(ctx: Any, pathspec: str, names: tuple[str, ...], max_value_size: int) -> None:
         from flowlib.client import Task, namespace
@@ -71,8 +82,11 @@ def dump_command() -> click.Command:
 
 
 def tag_group() -> click.Group:
-    @click.group("tag", help="Add, remove or list a run's tags.\n\n"
-                 "Example: python flow.py tag add --run-id 12 best")
+    @click.group(
+        "tag",
+        help="Add, remove or list a run's tags.\n\n"
+        "Example: python flow.py tag add --run-id 12 best",
+    )
     def tag() -> None:
         pass
 

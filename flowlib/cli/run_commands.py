@@ -3,29 +3,61 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import click
 
 from flowlib.exceptions import FlowlibError
 from flowlib.parameters import flow_parameters
 
-_RUN_OPTIONS = {"tag", "max-workers", "max_workers", "max-num-splits", "max_num_splits", "with",
-                "quiet", "launcher", "help", "origin-run-id", "origin_run_id"}
+_RUN_OPTIONS = {
+    "tag",
+    "max-workers",
+    "max_workers",
+    "max-num-splits",
+    "max_num_splits",
+    "with",
+    "quiet",
+    "launcher",
+    "help",
+    "origin-run-id",
+    "origin_run_id",
+}
 
 
 def _common_run_options(func: Callable) -> Callable:
     options = [
         click.option("--tag", "tags", multiple=True, help="Tag the run (repeatable)."),
-        click.option("--max-workers", default=16, show_default=True, type=click.IntRange(1),
-                     help="Tasks run in parallel at most."),
-        click.option("--max-num-splits", default=100, show_default=True, type=click.IntRange(1),
-                     help="Largest foreach fan-out allowed."),
-        click.option("--with", "with_decorators", multiple=True, metavar="DECORATOR[:k=v,...]",
-                     help="Add a decorator to every step, e.g. --with retry:times=2."),
+        click.option(
+            "--max-workers",
+            default=16,
+            show_default=True,
+            type=click.IntRange(1),
+            help="Tasks run in parallel at most.",
+        ),
+        click.option(
+            "--max-num-splits",
+            default=100,
+            show_default=True,
+            type=click.IntRange(1),
+            help="Largest foreach fan-out allowed.",
+        ),
+        click.option(
+            "--with",
+            "with_decorators",
+            multiple=True,
+            metavar="DECORATOR[:k=v,...]",
+            help="Add a decorator to every step, e.g. --with retry:times=2.",
+        ),
         click.option("--quiet", is_flag=True, help="Print only task output and errors."),
-        click.option("--launcher", type=click.Choice(["fork", "subprocess"]), default="fork",
-                     hidden=True, help="How local tasks start (subprocess: standalone command)."),
+        click.option(
+            "--launcher",
+            type=click.Choice(["fork", "subprocess"]),
+            default="fork",
+            hidden=True,
+            help="How local tasks start (subprocess: standalone command).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -127,8 +159,14 @@ def step_command() -> click.Command:
         from flowlib.runtime.standalone import run_standalone
 
         ok = run_standalone(
-            ctx.flow_cls, ctx.validated_graph(), step_name, run_id, task_id, attempt,
-            max_num_splits, catch_fallback,
+            ctx.flow_cls,
+            ctx.validated_graph(),
+            step_name,
+            run_id,
+            task_id,
+            attempt,
+            max_num_splits,
+            catch_fallback,
         )
         sys.exit(0 if ok else 1)
 
@@ -136,8 +174,10 @@ def step_command() -> click.Command:
 
 
 def check_command() -> click.Command:
-    @click.command("check", help="Validate the flow's graph without running it.\n\n"
-                   "Example: python flow.py check")
+    @click.command(
+        "check",
+        help="Validate the flow's graph without running it.\n\nExample: python flow.py check",
+    )
     @click.pass_obj
     def check(ctx: Any) -> None:
         graph = ctx.validated_graph()
@@ -147,8 +187,9 @@ def check_command() -> click.Command:
 
 
 def show_command() -> click.Command:
-    @click.command("show", help="Print the flow's steps and transitions.\n\n"
-                   "Example: python flow.py show")
+    @click.command(
+        "show", help="Print the flow's steps and transitions.\n\nExample: python flow.py show"
+    )
     @click.pass_obj
     def show(ctx: Any) -> None:
         from flowlib.graph import render

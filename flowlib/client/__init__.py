@@ -4,6 +4,12 @@ from flowlib.client.namespace import default_namespace, get_namespace, namespace
 from flowlib.client.objects import DataArtifact, Flow, Run, Step, Task
 
 __all__ = [
-    "DataArtifact", "Flow", "Run", "Step", "Task", "default_namespace", "get_namespace",
+    "DataArtifact",
+    "Flow",
+    "Run",
+    "Step",
+    "Task",
+    "default_namespace",
+    "get_namespace",
     "namespace",
 ]

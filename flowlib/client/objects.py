@@ -7,13 +7,21 @@ artifact values are loaded only when ``.data`` is touched.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from functools import cached_property
-from typing import Any, Iterator
+from typing import Any
 
 from flowlib.client.namespace import get_namespace
 from flowlib.datastore.artifacts import ArtifactRef
 from flowlib.exceptions import FlowlibError, NotFoundError
-from flowlib.metadata.records import FAILED, INTERRUPTED, SUCCEEDED, RunRecord, TaskRecord
+from flowlib.metadata.records import (
+    FAILED,
+    INTERRUPTED,
+    PENDING,
+    SUCCEEDED,
+    RunRecord,
+    TaskRecord,
+)
 from flowlib.runtime.errors import StepException
 from flowlib.stores import Stores, open_stores
 
@@ -170,8 +178,9 @@ class Run:
     @cached_property
     def _tasks(self) -> list[TaskRecord]:
         return [
-            t for t in _stores().metadata.list_tasks(self.flow_name, self.id)
-            if t.step not in _INTERNAL_STEPS
+            t
+            for t in _stores().metadata.list_tasks(self.flow_name, self.id)
+            if t.step not in _INTERNAL_STEPS and t.status != PENDING
         ]
 
     def steps(self) -> Iterator[Step]:
@@ -343,7 +352,8 @@ class Task:
                 return StepException.from_record(attempt.error)
         return None
 
-    def _log(self, stream: str, attempt: int | None = None) -> str:
+    def log(self, stream: str, attempt: int | None = None) -> str:
+        """The stdout or stderr of an attempt (default: the latest)."""
         attempts = self._attempts
         chosen = (
             next((a for a in attempts if a.attempt == attempt), None)
@@ -357,11 +367,11 @@ class Task:
 
     @property
     def stdout(self) -> str:
-        return self._log("stdout")
+        return self.log("stdout")
 
     @property
     def stderr(self) -> str:
-        return self._log("stderr")
+        return self.log("stderr")
 
     def __repr__(self) -> str:
         return f"Task('{self.pathspec}')"

@@ -9,7 +9,8 @@ returned.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from flowlib.datastore.hashing import content_key
 

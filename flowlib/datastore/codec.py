@@ -23,8 +23,9 @@ from __future__ import annotations
 import json
 import pickle
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from flowlib.exceptions import ArtifactError
 

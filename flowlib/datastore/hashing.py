@@ -9,7 +9,7 @@ staying a cryptographic hash (no accidental or crafted collisions between artifa
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import blake3
 

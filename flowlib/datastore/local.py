@@ -5,8 +5,9 @@ from __future__ import annotations
 import mmap
 import os
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from flowlib.datastore.base import BlobStore
 from flowlib.datastore.hashing import content_key
@@ -55,18 +56,27 @@ class LocalBlobStore(BlobStore):
             with open(path, "rb") as handle:
                 size = os.fstat(handle.fileno()).st_size
                 if size < _MAP_FROM:
-                    data = memoryview(handle.read())
+                    buffer = bytearray(size)  # writable: arrays built on it stay writable
+                    handle.readinto(buffer)
+                    data = memoryview(buffer)
                 else:
                     # A private copy-on-write mapping: no copy out of the page cache, and the
                     # objects built on it (numpy arrays) stay writable without touching the file.
                     flags = mmap.MAP_PRIVATE | getattr(mmap, "MAP_POPULATE", 0)
                     data = memoryview(
-                        mmap.mmap(handle.fileno(), size, flags=flags, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+                        mmap.mmap(
+                            handle.fileno(),
+                            size,
+                            flags=flags,
+                            prot=mmap.PROT_READ | mmap.PROT_WRITE,
+                        )
                     )
         except FileNotFoundError:
             raise NotFoundError(
                 f"object {key} is missing from the datastore at {path}; it may have been deleted."
             ) from None
         if content_key([data]) != key:
-            raise CorruptArtifactError(f"object {key} at {path} is corrupted (content hash differs)")
+            raise CorruptArtifactError(
+                f"object {key} at {path} is corrupted (content hash differs)"
+            )
         return data

@@ -9,7 +9,6 @@ in a typo) rather than causes.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable
 
@@ -206,6 +205,8 @@ class _Linter:
                         line,
                     )
                     continue
+                import difflib  # only on this error path: it is slow to import
+
                 close = difflib.get_close_matches(target, steps, n=1)
                 hint = (
                     f"did you mean self.{close[0]}?"

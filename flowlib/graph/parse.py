@@ -78,6 +78,7 @@ def _source_error(flow: str, name: str, file: str, lineno: int, why: str) -> Flo
 
 def _function_ast(flow: str, name: str, func) -> tuple[FunctionAST, str, int]:
     """The step's ``def`` node, its absolute file name and the offset to absolute lines."""
+    func = inspect.unwrap(func)  # a user's functools.wraps decorator: read the real step
     code = func.__code__
     filename = code.co_filename
     file = os.path.abspath(filename) if not filename.startswith("<") else filename

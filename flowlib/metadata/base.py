@@ -7,7 +7,8 @@ concurrent runs never share an id. Task ids are allocated by the run's scheduler
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from flowlib.datastore.artifacts import ArtifactRef
 from flowlib.metadata.records import AttemptRecord, RunRecord, TaskRecord
@@ -96,7 +97,9 @@ class MetadataStore(ABC):
     def list_tasks(self, flow: str, run_id: str, step: str | None = None) -> list[TaskRecord]: ...
 
     @abstractmethod
-    def list_attempts(self, flow: str, run_id: str, step: str, task_id: str) -> list[AttemptRecord]: ...
+    def list_attempts(
+        self, flow: str, run_id: str, step: str, task_id: str
+    ) -> list[AttemptRecord]: ...
 
     @abstractmethod
     def get_artifacts(
@@ -104,5 +107,5 @@ class MetadataStore(ABC):
     ) -> dict[str, ArtifactRef]:
         """Artifacts of an attempt (default: the successful one, else the latest)."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook; stateless stores need nothing
         """Release connections (before fork, at exit)."""

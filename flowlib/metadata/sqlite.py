@@ -12,8 +12,9 @@ import json
 import os
 import sqlite3
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from flowlib.datastore.artifacts import ArtifactRef
 from flowlib.exceptions import MetadataError
@@ -136,32 +137,56 @@ class SqliteMetadataStore(MetadataStore):
             db.execute("ROLLBACK")
             raise
         return RunRecord(
-            flow, str(number), user, RUNNING, now, None, now, list(system_tags), list(tags),
+            flow,
+            str(number),
+            user,
+            RUNNING,
+            now,
+            None,
+            now,
+            list(system_tags),
+            list(tags),
             origin_run_id,
         )
 
     def update_run(self, flow: str, run_id: str, status: str, finished: float | None) -> None:
         self._write(
-            [("UPDATE runs SET status=?, finished=? WHERE flow=? AND run_number=?",
-              (status, finished, flow, int(run_id)))]
+            [
+                (
+                    "UPDATE runs SET status=?, finished=? WHERE flow=? AND run_number=?",
+                    (status, finished, flow, int(run_id)),
+                )
+            ]
         )
 
     def heartbeat(self, flow: str, run_id: str) -> None:
         self._write(
-            [("UPDATE runs SET heartbeat=? WHERE flow=? AND run_number=?",
-              (time.time(), flow, int(run_id)))]
+            [
+                (
+                    "UPDATE runs SET heartbeat=? WHERE flow=? AND run_number=?",
+                    (time.time(), flow, int(run_id)),
+                )
+            ]
         )
 
     def add_tags(self, flow: str, run_id: str, tags: list[str]) -> None:
         self._write(
-            [("INSERT OR IGNORE INTO run_tags VALUES(?,?,?,0)",
-              [(flow, int(run_id), t) for t in tags])]
+            [
+                (
+                    "INSERT OR IGNORE INTO run_tags VALUES(?,?,?,0)",
+                    [(flow, int(run_id), t) for t in tags],
+                )
+            ]
         )
 
     def remove_tags(self, flow: str, run_id: str, tags: list[str]) -> None:
         self._write(
-            [("DELETE FROM run_tags WHERE flow=? AND run_number=? AND tag=? AND system=0",
-              [(flow, int(run_id), t) for t in tags])]
+            [
+                (
+                    "DELETE FROM run_tags WHERE flow=? AND run_number=? AND tag=? AND system=0",
+                    [(flow, int(run_id), t) for t in tags],
+                )
+            ]
         )
 
     def _run_from_row(self, row: tuple) -> RunRecord:
@@ -210,25 +235,42 @@ class SqliteMetadataStore(MetadataStore):
     # -- tasks -----------------------------------------------------------------------------
     def create_tasks(self, tasks: list[TaskRecord]) -> None:
         self._write(
-            [(
-                "INSERT INTO tasks VALUES(?,?,?,?,?,?,NULL,?,?,0,?,NULL)",
-                [
-                    (t.flow, int(t.run_id), t.step, t.task_id, PENDING, t.created,
-                     json.dumps(t.foreach_stack), json.dumps(t.input_paths), t.origin)
-                    for t in tasks
-                ],
-            )]
+            [
+                (
+                    "INSERT INTO tasks VALUES(?,?,?,?,?,?,NULL,?,?,0,?,NULL)",
+                    [
+                        (
+                            t.flow,
+                            int(t.run_id),
+                            t.step,
+                            t.task_id,
+                            PENDING,
+                            t.created,
+                            json.dumps(t.foreach_stack),
+                            json.dumps(t.input_paths),
+                            t.origin,
+                        )
+                        for t in tasks
+                    ],
+                )
+            ]
         )
 
     def start_attempt(self, flow: str, run_id: str, step: str, task_id: str, attempt: int) -> None:
         key = (flow, int(run_id), step, task_id)
         try:
-            self._write([
-                ("INSERT INTO attempts VALUES(?,?,?,?,?,?,?,NULL,NULL,NULL)",
-                 (*key, attempt, RUNNING, time.time())),
-                (f"UPDATE tasks SET status=?, attempts=MAX(attempts, ?) WHERE {_TASK_KEY}",
-                 (RUNNING, attempt + 1, *key)),
-            ])
+            self._write(
+                [
+                    (
+                        "INSERT INTO attempts VALUES(?,?,?,?,?,?,?,NULL,NULL,NULL)",
+                        (*key, attempt, RUNNING, time.time()),
+                    ),
+                    (
+                        f"UPDATE tasks SET status=?, attempts=MAX(attempts, ?) WHERE {_TASK_KEY}",
+                        (RUNNING, attempt + 1, *key),
+                    ),
+                ]
+            )
         except sqlite3.IntegrityError:
             raise MetadataError(
                 f"Attempt {attempt} of {flow}/{run_id}/{step}/{task_id} was already started; "
@@ -250,23 +292,36 @@ class SqliteMetadataStore(MetadataStore):
         key = (flow, int(run_id), step, task_id)
         now = time.time()
         statements: list[tuple[str, Any]] = [
-            (f"UPDATE attempts SET status=?, finished=?, error=? WHERE {_TASK_KEY} AND attempt=?",
-             (status, now, json.dumps(error) if error else None, *key, attempt)),
-            ("INSERT OR REPLACE INTO artifacts VALUES(?,?,?,?,?,?,?,?,?,?)",
-             [(*key, attempt, name, r.key, r.size, r.type, r.encoding)
-              for name, r in artifacts.items()]),
-            (f"UPDATE tasks SET status=?, finished=?, transition=? WHERE {_TASK_KEY}",
-             (status, now, json.dumps(transition) if transition else None, *key)),
+            (
+                "UPDATE attempts SET status=?, finished=?, error=? "
+                f"WHERE {_TASK_KEY} AND attempt=?",
+                (status, now, json.dumps(error) if error else None, *key, attempt),
+            ),
+            (
+                "INSERT OR REPLACE INTO artifacts VALUES(?,?,?,?,?,?,?,?,?,?)",
+                [
+                    (*key, attempt, name, r.key, r.size, r.type, r.encoding)
+                    for name, r in artifacts.items()
+                ],
+            ),
+            (
+                f"UPDATE tasks SET status=?, finished=?, transition=? WHERE {_TASK_KEY}",
+                (status, now, json.dumps(transition) if transition else None, *key),
+            ),
         ]
         self._write(statements)
 
     def set_attempt_logs(
         self, flow: str, run_id: str, step: str, task_id: str, attempt: int, logs: dict[str, str]
     ) -> None:
-        self._write([
-            (f"UPDATE attempts SET logs=? WHERE {_TASK_KEY} AND attempt=?",
-             (json.dumps(logs), flow, int(run_id), step, task_id, attempt)),
-        ])
+        self._write(
+            [
+                (
+                    f"UPDATE attempts SET logs=? WHERE {_TASK_KEY} AND attempt=?",
+                    (json.dumps(logs), flow, int(run_id), step, task_id, attempt),
+                ),
+            ]
+        )
 
     def clone_task(
         self,
@@ -282,25 +337,70 @@ class SqliteMetadataStore(MetadataStore):
         attempt = done.attempt if done else 0
         key = (source.flow, int(run_id), source.step, task_id)
         now = time.time()
-        self._write([
-            ("INSERT INTO tasks VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
-             (*key, SUCCEEDED, now, now, json.dumps(foreach_stack),
-              json.dumps(input_paths), attempt + 1, source.pathspec,
-              json.dumps(source.transition) if source.transition else None)),
-            ("INSERT INTO attempts VALUES(?,?,?,?,?,?,?,?,NULL,?)",
-             (*key, attempt, SUCCEEDED, done.started if done else now,
-              done.finished if done else now, json.dumps(done.logs) if done else None)),
-            ("INSERT INTO artifacts VALUES(?,?,?,?,?,?,?,?,?,?)",
-             [(*key, attempt, name, r.key, r.size, r.type, r.encoding)
-              for name, r in artifacts.items()]),
-        ])
+        self._write(
+            [
+                (
+                    "INSERT INTO tasks VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        *key,
+                        SUCCEEDED,
+                        now,
+                        now,
+                        json.dumps(foreach_stack),
+                        json.dumps(input_paths),
+                        attempt + 1,
+                        source.pathspec,
+                        json.dumps(source.transition) if source.transition else None,
+                    ),
+                ),
+                (
+                    "INSERT INTO attempts VALUES(?,?,?,?,?,?,?,?,NULL,?)",
+                    (
+                        *key,
+                        attempt,
+                        SUCCEEDED,
+                        done.started if done else now,
+                        done.finished if done else now,
+                        json.dumps(done.logs) if done else None,
+                    ),
+                ),
+                (
+                    "INSERT INTO artifacts VALUES(?,?,?,?,?,?,?,?,?,?)",
+                    [
+                        (*key, attempt, name, r.key, r.size, r.type, r.encoding)
+                        for name, r in artifacts.items()
+                    ],
+                ),
+            ]
+        )
 
     def _task_from_row(self, row: tuple) -> TaskRecord:
-        (flow, number, step, task_id, status, created, finished, stack, inputs, attempts, origin,
-         transition) = row
+        (
+            flow,
+            number,
+            step,
+            task_id,
+            status,
+            created,
+            finished,
+            stack,
+            inputs,
+            attempts,
+            origin,
+            transition,
+        ) = row
         return TaskRecord(
-            flow, str(number), step, task_id, status, created, json.loads(stack),
-            json.loads(inputs), attempts, finished, origin,
+            flow,
+            str(number),
+            step,
+            task_id,
+            status,
+            created,
+            json.loads(stack),
+            json.loads(inputs),
+            attempts,
+            finished,
+            origin,
             json.loads(transition) if transition else None,
         )
 
@@ -331,8 +431,16 @@ class SqliteMetadataStore(MetadataStore):
         ).fetchall()
         return [
             AttemptRecord(
-                f, str(n), s, t, a, status, started, finished,
-                json.loads(error) if error else None, json.loads(logs) if logs else {},
+                f,
+                str(n),
+                s,
+                t,
+                a,
+                status,
+                started,
+                finished,
+                json.loads(error) if error else None,
+                json.loads(logs) if logs else {},
             )
             for f, n, s, t, a, status, started, finished, error, logs in rows
         ]

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import os
 import traceback
 from typing import Any
+
+_RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def user_traceback(exc: BaseException) -> str:
+    """The traceback without flowlib's own runtime frames above the user's step."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_RUNTIME_DIR):
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__))
 
 
 def error_record(exc: BaseException) -> dict[str, Any]:
     """A JSON-able description of an exception raised by a step."""
-    return {
-        "type": type(exc).__name__,
-        "message": str(exc),
-        "traceback": "".join(traceback.format_exception(exc)),
-    }
+    return {"type": type(exc).__name__, "message": str(exc), "traceback": user_traceback(exc)}
 
 
 def crash_record(kind: str, message: str) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from flowlib.datastore.artifacts import ArtifactRef, ArtifactStore
 from flowlib.runtime.state import ForeachFrame
@@ -89,4 +90,6 @@ class Inputs:
             return self.__dict__["_by_step"][name]
         except KeyError:
             steps = ", ".join(sorted(self.__dict__["_by_step"]))
-            raise AttributeError(f"No input from step '{name}'; inputs come from: {steps}.") from None
+            raise AttributeError(
+                f"No input from step '{name}'; inputs come from: {steps}."
+            ) from None

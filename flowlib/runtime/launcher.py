@@ -16,7 +16,7 @@ import os
 import signal
 import subprocess
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 from flowlib.runtime.spec import TaskSpec
 

@@ -84,12 +84,11 @@ class Scheduler:
         self.tags = tags or []
         self.resume = resume
         self.decorators = {
-            node.name: _merge_decorators(node.decorators, extra_decorators or [])
-            for node in graph
+            node.name: _merge_decorators(node.decorators, extra_decorators or []) for node in graph
         }
         self.join_to_split = {n.matching_join: n.name for n in graph if n.matching_join}
         self.ready: deque[TaskSpec] = deque()
-        self.unregistered: list[TaskRecord] = []
+        self.unregistered: dict[str, TaskRecord] = {}
         self.delayed: list[tuple[float, TaskSpec]] = []
         self.active: dict[int, Worker] = {}  # fd -> worker
         self.workers: list[Worker] = []
@@ -105,7 +104,9 @@ class Scheduler:
         """Run from the start step; True when the end step succeeded."""
         previous = signal.signal(signal.SIGTERM, _raise_interrupt)
         try:
-            self._enqueue("start", [parameters_task], [], inputs_cloned=parameters_task in self.cloned)
+            self._enqueue(
+                "start", [parameters_task], [], inputs_cloned=parameters_task in self.cloned
+            )
             self._loop()
         except KeyboardInterrupt:
             self._interrupt()
@@ -166,9 +167,11 @@ class Scheduler:
             self.ready.clear()
             self.delayed.clear()
             return
-        if self.ready and self.unregistered:
-            self.meta.create_tasks(self.unregistered)
-            self.unregistered = []
+        if self.ready and self.unregistered and len(self.workers) < self.max_workers:
+            # One write registers every ready task (a 1,000-way foreach in one transaction);
+            # tasks that never start stay "pending", which the client does not list.
+            self.meta.create_tasks(list(self.unregistered.values()))
+            self.unregistered.clear()
         while self.ready and len(self.workers) < self.max_workers:
             spec = self.ready.popleft()
             worker = self.launcher.launch(spec)
@@ -181,7 +184,11 @@ class Scheduler:
                 os.set_blocking(fd, False)
                 self._selector.register(fd, selectors.EVENT_READ)
                 self.active[fd] = worker
-            what = "fallback for @catch" if spec.caught_error is not None else f"attempt {spec.attempt}"
+            what = (
+                "fallback for @catch"
+                if spec.caught_error is not None
+                else f"attempt {spec.attempt}"
+            )
             if spec.attempt or spec.caught_error is not None:
                 self.console.task_event(spec.pathspec, f"Task is starting ({what}).")
 
@@ -233,9 +240,18 @@ class Scheduler:
         if record is None or record.status == RUNNING:
             error = self._crash_error(worker, record is None)
             if record is None:
-                self.meta.start_attempt(spec.flow, spec.run_id, spec.step, spec.task_id, spec.attempt)
+                self.meta.start_attempt(
+                    spec.flow, spec.run_id, spec.step, spec.task_id, spec.attempt
+                )
             self.meta.finish_attempt(
-                spec.flow, spec.run_id, spec.step, spec.task_id, spec.attempt, FAILED, {}, None,
+                spec.flow,
+                spec.run_id,
+                spec.step,
+                spec.task_id,
+                spec.attempt,
+                FAILED,
+                {},
+                None,
                 error,
             )
             status = FAILED
@@ -298,7 +314,9 @@ class Scheduler:
             return
         if catch is not None and spec.caught_error is None:
             if catch.print_exception:
-                self.console.task_event(spec.pathspec, f"Task failed ({summary}); @catch handles it.")
+                self.console.task_event(
+                    spec.pathspec, f"Task failed ({summary}); @catch handles it."
+                )
             fallback = _next_attempt(spec)
             fallback.caught_error = error
             self.ready.append(fallback)
@@ -361,9 +379,7 @@ class Scheduler:
         self._task_counter += 1
         task_id = str(self._task_counter)
         pathspec = f"{self.flow}/{self.run_id}/{step}/{task_id}"
-        source = (
-            self.resume.clone_source(step, frames, inputs_cloned) if self.resume else None
-        )
+        source = self.resume.clone_source(step, frames, inputs_cloned) if self.resume else None
         stack = [f.to_dict() for f in frames]
         if source is not None:
             self.meta.clone_task(source, self.run_id, task_id, input_paths, stack)
@@ -371,13 +387,18 @@ class Scheduler:
             self.console.task_event(pathspec, f"Cloned from {source.pathspec}.")
             self._advance(step, frames, pathspec, source.transition or {"next": []}, True)
             return
-        self.unregistered.append(
-            TaskRecord(self.flow, self.run_id, step, task_id, "pending", time.time(), stack,
-                       input_paths)
+        self.unregistered[pathspec] = TaskRecord(
+            self.flow, self.run_id, step, task_id, "pending", time.time(), stack, input_paths
         )
         self.ready.append(
             TaskSpec(
-                self.flow, self.run_id, step, task_id, 0, input_paths, list(frames),
+                self.flow,
+                self.run_id,
+                step,
+                task_id,
+                0,
+                input_paths,
+                list(frames),
                 self.max_num_splits,
                 self.resume.origin_run_id if self.resume else None,
                 list(self.tags),
@@ -403,8 +424,15 @@ class Scheduler:
                 record = next((a for a in attempts if a.attempt == spec.attempt), None)
                 if record is not None and record.status == RUNNING:
                     self.meta.finish_attempt(
-                        spec.flow, spec.run_id, spec.step, spec.task_id, spec.attempt, FAILED, {},
-                        None, crash_record("Interrupted", "the run was interrupted"),
+                        spec.flow,
+                        spec.run_id,
+                        spec.step,
+                        spec.task_id,
+                        spec.attempt,
+                        FAILED,
+                        {},
+                        None,
+                        crash_record("Interrupted", "the run was interrupted"),
                     )
             self.workers.clear()
         finally:

@@ -30,11 +30,16 @@ class TaskSpec:
     def command_args(self) -> list[str]:
         """Arguments of ``python flow.py step ...`` that run this attempt standalone."""
         args = [
-            "step", self.step,
-            "--run-id", self.run_id,
-            "--task-id", self.task_id,
-            "--attempt", str(self.attempt),
-            "--max-num-splits", str(self.max_num_splits),
+            "step",
+            self.step,
+            "--run-id",
+            self.run_id,
+            "--task-id",
+            self.task_id,
+            "--attempt",
+            str(self.attempt),
+            "--max-num-splits",
+            str(self.max_num_splits),
         ]
         if self.caught_error is not None:
             args.append("--catch-fallback")

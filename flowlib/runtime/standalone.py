@@ -41,8 +41,16 @@ def run_standalone(
         previous = [a for a in meta.list_attempts(flow, run_id, step, task_id) if a.error]
         caught = previous[-1].error if previous else {"type": "Unknown", "message": ""}
     spec = TaskSpec(
-        flow, run_id, step, task_id, attempt, task.input_paths,
-        [ForeachFrame.from_dict(f) for f in task.foreach_stack], max_num_splits,
-        run.origin_run_id, run.tags, caught,
+        flow,
+        run_id,
+        step,
+        task_id,
+        attempt,
+        task.input_paths,
+        [ForeachFrame.from_dict(f) for f in task.foreach_stack],
+        max_num_splits,
+        run.origin_run_id,
+        run.tags,
+        caught,
     )
     return execute_task(flow_cls, graph, stores, spec)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Callable
+from typing import Any
 
 from flowlib.datastore.artifacts import ArtifactRef, ArtifactStore
 from flowlib.flowspec import Transition

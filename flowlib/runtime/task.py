@@ -8,7 +8,6 @@ writes never depends on how it was launched.
 from __future__ import annotations
 
 import sys
-import traceback
 from typing import Any
 
 from flowlib.current import current
@@ -16,7 +15,7 @@ from flowlib.datastore.artifacts import ArtifactRef
 from flowlib.exceptions import FlowlibError
 from flowlib.graph import FlowGraph, StepNode
 from flowlib.metadata.records import FAILED, SUCCEEDED
-from flowlib.runtime.errors import StepException, error_record
+from flowlib.runtime.errors import StepException, error_record, user_traceback
 from flowlib.runtime.inputs import Inputs
 from flowlib.runtime.spec import TaskSpec
 from flowlib.runtime.state import ForeachFrame, TaskState
@@ -46,16 +45,30 @@ def execute_task(flow_cls: type, graph: FlowGraph, stores: Stores, spec: TaskSpe
         if isinstance(exc, FlowlibError):
             print(f"flowlib: {exc}", file=sys.stderr)
         else:
-            traceback.print_exc()
+            sys.stderr.write(user_traceback(exc))
         sys.stderr.flush()
         meta.finish_attempt(
-            spec.flow, spec.run_id, spec.step, spec.task_id, spec.attempt, FAILED, {}, None,
+            spec.flow,
+            spec.run_id,
+            spec.step,
+            spec.task_id,
+            spec.attempt,
+            FAILED,
+            {},
+            None,
             error_record(exc),
         )
         return False
     meta.finish_attempt(
-        spec.flow, spec.run_id, spec.step, spec.task_id, spec.attempt, SUCCEEDED, artifacts,
-        transition, None,
+        spec.flow,
+        spec.run_id,
+        spec.step,
+        spec.task_id,
+        spec.attempt,
+        SUCCEEDED,
+        artifacts,
+        transition,
+        None,
     )
     return True
 
@@ -96,7 +109,7 @@ def _run_step(
     elif node.is_join:
         views = [
             Inputs.view(path, refs, store, _frames_of(meta, path), split_values)
-            for path, refs in zip(spec.input_paths, parents)
+            for path, refs in zip(spec.input_paths, parents, strict=True)
         ]
         func(Inputs(views))
     else:
@@ -120,9 +133,7 @@ def _fallback(flow: Any, node: StepNode, spec: TaskSpec) -> None:
             f"Step '{node.name}' failed and @catch cannot choose a branch of its condition "
             "without the step's result."
         )
-    state.transition = Transition(
-        list(node.out_funcs), node.foreach_param, None, None
-    )
+    state.transition = Transition(list(node.out_funcs), node.foreach_param, None, None)
     if node.transition == "foreach" and node.foreach_param not in state.inherited:
         setattr(flow, node.foreach_param, [])
 

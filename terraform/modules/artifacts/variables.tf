@@ -41,7 +41,7 @@ variable "noncurrent_version_expiration_days" {
 
 variable "noncurrent_versions_to_keep" {
   type        = number
-  description = "Newest noncurrent versions kept regardless of age."
+  description = "Newest noncurrent versions kept regardless of age. Null: none, every noncurrent version expires after noncurrent_version_expiration_days."
   default     = 3
 }
 

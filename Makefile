@@ -1,0 +1,37 @@
+# The two commands of the README:
+#   make demo   set everything up and run an example flow locally (no AWS), then show its result
+#   make test   set everything up and run the whole test suite (what CI runs)
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DEMO_DIR ?= .demo
+
+.PHONY: setup demo test lint bench bench-aws clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,aws,platform,kubernetes]'
+	touch $@
+
+demo: setup
+	mkdir -p $(DEMO_DIR)
+	cd $(DEMO_DIR) && ../$(PY) ../examples/hello_flow.py run --alpha 0.5
+	cd $(DEMO_DIR) && ../$(PY) -c "from flowlib import Flow; r = Flow('HelloFlow').latest_run; \
+	print(f'{r} successful={r.successful}:', r.data.summary)"
+
+test: setup
+	PYTHON=$(PY) bash .ci/install-infra-tools.sh
+	$(PY) -m ruff check flowlib platform_cli tests bench examples
+	$(PY) -m pytest -q
+
+lint: setup
+	$(PY) -m ruff check flowlib platform_cli tests bench examples
+
+bench: setup
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) .venv-checkov

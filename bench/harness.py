@@ -1,0 +1,122 @@
+"""Running the two libraries' processes and measuring them.
+
+Each measured command is one child process reaped with ``os.wait4``: its rusage covers the
+child and every descendant it waited for (Linux folds reaped grandchildren into it), so CPU
+seconds and peak RSS belong to that command alone. That is ``getrusage(RUSAGE_CHILDREN)``
+without the deltas, which do not work for ``ru_maxrss`` (a running maximum over all children
+this bench ever reaped).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_DIR = BENCH_DIR.parent
+VENV_DIR = BENCH_DIR / ".venv-metaflow"
+METAFLOW_SPEC = "metaflow==2.19.*"
+
+
+@dataclass(frozen=True)
+class Lib:
+    """One library under test: the module flows import and the interpreter that runs them."""
+
+    name: str  # "flowlib" or "metaflow"
+    python: str
+    env: dict[str, str] = field(default_factory=dict)
+
+    def environ(self, workdir: Path) -> dict[str, str]:
+        env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
+        if self.name == "flowlib":
+            env["FLOWLIB_DATASTORE_ROOT"] = str(workdir / ".flowlib")
+        else:
+            env["METAFLOW_DATASTORE_SYSROOT_LOCAL"] = str(workdir)
+        return env
+
+
+@dataclass
+class Measured:
+    """Wall seconds, CPU seconds (user + system) and peak RSS (bytes) of one command tree."""
+
+    wall: float
+    cpu: float
+    maxrss: int
+    returncode: int
+
+
+def flowlib_lib() -> Lib:
+    return Lib("flowlib", sys.executable)
+
+
+def metaflow_lib(venv: Path = VENV_DIR) -> Lib:
+    """Local mode only: local datastore and metadata, no conda/pypi environments."""
+    env = {
+        "METAFLOW_DEFAULT_DATASTORE": "local",
+        "METAFLOW_DEFAULT_METADATA": "local",
+        "METAFLOW_DEFAULT_ENVIRONMENT": "local",
+        "USERNAME": "bench",
+    }
+    return Lib("metaflow", str(venv / "bin" / "python"), env)
+
+
+def ensure_metaflow_venv(venv: Path = VENV_DIR) -> str:
+    """Create or reuse the venv with Metaflow 2.19.x and numpy; return Metaflow's version."""
+    python = venv / "bin" / "python"
+    if not python.exists():
+        print(f"creating {venv} ...", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    probe = [str(python), "-c", "import metaflow, numpy; print(metaflow.__version__)"]
+    found = subprocess.run(probe, capture_output=True, text=True)
+    if found.returncode != 0 or not found.stdout.startswith("2.19."):
+        print(f"installing {METAFLOW_SPEC} and numpy into {venv} ...", file=sys.stderr)
+        pip = [str(python), "-m", "pip", "install", "-q", METAFLOW_SPEC, "numpy"]
+        subprocess.run(pip, check=True)
+        found = subprocess.run(probe, capture_output=True, text=True, check=True)
+    return found.stdout.strip()
+
+
+def run_measured(
+    argv: list[str], cwd: Path, env: dict[str, str], log: Path | None = None
+) -> Measured:
+    """Run ``argv`` to completion; output goes to ``log`` (appended) or is discarded."""
+    out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
+    try:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    finally:
+        if log:
+            out.close()
+    return Measured(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024,
+                    proc.returncode)
+
+
+def run_flow(lib: Lib, flow: Path, args: list[str], workdir: Path) -> Measured:
+    """``python flow.py run ARGS`` with ``lib``'s interpreter; fails loudly if the run fails."""
+    log = workdir / "output.log"
+    result = run_measured([lib.python, str(flow), "run", *args], workdir, lib.environ(workdir),
+                          log)
+    if result.returncode != 0:
+        tail = log.read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"{lib.name}: {flow.name} run {' '.join(args)} failed:\n{tail}")
+    return result
+
+
+def fresh_dir(base: Path, name: str) -> Path:
+    """A new, empty working directory for one scenario of one library."""
+    base.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=base))
+
+
+def remove(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
