@@ -1,0 +1,222 @@
+"""AWS sessions and clients for a profile, and AWS errors turned into actionable messages.
+
+Imported only when the effective profile uses S3 or DynamoDB (boto3 is an optional
+dependency and costs ~0.3 s to import).
+
+Clients are cached per process id: a boto3 client's connection pool must never be shared
+across ``fork()`` (the local runtime forks task workers), so a forked child builds its own from
+the inherited session, which is cheap because the service models are already loaded.
+
+Retries: botocore's ``standard`` mode for S3 (exponential backoff with jitter on 5xx,
+throttling and connection errors, 10 attempts) and ``adaptive`` mode for DynamoDB (the same,
+plus client-side rate limiting once the table throttles, which on-demand tables do during
+bursts of a large foreach).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+import boto3
+import botocore.exceptions
+from botocore.config import Config
+
+from flowlib.config import Profile
+from flowlib.exceptions import ArtifactError, ConfigError, FlowlibError, MetadataError
+
+MAX_ATTEMPTS = 10
+
+
+class AwsCredentialsError(ConfigError):
+    """No usable AWS credentials."""
+
+
+class AwsAccessDeniedError(FlowlibError):
+    """The credentials lack a permission."""
+
+
+class AwsRegionMismatchError(ConfigError):
+    """The bucket lives in another region than the profile says."""
+
+
+class BucketMissingError(ArtifactError):
+    """The profile's bucket does not exist."""
+
+
+class TableMissingError(MetadataError):
+    """The profile's table does not exist."""
+
+
+class AwsContext:
+    """The AWS side of a profile: session, region, per-process clients, error translation."""
+
+    def __init__(self, profile: Profile) -> None:
+        self.profile = profile
+        self.region = profile["region"]
+        self._session: boto3.session.Session | None = None
+        self._clients: dict[tuple[int, str], Any] = {}
+        self._lock = threading.Lock()
+        self.event_hooks: list[tuple[str, Any]] = []  # (event name, handler) for new clients
+
+    @property
+    def session(self) -> boto3.session.Session:
+        if self._session is None:
+            try:
+                self._session = boto3.session.Session(
+                    profile_name=self.profile["aws_profile"] or None, region_name=self.region
+                )
+            except botocore.exceptions.ProfileNotFound as exc:
+                raise AwsCredentialsError(
+                    f"AWS profile '{self.profile['aws_profile']}' named by flowlib profile "
+                    f"'{self.profile.name}' ({self.profile.sources.get('aws_profile')}) does not "
+                    f"exist: {exc}. Fix aws_profile or configure it with 'aws configure'."
+                ) from None
+        return self._session
+
+    def client(self, service: str) -> Any:
+        key = (os.getpid(), service)
+        client = self._clients.get(key)
+        if client is None:
+            with self._lock:
+                client = self._clients.get(key)
+                if client is None:
+                    client = self._clients[key] = self._make_client(service)
+        return client
+
+    def _make_client(self, service: str) -> Any:
+        mode = "adaptive" if service == "dynamodb" else "standard"
+        config = Config(
+            region_name=self.region,
+            retries={"mode": mode, "max_attempts": MAX_ATTEMPTS},
+            max_pool_connections=32,
+            connect_timeout=10,
+            read_timeout=120,
+            tcp_keepalive=True,
+        )
+        client = self.session.client(service, config=config)
+        for event, handler in self.event_hooks:
+            client.meta.events.register(event, handler)
+        return client
+
+    def forget_clients(self) -> None:
+        self._clients.clear()
+
+    # -- errors ----------------------------------------------------------------------------
+    def _where(self, key: str) -> str:
+        return self.profile.sources.get(key, "default")
+
+    def translate(self, exc: BaseException, action: str, resource: str) -> FlowlibError | None:
+        """A FlowlibError for a botocore failure of ``action`` on ``resource``, or None."""
+        p = self.profile
+        if isinstance(exc, FlowlibError):
+            return exc
+        if isinstance(
+            exc,
+            (
+                botocore.exceptions.NoCredentialsError,
+                botocore.exceptions.PartialCredentialsError,
+                botocore.exceptions.CredentialRetrievalError,
+            ),
+        ):
+            return AwsCredentialsError(
+                f"No AWS credentials found for flowlib profile '{p.name}' ({action} on "
+                f"{resource}): set AWS_PROFILE or the profile's aws_profile key, run "
+                "'aws sso login', or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY."
+            )
+        if isinstance(exc, botocore.exceptions.ProfileNotFound):
+            return AwsCredentialsError(f"AWS profile not found for flowlib profile '{p.name}': {exc}")
+        if isinstance(exc, botocore.exceptions.EndpointConnectionError):
+            return FlowlibError(
+                f"Cannot reach the AWS endpoint for {action} on {resource} (region {self.region},"
+                f" flowlib profile '{p.name}'): {exc}. Check the network and the region."
+            )
+        if not isinstance(exc, botocore.exceptions.ClientError):
+            return None
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        message = error.get("Message", "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        headers = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+        if code in ("NoSuchBucket",):
+            return BucketMissingError(self.bucket_missing_message())
+        if code == "ResourceNotFoundException":
+            return TableMissingError(
+                f"DynamoDB table '{p['dynamodb_table']}' does not exist in region {self.region} "
+                f"(flowlib profile '{p.name}', table from {self._where('dynamodb_table')}, "
+                f"region from {self._where('region')}). Create it with the Terraform metadata "
+                "module (or 'platform apply'), or fix dynamodb_table / region."
+            )
+        if code in ("PermanentRedirect", "AuthorizationHeaderMalformed", "301",
+                    "IllegalLocationConstraintException") or status == 301:
+            actual = headers.get("x-amz-bucket-region") or error.get("Region") or "another region"
+            return self.region_mismatch(actual)
+        if code in ("AccessDenied", "AccessDeniedException", "403", "Forbidden",
+                    "AllAccessDisabled") or status == 403:
+            return AwsAccessDeniedError(
+                f"Access denied: {action} on {resource} (flowlib profile '{p.name}', region "
+                f"{self.region}). The AWS credentials in use lack this permission: use the "
+                "platform's task role or ask the platform team to grant it. "
+                f"AWS said: {message or code}"
+            )
+        if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "UnrecognizedClientException",
+                    "InvalidClientTokenId", "ExpiredToken", "ExpiredTokenException",
+                    "InvalidToken", "TokenRefreshRequired"):
+            return AwsCredentialsError(
+                f"The AWS credentials for flowlib profile '{p.name}' were rejected ({code}) on "
+                f"{action} of {resource}: refresh them ('aws sso login') or set AWS_PROFILE."
+            )
+        return None
+
+    def bucket_missing_message(self) -> str:
+        p = self.profile
+        return (
+            f"S3 bucket '{p['s3_bucket']}' does not exist (flowlib profile '{p.name}', bucket "
+            f"from {self._where('s3_bucket')}). Create it with the Terraform artifacts module "
+            "(or 'platform apply'), or fix s3_bucket."
+        )
+
+    def region_mismatch(self, actual: str) -> AwsRegionMismatchError:
+        p = self.profile
+        return AwsRegionMismatchError(
+            f"S3 bucket '{p['s3_bucket']}' is in region {actual} but flowlib profile '{p.name}' "
+            f"uses region {self.region} (from {self._where('region')}). Set the profile's region "
+            f"to {actual} (or FLOWLIB_REGION={actual})."
+        )
+
+    def wrap(self, exc: BaseException, action: str, resource: str, kind: type = FlowlibError
+             ) -> FlowlibError:
+        translated = self.translate(exc, action, resource)
+        if translated is not None:
+            return translated
+        if isinstance(exc, botocore.exceptions.ClientError):
+            error = exc.response.get("Error", {})
+            detail = f"{error.get('Code')}: {error.get('Message')}"
+        else:
+            detail = f"{type(exc).__name__}: {exc}"
+        return kind(
+            f"{action} on {resource} failed (flowlib profile '{self.profile.name}', region "
+            f"{self.region}): {detail}"
+        )
+
+    # -- checks ----------------------------------------------------------------------------
+    def check_bucket(self) -> None:
+        """HeadBucket: the bucket exists, is reachable with these credentials, same region."""
+        bucket = self.profile["s3_bucket"]
+        try:
+            response = self.client("s3").head_bucket(Bucket=bucket)
+        except botocore.exceptions.ClientError as exc:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            code = str(exc.response.get("Error", {}).get("Code"))
+            if status == 404 or code in ("404", "NoSuchBucket", "NotFound"):
+                raise BucketMissingError(self.bucket_missing_message()) from None
+            raise self.wrap(exc, "s3:ListBucket (HeadBucket)", f"s3://{bucket}") from None
+        except Exception as exc:  # noqa: BLE001 - translated or re-raised
+            raise self.wrap(exc, "s3:ListBucket (HeadBucket)", f"s3://{bucket}") from None
+        actual = response.get("BucketRegion") or response.get("ResponseMetadata", {}).get(
+            "HTTPHeaders", {}
+        ).get("x-amz-bucket-region")
+        if actual and actual != self.region:
+            raise self.region_mismatch(actual)
+
