@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flowlib.current import current
-from flowlib.decorators import catch, retry, timeout
+from flowlib.decorators import batch, catch, kubernetes, resources, retry, timeout
 from flowlib.flowspec import FlowSpec, step
 from flowlib.parameters import IncludeFile, JSONType, Parameter
 from flowlib.version import __version__
@@ -35,6 +35,9 @@ __all__ = [
     "retry",
     "catch",
     "timeout",
+    "resources",
+    "batch",
+    "kubernetes",
     *sorted(_CLIENT),
     "__version__",
 ]

@@ -92,8 +92,57 @@ class TimeoutDecorator(StepDecorator):
         return float(a["seconds"]) + 60.0 * float(a["minutes"]) + 3600.0 * float(a["hours"])
 
 
+class ResourcesDecorator(StepDecorator):
+    """What a step needs; whichever compute backend runs the step honours it."""
+
+    name = "resources"
+    defaults = {"cpu": 1, "memory": 4096, "gpu": 0, "disk": None, "shared_memory": None}
+
+    def validate(self) -> None:
+        self._require_number("cpu", 0.001)
+        self._require_number("memory", 1)
+        self._require_number("gpu")
+
+
+class BatchDecorator(ResourcesDecorator):
+    """Run the step on AWS Batch (defaults for queue, image and role come from the profile)."""
+
+    name = "batch"
+    defaults = {
+        **ResourcesDecorator.defaults,
+        "queue": None,
+        "image": None,
+        "iam_role": None,
+    }
+
+
+class KubernetesDecorator(ResourcesDecorator):
+    """Run the step as a Kubernetes Job (namespace, service account, image from the profile)."""
+
+    name = "kubernetes"
+    defaults = {
+        **ResourcesDecorator.defaults,
+        "namespace": None,
+        "service_account": None,
+        "image": None,
+        "node_selector": None,
+        "tolerations": None,
+    }
+
+
+# Decorators that send a step to a compute backend; a step may have at most one.
+COMPUTE_DECORATORS = ("batch", "kubernetes")
+
 DECORATORS: dict[str, type[StepDecorator]] = {
-    cls.name: cls for cls in (RetryDecorator, CatchDecorator, TimeoutDecorator)
+    cls.name: cls
+    for cls in (
+        RetryDecorator,
+        CatchDecorator,
+        TimeoutDecorator,
+        ResourcesDecorator,
+        BatchDecorator,
+        KubernetesDecorator,
+    )
 }
 
 
@@ -125,6 +174,30 @@ def _make(cls: type[StepDecorator]) -> Callable:
 retry = _make(RetryDecorator)
 catch = _make(CatchDecorator)
 timeout = _make(TimeoutDecorator)
+resources = _make(ResourcesDecorator)
+batch = _make(BatchDecorator)
+kubernetes = _make(KubernetesDecorator)
+
+
+def merge_step_decorators(
+    own: list[StepDecorator], extra: list[StepDecorator]
+) -> dict[str, StepDecorator]:
+    """A step's effective decorators: its own win over ``--with`` ones of the same name, and a
+    step that names its compute backend keeps it whatever ``--with`` says."""
+    own_names = {d.name for d in own}
+    pinned = any(name in COMPUTE_DECORATORS for name in own_names)
+    merged = {d.name: d for d in extra if not (pinned and d.name in COMPUTE_DECORATORS)}
+    merged.update({d.name: d for d in own})
+    chosen = [name for name in COMPUTE_DECORATORS if name in merged]
+    if len(chosen) > 1:
+        both = " and ".join("@" + c for c in chosen)
+        raise FlowlibError(f"A step can run on one compute backend only, got {both}.")
+    return merged
+
+
+def compute_backend(decorators: dict[str, StepDecorator]) -> str | None:
+    """'batch', 'kubernetes' or None (this machine) for a step's effective decorators."""
+    return next((name for name in COMPUTE_DECORATORS if name in decorators), None)
 
 
 def parse_with_option(spec: str) -> StepDecorator:

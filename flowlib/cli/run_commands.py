@@ -141,10 +141,11 @@ def step_command() -> click.Command:
         "Example: python flow.py step train --run-id 3 --task-id 5 --attempt 0",
     )
     @click.argument("step_name")
-    @click.option("--run-id", required=True)
-    @click.option("--task-id", required=True)
-    @click.option("--attempt", type=int, default=0, show_default=True)
-    @click.option("--max-num-splits", type=int, default=100, show_default=True)
+    @click.option("--run-id", required=True, help="Run the task belongs to.")
+    @click.option("--task-id", required=True, help="Task id registered by the run.")
+    @click.option("--attempt", type=int, default=0, show_default=True, help="Attempt number.")
+    @click.option("--max-num-splits", type=int, default=100, show_default=True,
+                  help="Largest foreach fan-out allowed.")
     @click.option("--catch-fallback", is_flag=True, help="Run @catch's fallback attempt.")
     @click.pass_obj
     def step(

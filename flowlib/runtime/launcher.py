@@ -22,7 +22,12 @@ from flowlib.runtime.spec import TaskSpec
 
 
 class Worker:
-    """A running attempt: its pid and the read ends of its output pipes."""
+    """A running attempt: its pid and the read ends of its output pipes.
+
+    Remote launchers subclass it: their ``fds`` are pipes fed by a thread that streams the
+    remote logs, ``poll``/``kill`` talk to the remote service, and ``failure_reason`` explains
+    a failure the task could not record itself (image pull error, unschedulable pod, ...).
+    """
 
     def __init__(self, spec: TaskSpec, pid: int, stdout_fd: int, stderr_fd: int) -> None:
         self.spec = spec
@@ -34,6 +39,7 @@ class Worker:
         self.deadline: float | None = None
         self.timed_out = False
         self.started = 0.0
+        self.failure_reason: str | None = None
 
     def poll(self, block: bool = False) -> bool:
         """Reap the process if it has exited; True once it has."""

@@ -18,6 +18,7 @@ from flowlib.parameters import flow_parameters
 from flowlib.runtime.console import Console
 from flowlib.runtime.launcher import ForkLauncher, SubprocessLauncher
 from flowlib.runtime.resume import ResumePlan
+from flowlib.runtime.router import LauncherRouter, backends_used, effective_decorators
 from flowlib.runtime.scheduler import RunInterrupted, Scheduler
 from flowlib.runtime.task import PARAMETERS_STEP, execute_task
 from flowlib.stores import Stores, open_stores
@@ -98,7 +99,7 @@ def execute_run(
         console,
         max_workers=options.max_workers,
         max_num_splits=options.max_num_splits,
-        extra_decorators=options.decorators,
+        decorators=effective_decorators(graph, options.decorators),
         tags=tags,
         resume=resume,
     )
@@ -171,10 +172,17 @@ def _store_parameters(stores: Stores, flow: str, run_id: str, values: dict[str, 
 
 
 def _launcher(flow_cls: type, graph: FlowGraph, stores: Stores, options: RunOptions) -> Any:
+    decorators = effective_decorators(graph, options.decorators)
     launcher = os.environ.get("FLOWLIB_LAUNCHER", options.launcher)
-    if launcher == "subprocess":
-        script = os.path.abspath(sys.modules[flow_cls.__module__].__file__)
-        return SubprocessLauncher(script, stores.task_env)
-    if launcher != "fork":
+    if launcher not in ("fork", "subprocess"):
         raise FlowlibError(f"Unknown launcher '{launcher}'; use fork or subprocess.")
-    return ForkLauncher(lambda spec: execute_task(flow_cls, graph, stores, spec))
+    # Remote launchers run threads (log streaming, status polling); forking a threaded process
+    # is unsafe, so local tasks of such a run start as fresh interpreters instead.
+    if launcher == "subprocess" or backends_used(decorators):
+        script = os.path.abspath(sys.modules[flow_cls.__module__].__file__)
+        local: Any = SubprocessLauncher(script, stores.task_env)
+    else:
+        local = ForkLauncher(lambda spec: execute_task(flow_cls, graph, stores, spec))
+    if not backends_used(decorators):
+        return local
+    return LauncherRouter(local, flow_cls, graph, stores, decorators)

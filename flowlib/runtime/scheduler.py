@@ -68,7 +68,7 @@ class Scheduler:
         console: Console,
         max_workers: int = 16,
         max_num_splits: int = 100,
-        extra_decorators: list[StepDecorator] | None = None,
+        decorators: dict[str, dict[str, StepDecorator]] | None = None,
         tags: list[str] | None = None,
         resume: ResumePlan | None = None,
     ) -> None:
@@ -83,9 +83,7 @@ class Scheduler:
         self.max_num_splits = max_num_splits
         self.tags = tags or []
         self.resume = resume
-        self.decorators = {
-            node.name: _merge_decorators(node.decorators, extra_decorators or []) for node in graph
-        }
+        self.decorators = decorators or {node.name: {} for node in graph}
         self.join_to_split = {n.matching_join: n.name for n in graph if n.matching_join}
         self.ready: deque[TaskSpec] = deque()
         self.unregistered: dict[str, TaskRecord] = {}
@@ -278,6 +276,8 @@ class Scheduler:
                 "Timeout",
                 f"the attempt exceeded @timeout of {step_timeout.total_seconds:g} s and was killed",
             )
+        if worker.failure_reason:
+            return crash_record("Infrastructure", worker.failure_reason)
         if sig is not None:
             name = signal.Signals(sig).name
             why = {
@@ -443,14 +443,6 @@ def _next_attempt(spec: TaskSpec) -> TaskSpec:
     from dataclasses import replace
 
     return replace(spec, attempt=spec.attempt + 1)
-
-
-def _merge_decorators(
-    own: list[StepDecorator], extra: list[StepDecorator]
-) -> dict[str, StepDecorator]:
-    merged = {d.name: d for d in extra}
-    merged.update({d.name: d for d in own})  # a step's own decorator wins over --with
-    return merged
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:

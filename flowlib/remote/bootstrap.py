@@ -1,0 +1,56 @@
+"""The entry point of a task in a container: fetch the flow's code package, check that this
+image's flowlib is the one that launched the run, then run the standalone step command.
+
+    python -m flowlib.remote.bootstrap --flow F --package KEY --expect-version V -- step ...
+
+The stores come from the environment the launcher set (the profile's keys as variables).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from flowlib.exceptions import FlowlibError
+from flowlib.version import __version__
+
+VERSION_MISMATCH_EXIT = 78  # EX_CONFIG: a configuration problem, not a failure of the step
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m flowlib.remote.bootstrap")
+    parser.add_argument("--flow", required=True)
+    parser.add_argument("--package", required=True)
+    parser.add_argument("--expect-version", required=True)
+    parser.add_argument("step_args", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    step_args = args.step_args[1:] if args.step_args[:1] == ["--"] else args.step_args
+    if args.expect_version != __version__:
+        print(
+            f"flowlib version mismatch: the run was launched with flowlib {args.expect_version} "
+            f"but this image has flowlib {__version__}. Rebuild and push the image from the "
+            "same checkout (images/README.md), or install the matching version locally.",
+            file=sys.stderr,
+        )
+        return VERSION_MISMATCH_EXIT
+    from flowlib.remote.package import unpack_package
+    from flowlib.stores import open_stores
+
+    workdir = Path(tempfile.mkdtemp(prefix="flowlib-task-"))
+    try:
+        manifest = unpack_package(open_stores(), args.flow, args.package, workdir)
+    except FlowlibError as exc:
+        print(f"flowlib: cannot fetch the code package: {exc}", file=sys.stderr)
+        return 1
+    os.chdir(workdir)
+    script = str(workdir / manifest["script"])
+    sys.stdout.flush()
+    os.execv(sys.executable, [sys.executable, script, *step_args])
+    return 0  # pragma: no cover - execv does not return
+
+
+if __name__ == "__main__":
+    sys.exit(main())
