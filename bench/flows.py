@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-LINEAR = '''
+LINEAR = """
 from {lib} import FlowSpec, step
 
 
@@ -35,9 +35,9 @@ class BenchLinearFlow(FlowSpec):
 
 if __name__ == "__main__":
     BenchLinearFlow()
-'''
+"""
 
-FOREACH = '''
+FOREACH = """
 from {lib} import FlowSpec, Parameter, step
 
 
@@ -66,11 +66,11 @@ class BenchForeachFlow(FlowSpec):
 
 if __name__ == "__main__":
     BenchForeachFlow()
-'''
+"""
 
 # Timestamps go to a file in the working directory (both libraries run tasks there): the save
 # of self.arr happens after start() returns, so it lies between "assigned" and "load_begin".
-ARTIFACT = '''
+ARTIFACT = """
 import time
 
 import numpy as np
@@ -88,7 +88,7 @@ class BenchArtifactFlow(FlowSpec):
 
     @step
     def start(self):
-        arr = np.random.default_rng(0).integers(0, 256, self.size, dtype=np.uint8)
+        arr = np.random.default_rng().integers(0, 256, self.size, dtype=np.uint8)
         stamp("assigned")
         self.arr = arr
         self.next(self.load)
@@ -108,9 +108,9 @@ class BenchArtifactFlow(FlowSpec):
 
 if __name__ == "__main__":
     BenchArtifactFlow()
-'''
+"""
 
-TRIVIAL = '''
+TRIVIAL = """
 from {lib} import FlowSpec, step
 
 
@@ -128,7 +128,7 @@ class BenchStoreFlow(FlowSpec):
 
 if __name__ == "__main__":
     BenchStoreFlow()
-'''
+"""
 
 FLOW_NAMES = {
     "linear": "BenchLinearFlow",

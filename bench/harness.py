@@ -21,6 +21,8 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
 VENV_DIR = BENCH_DIR / ".venv-metaflow"
+# Compiled bytecode for both libraries goes here (see Lib.environ).
+PYCACHE_DIR = BENCH_DIR / ".pycache"
 METAFLOW_SPEC = "metaflow==2.19.*"
 
 
@@ -33,7 +35,17 @@ class Lib:
     env: dict[str, str] = field(default_factory=dict)
 
     def environ(self, workdir: Path) -> dict[str, str]:
-        env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
+        # Installed packages normally run from cached bytecode; a PYTHONDONTWRITEBYTECODE=1 in
+        # the environment (this machine sets it) would make flowlib, installed in editable mode
+        # here, recompile every module in every process while Metaflow's venv has the .pyc
+        # files pip wrote. Both libraries get the same private bytecode cache instead.
+        env = {
+            **os.environ,
+            **self.env,
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONPYCACHEPREFIX": str(PYCACHE_DIR),
+        }
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         if self.name == "flowlib":
             env["FLOWLIB_DATASTORE_ROOT"] = str(workdir / ".flowlib")
         else:
@@ -89,23 +101,22 @@ def run_measured(
     out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
     try:
         start = time.perf_counter()
-        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
     finally:
         if log:
             out.close()
-    return Measured(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024,
-                    proc.returncode)
+    return Measured(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, proc.returncode)
 
 
 def run_flow(lib: Lib, flow: Path, args: list[str], workdir: Path) -> Measured:
     """``python flow.py run ARGS`` with ``lib``'s interpreter; fails loudly if the run fails."""
     log = workdir / "output.log"
-    result = run_measured([lib.python, str(flow), "run", *args], workdir, lib.environ(workdir),
-                          log)
+    result = run_measured([lib.python, str(flow), "run", *args], workdir, lib.environ(workdir), log)
     if result.returncode != 0:
         tail = log.read_text(errors="replace")[-3000:]
         raise RuntimeError(f"{lib.name}: {flow.name} run {' '.join(args)} failed:\n{tail}")

@@ -146,6 +146,7 @@ module "eks" {
   node_role_arn                        = module.iam.eks_node_role_arn
   cluster_endpoint_public_access       = var.eks_cluster_endpoint_public_access
   cluster_endpoint_public_access_cidrs = var.eks_cluster_endpoint_public_access_cidrs
+  cluster_authentication_mode          = var.eks_cluster_authentication_mode
   cluster_admin_principal_arns         = var.eks_cluster_admin_principal_arns
   node_groups                          = var.eks_node_groups
   addons                               = var.eks_addons

@@ -305,6 +305,12 @@ variable "eks_cluster_endpoint_public_access_cidrs" {
   default     = []
 }
 
+variable "eks_cluster_authentication_mode" {
+  type        = string
+  description = "EKS authentication mode: API (access entries only) or API_AND_CONFIG_MAP. Null: EKS's default."
+  default     = "API"
+}
+
 variable "eks_cluster_admin_principal_arns" {
   type        = list(string)
   description = "IAM principals given cluster-admin through EKS access entries."

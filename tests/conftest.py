@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from tests.support.backends import Backend, local_backend
+from tests.support.moto_server import aws_backend, moto_stack  # noqa: F401 - fixture
 
-BACKENDS = ["local"]
+BACKENDS = ["local", "aws"]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -17,7 +18,10 @@ def backend(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Backend]:
     """A fresh, empty store of each kind; the client in this process points at it."""
-    chosen = local_backend(tmp_path)
+    if request.param == "aws":
+        chosen = aws_backend(request, tmp_path)
+    else:
+        chosen = local_backend(tmp_path)
     chosen.activate(monkeypatch)
     yield chosen
     from flowlib.stores import reset_stores

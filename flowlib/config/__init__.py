@@ -2,7 +2,12 @@
 
 Where the settings come from, highest precedence first:
 
-1. Environment variables ``FLOWLIB_<KEY>`` for single keys (table below).
+1. Environment variables ``FLOWLIB_<KEY>`` for single keys: ``FLOWLIB_DATASTORE``,
+   ``FLOWLIB_DATASTORE_ROOT``, ``FLOWLIB_S3_BUCKET``, ``FLOWLIB_S3_PREFIX``,
+   ``FLOWLIB_S3_KMS_KEY_ARN``, ``FLOWLIB_METADATA``, ``FLOWLIB_DYNAMODB_TABLE``,
+   ``FLOWLIB_REGION``, ``FLOWLIB_AWS_PROFILE``, and the compute keys the same way
+   (``FLOWLIB_BATCH_JOB_QUEUE``, ``FLOWLIB_KUBERNETES_NAMESPACE``, ``FLOWLIB_IMAGE``...; every
+   key of ``KEYS`` but the ``batch_job_queues`` map).
 2. The selected profile of the config file.
 3. Built-in defaults: the zero-setup local profile.
 
@@ -43,7 +48,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -196,12 +201,13 @@ def _validate_file(data: Any, path: Path) -> None:
     if default is not None and default not in profiles and default != DEFAULT_PROFILE:
         raise ConfigError(
             f"flowlib config file {path}: default_profile '{default}' is not a profile"
-            f"{_did_you_mean(default, profiles)}. Profiles: {', '.join(sorted(profiles)) or 'none'}."
+            f"{_did_you_mean(default, profiles)}. "
+            f"Profiles: {', '.join(sorted(profiles)) or 'none'}."
         )
 
 
-def _did_you_mean(word: str, choices: Any) -> str:
-    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+def _did_you_mean(word: str, choices: Any, cutoff: float = 0.6) -> str:
+    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=cutoff)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
@@ -230,7 +236,7 @@ def _check_value(key: str, value: Any, profile: str, source: str) -> None:
     if spec.kind == "choice" and value not in spec.choices:
         raise ConfigError(
             f"Key '{key}' in profile '{profile}' ({source}) is '{value}'"
-            f"{_did_you_mean(value, spec.choices)}; valid values: {', '.join(spec.choices)}."
+            f"{_did_you_mean(value, spec.choices, 0.5)}; valid values: {', '.join(spec.choices)}."
         )
     if key == "s3_prefix" and (value.startswith("/") or value.endswith("/")):
         raise ConfigError(
@@ -270,7 +276,8 @@ def _check_profile(values: dict[str, Any], profile: str, sources: dict[str, str]
             f"Key 'dynamodb_table' is set in profile '{profile}' ({where('dynamodb_table')}) but "
             f"metadata is 'local' ({where('metadata')}); set metadata to 'dynamodb' or remove it."
         )
-    if values.get("datastore_root") and datastore != "local" and not where("datastore_root").startswith("env:"):
+    root_from_env = where("datastore_root").startswith("env:")
+    if values.get("datastore_root") and datastore != "local" and not root_from_env:
         raise ConfigError(
             f"Key 'datastore_root' is set in profile '{profile}' ({where('datastore_root')}) but "
             f"datastore is '{datastore}'; remove it."
@@ -287,7 +294,6 @@ class Profile:
     sources: dict[str, str]
     path: Path | None = None
     name_source: str = DEFAULT
-    errors: list[str] = field(default_factory=list)
 
     def __getitem__(self, key: str) -> Any:
         return self.values.get(key)

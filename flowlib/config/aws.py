@@ -126,7 +126,9 @@ class AwsContext:
                 "'aws sso login', or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY."
             )
         if isinstance(exc, botocore.exceptions.ProfileNotFound):
-            return AwsCredentialsError(f"AWS profile not found for flowlib profile '{p.name}': {exc}")
+            return AwsCredentialsError(
+                f"AWS profile not found for flowlib profile '{p.name}': {exc}"
+            )
         if isinstance(exc, botocore.exceptions.EndpointConnectionError):
             return FlowlibError(
                 f"Cannot reach the AWS endpoint for {action} on {resource} (region {self.region},"
@@ -150,8 +152,7 @@ class AwsContext:
             )
         if code in ("PermanentRedirect", "AuthorizationHeaderMalformed", "301",
                     "IllegalLocationConstraintException") or status == 301:
-            actual = headers.get("x-amz-bucket-region") or error.get("Region") or "another region"
-            return self.region_mismatch(actual)
+            return self.region_mismatch(headers.get("x-amz-bucket-region") or error.get("Region"))
         if code in ("AccessDenied", "AccessDeniedException", "403", "Forbidden",
                     "AllAccessDisabled") or status == 403:
             return AwsAccessDeniedError(
@@ -177,12 +178,15 @@ class AwsContext:
             "(or 'platform apply'), or fix s3_bucket."
         )
 
-    def region_mismatch(self, actual: str) -> AwsRegionMismatchError:
+    def region_mismatch(self, actual: str | None) -> AwsRegionMismatchError:
         p = self.profile
+        where = f"in region {actual}" if actual else "in another region"
+        fix = (f"to {actual} (or FLOWLIB_REGION={actual})" if actual
+               else "to the bucket's region (or set FLOWLIB_REGION)")
         return AwsRegionMismatchError(
-            f"S3 bucket '{p['s3_bucket']}' is in region {actual} but flowlib profile '{p.name}' "
-            f"uses region {self.region} (from {self._where('region')}). Set the profile's region "
-            f"to {actual} (or FLOWLIB_REGION={actual})."
+            f"S3 bucket '{p['s3_bucket']}' is {where} but flowlib profile '{p.name}' uses "
+            f"region {self.region} (from {self._where('region')}). Set the profile's region "
+            f"{fix}."
         )
 
     def wrap(self, exc: BaseException, action: str, resource: str, kind: type = FlowlibError

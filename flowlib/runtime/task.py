@@ -83,7 +83,10 @@ def _run_step(
     param_names = _parameter_names(flow_cls)
     current._set(parameter_names=sorted(param_names))
     if node.is_join:
-        inherited = {k: v for k, v in (parents[0] if parents else {}).items() if k in param_names}
+        # A join inherits only the run's parameters (read from the run's own parameters task,
+        # so a join over an empty foreach still has them).
+        params = _parent_refs(meta, f"{spec.flow}/{spec.run_id}/{PARAMETERS_STEP}/0")
+        inherited = {k: v for k, v in params.items() if k in param_names}
     else:
         inherited = parents[0] if parents else {}
 

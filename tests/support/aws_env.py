@@ -30,7 +30,6 @@ import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Self
 
 DEFAULT_REGION = "us-east-1"
 DUMMY_ACCESS_KEY_ID = "testing"
@@ -167,7 +166,7 @@ class MotoServer:
         """Post moto settings, e.g. ``{"batch": {"use_docker": False}}``."""
         _post(f"{self.url}/moto-api/config", dict(config))
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> MotoServer:
         self.start()
         return self
 
@@ -372,7 +371,9 @@ def run_terraform(
         raise RuntimeError("terraform is not installed")
     command = [binary, *args]
     if args and args[0] not in ("fmt", "version") and "-no-color" not in args:
-        command.insert(2, "-no-color")
+        # After the (sub)command: `terraform state list -no-color`, `terraform plan -no-color`.
+        nested = args[0] in ("state", "workspace", "providers") and len(args) > 1
+        command.insert(3 if nested else 2, "-no-color")
     result = subprocess.run(
         command,
         cwd=cwd,

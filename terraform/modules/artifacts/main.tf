@@ -10,9 +10,6 @@ locals {
 data "aws_iam_policy_document" "kms" {
   count = var.create_kms_key ? 1 : 0
 
-  #checkov:skip=CKV_AWS_109:Key policy: "*" is this key only; account root administers it as AWS's default key policy does.
-  #checkov:skip=CKV_AWS_111:Key policy: "*" is this key only; account root administers it as AWS's default key policy does.
-  #checkov:skip=CKV_AWS_356:Key policy: "*" is this key only; account root administers it as AWS's default key policy does.
   statement {
     sid       = "AccountAdministers"
     actions   = ["kms:*"]
@@ -38,7 +35,6 @@ resource "aws_kms_key" "this" {
 resource "aws_s3_bucket" "this" {
   #checkov:skip=CKV_AWS_144:Cross-region replication is a disaster-recovery choice with its own cost; artifacts are reproducible by re-running flows.
   #checkov:skip=CKV2_AWS_62:No consumer of S3 event notifications; flowlib records metadata in DynamoDB itself.
-  #checkov:skip=CKV_AWS_18:Server access logging is optional (access_logging_target_bucket); it needs a separate log bucket the platform team usually already has.
   bucket        = local.bucket_name
   force_destroy = var.bucket_force_destroy
 

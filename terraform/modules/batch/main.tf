@@ -148,9 +148,9 @@ resource "aws_batch_job_queue" "this" {
 data "aws_iam_policy_document" "kms" {
   count = var.create_kms_key ? 1 : 0
 
-  #checkov:skip=CKV_AWS_109:Key policy: "*" is this key only; account root administers it as AWS's default key policy does.
-  #checkov:skip=CKV_AWS_111:Key policy: "*" is this key only; account root administers it as AWS's default key policy does.
-  #checkov:skip=CKV_AWS_356:Key policy: "*" is this key only; account root administers it as AWS's default key policy does.
+  #checkov:skip=CKV_AWS_109:Key policy: resource "*" means this key; the CloudWatch Logs grant is limited to this account's log groups by kms:EncryptionContext:aws:logs:arn.
+  #checkov:skip=CKV_AWS_111:Key policy: resource "*" means this key; the CloudWatch Logs grant is limited to this account's log groups by kms:EncryptionContext:aws:logs:arn.
+  #checkov:skip=CKV_AWS_356:Key policy: resource "*" means this key; the CloudWatch Logs grant is limited to this account's log groups by kms:EncryptionContext:aws:logs:arn.
   statement {
     sid       = "AccountAdministers"
     actions   = ["kms:*"]

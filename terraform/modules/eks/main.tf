@@ -30,9 +30,9 @@ locals {
 data "aws_iam_policy_document" "kms" {
   count = var.create_kms_key ? 1 : 0
 
-  #checkov:skip=CKV_AWS_109:Key policy: "*" is this key only; account root administers it as AWS's default key policy does.
-  #checkov:skip=CKV_AWS_111:Key policy: "*" is this key only; account root administers it as AWS's default key policy does.
-  #checkov:skip=CKV_AWS_356:Key policy: "*" is this key only; account root administers it as AWS's default key policy does.
+  #checkov:skip=CKV_AWS_109:Key policy: resource "*" means this key; the CloudWatch Logs grant is limited to this account's log groups by kms:EncryptionContext:aws:logs:arn.
+  #checkov:skip=CKV_AWS_111:Key policy: resource "*" means this key; the CloudWatch Logs grant is limited to this account's log groups by kms:EncryptionContext:aws:logs:arn.
+  #checkov:skip=CKV_AWS_356:Key policy: resource "*" means this key; the CloudWatch Logs grant is limited to this account's log groups by kms:EncryptionContext:aws:logs:arn.
   statement {
     sid       = "AccountAdministers"
     actions   = ["kms:*"]
@@ -107,7 +107,6 @@ resource "aws_vpc_security_group_ingress_rule" "cluster_https" {
 }
 
 resource "aws_eks_cluster" "this" {
-  #checkov:skip=CKV_AWS_339:The version is a variable (default 1.33, supported); checkov cannot know which versions EKS supports on the day it is applied.
   name                      = var.name
   version                   = var.kubernetes_version
   role_arn                  = var.cluster_role_arn
@@ -128,9 +127,14 @@ resource "aws_eks_cluster" "this" {
     }
   }
 
-  access_config {
-    authentication_mode                         = "API"
-    bootstrap_cluster_creator_admin_permissions = false
+  # Access entries only (no aws-auth ConfigMap), and no implicit admin for whoever ran apply:
+  # administrators are listed in cluster_admin_principal_arns.
+  dynamic "access_config" {
+    for_each = var.cluster_authentication_mode == null ? [] : [var.cluster_authentication_mode]
+    content {
+      authentication_mode                         = access_config.value
+      bootstrap_cluster_creator_admin_permissions = false
+    }
   }
 
   tags = var.tags

@@ -76,6 +76,12 @@ variable "kms_key_arn" {
   default     = null
 }
 
+variable "cluster_authentication_mode" {
+  type        = string
+  description = "API (access entries only) or API_AND_CONFIG_MAP. Null: leave EKS's default and omit access_config (the cluster creator then keeps admin)."
+  default     = "API"
+}
+
 variable "cluster_admin_principal_arns" {
   type        = list(string)
   description = "IAM principal ARNs (roles or users) given cluster-admin through EKS access entries."

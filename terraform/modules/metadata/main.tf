@@ -25,9 +25,6 @@ locals {
 data "aws_iam_policy_document" "kms" {
   count = var.create_kms_key ? 1 : 0
 
-  #checkov:skip=CKV_AWS_109:Key policy: "*" is this key only; account root administers it as AWS's default key policy does.
-  #checkov:skip=CKV_AWS_111:Key policy: "*" is this key only; account root administers it as AWS's default key policy does.
-  #checkov:skip=CKV_AWS_356:Key policy: "*" is this key only; account root administers it as AWS's default key policy does.
   statement {
     sid       = "AccountAdministers"
     actions   = ["kms:*"]

@@ -202,9 +202,6 @@ resource "aws_vpc_endpoint" "interface" {
 data "aws_iam_policy_document" "kms" {
   count = local.create_key ? 1 : 0
 
-  #checkov:skip=CKV_AWS_109:Key policy: "*" is this key only; account root administers it as AWS's default key policy does.
-  #checkov:skip=CKV_AWS_111:Key policy: "*" is this key only; account root administers it as AWS's default key policy does.
-  #checkov:skip=CKV_AWS_356:Key policy: "*" is this key only; account root administers it as AWS's default key policy does.
   statement {
     sid       = "AccountAdministers"
     actions   = ["kms:*"]

@@ -1,0 +1,332 @@
+"""Blob store on S3: ``s3://<bucket>/<prefix>/<flow>/data/<key[:2]>/<key>``.
+
+The layout and the guarantees are the local store's (see ``base``):
+
+* Content-addressed and deduplicated: ``put`` HEADs the key first and uploads nothing when an
+  object of the same size is there.
+* Atomic from a reader's view: S3 shows an object only once its PutObject or
+  CompleteMultipartUpload succeeded; a failed multipart upload is aborted (and the bucket's
+  lifecycle rule removes parts of an upload whose process died).
+* Verified on read: the bytes are hashed (BLAKE3) and compared with the key before any
+  decoding; a mismatch raises ``CorruptArtifactError``.
+
+Transfers, without an extra full copy in memory:
+
+* Upload: objects up to ``PART_SIZE`` go up in one PutObject. Larger ones use a multipart
+  upload with ``CONCURRENCY`` parts in flight; each part's body is a seekable reader over
+  memoryview slices of the encoded chunks (no join, no copy: botocore reads it straight into
+  the socket and can rewind it to retry).
+* Download: one ranged GET of the first part tells the size (Content-Range); small objects are
+  done in that one request. For larger ones one buffer of the full size is allocated and the
+  remaining ranges are fetched in parallel straight into their slice of it.
+
+Encryption: when the profile names ``s3_kms_key_arn``, every PutObject and
+CreateMultipartUpload sends ``x-amz-server-side-encryption: aws:kms`` with that key id, which a
+bucket policy requiring SSE-KMS with its own key accepts. Without a key in the profile no SSE
+header is sent, so the bucket's default encryption (the Terraform module's KMS key) applies:
+sending ``aws:kms`` alone would encrypt with the AWS-managed ``aws/s3`` key instead.
+UploadPart and GetObject need no SSE header for SSE-KMS.
+
+Retries: botocore ``standard`` mode, 10 attempts (see ``flowlib.config.aws``), per request, so a
+throttled part is retried alone. Any other failure aborts the multipart upload and raises; the
+task then fails before its outcome is recorded, so it is never marked done.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import botocore.exceptions
+
+from flowlib.config.aws import AwsContext
+from flowlib.datastore.base import BlobStore
+from flowlib.datastore.hashing import content_key
+from flowlib.exceptions import ArtifactError, CorruptArtifactError, NotFoundError
+
+PART_SIZE = 8 << 20
+CONCURRENCY = 10
+MAX_PARTS = 10_000
+_READ_BLOCK = 1 << 20
+
+
+class ChunkReader(io.RawIOBase):
+    """A read-only, seekable file over a sequence of buffers (no copy until ``read``)."""
+
+    def __init__(self, views: Sequence[memoryview]) -> None:
+        super().__init__()
+        self._views = [v for v in views if v.nbytes]
+        self._starts = []
+        total = 0
+        for v in self._views:
+            self._starts.append(total)
+            total += v.nbytes
+        self._size = total
+        self._pos = 0
+        self._index = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_SET:
+            pos = offset
+        elif whence == io.SEEK_CUR:
+            pos = self._pos + offset
+        else:
+            pos = self._size + offset
+        self._pos = max(0, min(pos, self._size))
+        self._index = 0
+        while self._index + 1 < len(self._views) and self._starts[self._index + 1] <= self._pos:
+            self._index += 1
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        out = memoryview(buffer).cast("B")
+        written = 0
+        while written < out.nbytes and self._pos < self._size:
+            view = self._views[self._index]
+            offset = self._pos - self._starts[self._index]
+            n = min(view.nbytes - offset, out.nbytes - written)
+            out[written : written + n] = view[offset : offset + n]
+            written += n
+            self._pos += n
+            if offset + n == view.nbytes and self._index + 1 < len(self._views):
+                self._index += 1
+        return written
+
+    def read(self, size: int = -1) -> bytes:
+        remaining = self._size - self._pos
+        n = remaining if size is None or size < 0 else min(size, remaining)
+        if n <= 0:
+            return b""
+        view = self._views[self._index]
+        offset = self._pos - self._starts[self._index]
+        if offset + n <= view.nbytes:  # the common case: within one buffer, one copy
+            self._pos += n
+            if offset + n == view.nbytes and self._index + 1 < len(self._views):
+                self._index += 1
+            return bytes(view[offset : offset + n])
+        out = bytearray(n)
+        self.readinto(out)
+        return bytes(out)
+
+
+def _views(chunks: Sequence[Any]) -> list[memoryview]:
+    return [memoryview(c).cast("B") if memoryview(c).format != "B" else memoryview(c)
+            for c in chunks]
+
+
+def _slice(views: list[memoryview], start: int, end: int) -> list[memoryview]:
+    """The memoryview slices covering bytes [start, end) of the concatenation of ``views``."""
+    out = []
+    pos = 0
+    for v in views:
+        v_end = pos + v.nbytes
+        if v_end > start and pos < end:
+            out.append(v[max(start - pos, 0) : min(end, v_end) - pos])
+        pos = v_end
+        if pos >= end:
+            break
+    return out
+
+
+def part_size_for(size: int) -> int:
+    part = PART_SIZE
+    while (size + part - 1) // part > MAX_PARTS:
+        part *= 2
+    return part
+
+
+class S3BlobStore(BlobStore):
+    def __init__(self, aws: AwsContext, bucket: str, prefix: str, flow_name: str) -> None:
+        super().__init__(flow_name)
+        self.aws = aws
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        base = f"{self.prefix}/" if self.prefix else ""
+        self.data_prefix = f"{base}{flow_name}/data/"
+        kms = aws.profile["s3_kms_key_arn"]
+        self.sse_args = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms} if kms else {}
+        self._pools: dict[int, ThreadPoolExecutor] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def s3(self) -> Any:
+        return self.aws.client("s3")
+
+    def object_key(self, key: str) -> str:
+        return f"{self.data_prefix}{key[:2]}/{key}"
+
+    def location(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self.object_key(key)}"
+
+    def _pool(self) -> ThreadPoolExecutor:
+        import os
+
+        pid = os.getpid()
+        pool = self._pools.get(pid)
+        if pool is None:
+            with self._lock:
+                pool = self._pools.get(pid)
+                if pool is None:
+                    self._pools = {pid: ThreadPoolExecutor(CONCURRENCY, "flowlib-s3")}
+                    pool = self._pools[pid]
+        return pool
+
+    def _error(self, exc: BaseException, action: str, key: str) -> Exception:
+        return self.aws.wrap(exc, action, self.location(key), ArtifactError)
+
+    # -- BlobStore ---------------------------------------------------------------------------
+    def _exists_with_size(self, key: str, size: int) -> bool:
+        try:
+            head = self.s3.head_object(Bucket=self.bucket, Key=self.object_key(key))
+        except botocore.exceptions.ClientError as exc:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if status == 404 or exc.response.get("Error", {}).get("Code") in ("404", "NotFound"):
+                return False
+            raise self._error(exc, "s3:GetObject (HeadObject; a missing key needs "
+                              "s3:ListBucket to answer 404)", key) from None
+        except Exception as exc:  # noqa: BLE001
+            raise self._error(exc, "s3:GetObject (HeadObject)", key) from None
+        return int(head["ContentLength"]) == size
+
+    def _write(self, key: str, chunks: Sequence[Any], size: int) -> None:
+        views = _views(chunks)
+        object_key = self.object_key(key)
+        try:
+            if size <= PART_SIZE:
+                self.s3.put_object(
+                    Bucket=self.bucket, Key=object_key, Body=ChunkReader(views),
+                    ContentLength=size, **self.sse_args,
+                )
+            else:
+                self._multipart_upload(object_key, views, size)
+        except Exception as exc:  # noqa: BLE001 - every failure is reported as the user's error
+            raise self._error(exc, "s3:PutObject", key) from None
+
+    def _multipart_upload(self, object_key: str, views: list[memoryview], size: int) -> None:
+        s3 = self.s3
+        upload_id = s3.create_multipart_upload(
+            Bucket=self.bucket, Key=object_key, **self.sse_args
+        )["UploadId"]
+        part = part_size_for(size)
+        ranges = [(i + 1, start, min(start + part, size))
+                  for i, start in enumerate(range(0, size, part))]
+
+        def upload(number: int, start: int, end: int) -> dict[str, Any]:
+            response = s3.upload_part(
+                Bucket=self.bucket, Key=object_key, UploadId=upload_id, PartNumber=number,
+                Body=ChunkReader(_slice(views, start, end)), ContentLength=end - start,
+            )
+            entry = {"PartNumber": number, "ETag": response["ETag"]}
+            for name in ("ChecksumCRC32", "ChecksumCRC32C", "ChecksumSHA1", "ChecksumSHA256",
+                         "ChecksumCRC64NVME"):
+                if response.get(name):
+                    entry[name] = response[name]
+            return entry
+
+        try:
+            futures = [self._pool().submit(upload, *r) for r in ranges]
+            parts = [f.result() for f in futures]
+            s3.complete_multipart_upload(
+                Bucket=self.bucket, Key=object_key, UploadId=upload_id,
+                MultipartUpload={"Parts": parts},
+            )
+        except BaseException:
+            for f in futures if "futures" in locals() else []:
+                f.cancel()
+            try:
+                s3.abort_multipart_upload(Bucket=self.bucket, Key=object_key, UploadId=upload_id)
+            except Exception:  # noqa: BLE001 - the lifecycle rule cleans up what this can't
+                pass
+            raise
+
+    def _read_verified(self, key: str) -> memoryview:
+        object_key = self.object_key(key)
+        try:
+            data = self._download(object_key)
+        except botocore.exceptions.ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code in ("NoSuchKey", "404", "NotFound"):
+                raise NotFoundError(
+                    f"object {key} is missing from the datastore at {self.location(key)}; it "
+                    "may have been deleted."
+                ) from None
+            raise self._error(exc, "s3:GetObject", key) from None
+        except Exception as exc:  # noqa: BLE001
+            raise self._error(exc, "s3:GetObject", key) from None
+        if content_key([data]) != key:
+            raise CorruptArtifactError(
+                f"object {key} at {self.location(key)} is corrupted (content hash differs)"
+            )
+        return data
+
+    def _download(self, object_key: str) -> memoryview:
+        s3 = self.s3
+        try:
+            first = s3.get_object(
+                Bucket=self.bucket, Key=object_key, Range=f"bytes=0-{PART_SIZE - 1}"
+            )
+        except botocore.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "InvalidRange":
+                raise
+            first = s3.get_object(Bucket=self.bucket, Key=object_key)  # the empty object
+        content_range = first.get("ContentRange")  # "bytes 0-N/TOTAL"
+        length = int(first["ContentLength"])
+        total = int(content_range.rsplit("/", 1)[1]) if content_range else length
+        # One writable buffer (numpy arrays decoded on it stay writable, as with the local
+        # store); every range is read straight into its slice.
+        view = memoryview(bytearray(total))
+        _read_into(first["Body"], view[:length])
+        if total <= length:
+            return view
+        part = part_size_for(total)
+        ranges = [(start, min(start + part, total)) for start in range(length, total, part)]
+
+        def fetch(start: int, end: int) -> None:
+            response = s3.get_object(
+                Bucket=self.bucket, Key=object_key, Range=f"bytes={start}-{end - 1}",
+                IfMatch=first["ETag"],
+            )
+            _read_into(response["Body"], view[start:end])
+
+        futures = [self._pool().submit(fetch, *r) for r in ranges]
+        for f in futures:
+            f.result()
+        return view
+
+
+def _read_into(body: Any, target: memoryview) -> None:
+    """Fill ``target`` from a botocore StreamingBody (short reads are retried)."""
+    pos = 0
+    raw = getattr(body, "_raw_stream", None)
+    readinto = getattr(raw, "readinto", None)
+    try:
+        while pos < target.nbytes:
+            if readinto is not None:
+                n = readinto(target[pos : pos + _READ_BLOCK * 8])
+            else:
+                chunk = body.read(min(_READ_BLOCK, target.nbytes - pos))
+                n = len(chunk)
+                target[pos : pos + n] = chunk
+            if not n:
+                raise ArtifactError(
+                    f"S3 returned {pos} bytes where {target.nbytes} were expected (connection "
+                    "closed early); retry."
+                )
+            pos += n
+    finally:
+        body.close()
