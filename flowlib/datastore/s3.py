@@ -51,6 +51,23 @@ PART_SIZE = 8 << 20
 CONCURRENCY = 10
 MAX_PARTS = 10_000
 _READ_BLOCK = 1 << 20
+_BODY_ATTEMPTS = 3
+
+
+class _ShortRead(ArtifactError):
+    """The connection closed before the whole range arrived."""
+
+
+def _stream_errors() -> tuple[type[BaseException], ...]:
+    import urllib3.exceptions
+
+    return (
+        _ShortRead, ConnectionError, TimeoutError, urllib3.exceptions.HTTPError,
+        botocore.exceptions.ResponseStreamingError, botocore.exceptions.ReadTimeoutError,
+    )
+
+
+_STREAM_ERRORS = _stream_errors()
 
 
 class ChunkReader(io.RawIOBase):
@@ -238,6 +255,7 @@ class S3BlobStore(BlobStore):
                     entry[name] = response[name]
             return entry
 
+        futures: list[Any] = []
         try:
             futures = [self._pool().submit(upload, *r) for r in ranges]
             parts = [f.result() for f in futures]
@@ -246,7 +264,7 @@ class S3BlobStore(BlobStore):
                 MultipartUpload={"Parts": parts},
             )
         except BaseException:
-            for f in futures if "futures" in locals() else []:
+            for f in futures:
                 f.cancel()
             try:
                 s3.abort_multipart_upload(Bucket=self.bucket, Key=object_key, UploadId=upload_id)
@@ -257,7 +275,13 @@ class S3BlobStore(BlobStore):
     def _read_verified(self, key: str) -> memoryview:
         object_key = self.object_key(key)
         try:
-            data = self._download(object_key)
+            for attempt in range(_BODY_ATTEMPTS):
+                try:
+                    data = self._download(object_key)
+                    break
+                except _STREAM_ERRORS:
+                    if attempt + 1 == _BODY_ATTEMPTS:
+                        raise
         except botocore.exceptions.ClientError as exc:
             code = exc.response.get("Error", {}).get("Code")
             if code in ("NoSuchKey", "404", "NotFound"):
@@ -297,11 +321,19 @@ class S3BlobStore(BlobStore):
         ranges = [(start, min(start + part, total)) for start in range(length, total, part)]
 
         def fetch(start: int, end: int) -> None:
-            response = s3.get_object(
-                Bucket=self.bucket, Key=object_key, Range=f"bytes={start}-{end - 1}",
-                IfMatch=first["ETag"],
-            )
-            _read_into(response["Body"], view[start:end])
+            # botocore retries the request; a connection lost while streaming the body is
+            # retried here.
+            for attempt in range(_BODY_ATTEMPTS):
+                response = s3.get_object(
+                    Bucket=self.bucket, Key=object_key, Range=f"bytes={start}-{end - 1}",
+                    IfMatch=first["ETag"],
+                )
+                try:
+                    _read_into(response["Body"], view[start:end])
+                    return
+                except _STREAM_ERRORS:
+                    if attempt + 1 == _BODY_ATTEMPTS:
+                        raise
 
         futures = [self._pool().submit(fetch, *r) for r in ranges]
         for f in futures:
@@ -323,7 +355,7 @@ def _read_into(body: Any, target: memoryview) -> None:
                 n = len(chunk)
                 target[pos : pos + n] = chunk
             if not n:
-                raise ArtifactError(
+                raise _ShortRead(
                     f"S3 returned {pos} bytes where {target.nbytes} were expected (connection "
                     "closed early); retry."
                 )

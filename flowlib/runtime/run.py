@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flowlib.current import current_user
+from flowlib.datastore.artifacts import ArtifactRef
 from flowlib.decorators import StepDecorator
 from flowlib.exceptions import FlowlibError, TaskFailedError
 from flowlib.graph import FlowGraph
@@ -80,6 +81,13 @@ def execute_run(
         resume = ResumePlan(meta, graph, flow, options.origin_run_id, options.resume_step)
     else:
         values = _resolve_parameters(flow_cls, raw_parameters)
+        # Stored before the run exists: a store that refuses writes fails here, leaving no run
+        # stuck as "running" behind.
+        store = stores.artifacts(flow)
+        param_refs = {
+            name: store.save(name, value, f"the run's parameters ({flow})")
+            for name, value in values.items()
+        }
 
     run = meta.create_run(flow, current_user(), system_tags(), tags, options.origin_run_id)
     console = Console(options.quiet)
@@ -89,7 +97,7 @@ def execute_run(
     if resume is not None:
         meta.clone_task(resume.parameters, run.run_id, "0", [], [])
     else:
-        _store_parameters(stores, flow, run.run_id, values)
+        _register_parameters(stores, flow, run.run_id, param_refs)
     scheduler = Scheduler(
         graph,
         stores,
@@ -157,11 +165,10 @@ def _resolve_parameters(flow_cls: type, raw: dict[str, str | None]) -> dict[str,
     return values
 
 
-def _store_parameters(stores: Stores, flow: str, run_id: str, values: dict[str, Any]) -> None:
+def _register_parameters(
+    stores: Stores, flow: str, run_id: str, refs: dict[str, ArtifactRef]
+) -> None:
     meta = stores.metadata
-    store = stores.artifacts(flow)
-    where = f"the run's parameters ({flow}/{run_id})"
-    refs = {name: store.save(name, value, where) for name, value in values.items()}
     meta.create_tasks(
         [TaskRecord(flow, run_id, PARAMETERS_STEP, "0", "pending", time.time(), [], [])]
     )

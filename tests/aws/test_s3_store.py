@@ -210,3 +210,22 @@ def test_a_denied_upload_fails_the_task_and_never_marks_it_done(aws):
     assert [a.status for a in meta.list_attempts("DenyFlow", run.run_id, "start", task.task_id)
             ] == ["failed"]
     assert meta.get_artifacts("DenyFlow", run.run_id, "start", task.task_id) == {}
+
+
+def test_a_connection_lost_mid_download_is_retried(aws, stores, monkeypatch):
+    monkeypatch.setattr(s3mod, "PART_SIZE", 5 << 20)
+    blobs = stores.artifacts("F").blobs
+    data = os.urandom(12 << 20)
+    key = blobs.put([data])
+    real = s3mod._read_into
+    failures = {"left": 2}
+
+    def flaky(body, target):
+        if failures["left"]:
+            failures["left"] -= 1
+            body.close()
+            raise s3mod._ShortRead("connection closed early")
+        return real(body, target)
+
+    monkeypatch.setattr(s3mod, "_read_into", flaky)
+    assert bytes(blobs.get(key)) == data and failures["left"] == 0

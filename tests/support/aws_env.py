@@ -175,9 +175,10 @@ class MotoServer:
 
 
 def _moto_server_command() -> list[str]:
-    exe = shutil.which("moto_server")
-    if exe:
-        return [exe]
+    # The moto of this interpreter (a virtualenv's bin/ is often not on PATH).
+    beside = Path(sys.executable).parent / "moto_server"
+    if beside.exists():
+        return [str(beside)]
     return [sys.executable, "-m", "moto.server"]
 
 
@@ -330,18 +331,20 @@ def terraform_env(
     work_dir: Path,
     mirror: Path | None = None,
     extra: Mapping[str, str] | None = None,
+    plugin_cache_dir: Path | None = None,
 ) -> dict[str, str]:
     """Environment for running Terraform offline: ``os.environ`` plus a CLI config.
 
     Writes a CLI config under ``work_dir`` pointing at the provider mirror (found with
-    :func:`find_provider_mirror` when not given) with a plugin cache beside it, and sets
-    ``TF_CLI_CONFIG_FILE``, ``TF_IN_AUTOMATION`` and ``TF_INPUT=0``. ``extra`` (for example
-    :func:`aws_env`) is applied last.
+    :func:`find_provider_mirror` when not given), and sets ``TF_CLI_CONFIG_FILE``,
+    ``TF_IN_AUTOMATION`` and ``TF_INPUT=0``. ``extra`` (for example :func:`aws_env`) is applied
+    last. No plugin cache by default: from an unpacked mirror ``init`` only links the provider
+    (about a second), and Terraform's cache is not safe for concurrent ``init`` runs.
     """
     mirror = mirror or find_provider_mirror()
     if mirror is None:
         raise RuntimeError("no Terraform provider mirror with hashicorp/aws was found")
-    config = write_cli_config(work_dir, mirror, plugin_cache_dir=work_dir / "plugin-cache")
+    config = write_cli_config(work_dir, mirror, plugin_cache_dir=plugin_cache_dir)
     env = dict(os.environ)
     env.update(
         {

@@ -65,4 +65,6 @@ class Backend:
 
 def local_backend(tmp_path: Path, launcher: str = "fork") -> Backend:
     root = tmp_path / "store"
-    return Backend("local", tmp_path, {"FLOWLIB_DATASTORE_ROOT": str(root)}, launcher)
+    # FLOWLIB_CONFIG=env: a developer's own config file must not leak into the tests.
+    env = {"FLOWLIB_DATASTORE_ROOT": str(root), "FLOWLIB_CONFIG": "env"}
+    return Backend("local", tmp_path, env, launcher)

@@ -10,7 +10,8 @@ without a Docker engine. It is not Docker: no isolation, no image, no resource l
 ``python`` as the command's first word is mapped to this interpreter (the "image" is this
 checkout). ``base_env`` stands in for what a container gets from its host (PATH, and in tests
 the moto endpoint and dummy credentials a job role would provide). Images whose name contains
-``missing`` cannot be pulled, so tests can see how a pull failure surfaces.
+``missing`` cannot be pulled, so tests can see how a pull failure surfaces; ``image_env``
+adds variables per image name.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import signal
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import uuid
 from datetime import datetime, timezone
@@ -38,15 +40,15 @@ class _Container:
         self.lines: list[tuple[int, str, bytes]] = []  # (stream 1|2, timestamp, line)
         self.readers: list[threading.Thread] = []
 
-    def start(self, base_env: dict[str, str]) -> None:
+    def start(self, base_env: dict[str, str], image_env: dict[str, str]) -> None:
         cmd = list(self.config.get("Cmd") or [])
         if cmd and cmd[0] in ("python", "python3"):
             cmd[0] = sys.executable
-        env = dict(base_env)
+        env = {**base_env, **image_env}
         env.update(e.split("=", 1) for e in self.config.get("Env") or [] if "=" in e)
         self.proc = subprocess.Popen(
             cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            stdin=subprocess.DEVNULL, start_new_session=True, cwd=tempfile.gettempdir(),
         )
         for kind, pipe in ((1, self.proc.stdout), (2, self.proc.stderr)):
             thread = threading.Thread(target=self._read, args=(kind, pipe), daemon=True)
@@ -97,6 +99,9 @@ class FakeDockerServer(ThreadingHTTPServer):
     def __init__(self, base_env: dict[str, str] | None = None) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.base_env = dict(base_env if base_env is not None else os.environ)
+        # What an image adds to base_env, by image name (e.g. a PYTHONPATH with another
+        # flowlib, to play an image built from another checkout).
+        self.image_env: dict[str, dict[str, str]] = {}
         self.containers: dict[str, _Container] = {}
         self.started = 0  # containers run so far (tests and benchmarks read it)
 
@@ -162,7 +167,8 @@ class _Handler(BaseHTTPRequestHandler):
             containers.pop(container.id, None)
             return self._reply(204)
         if action == "start":
-            container.start(self.server.base_env)
+            image = container.config.get("Image", "")
+            container.start(self.server.base_env, self.server.image_env.get(image, {}))
             self.server.started += 1
             return self._reply(204)
         if action == "json":

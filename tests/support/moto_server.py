@@ -165,6 +165,8 @@ def aws_backend(
     request: pytest.FixtureRequest, tmp_path: Path, launcher: str = "fork"
 ) -> Backend:
     """A Backend on a fresh table and a unique prefix of the session's moto bucket."""
+    pytest.importorskip("boto3")
+    pytest.importorskip("moto.server")
     stack: MotoStack = request.getfixturevalue("moto_stack")
     table = stack.create_table()
     request.addfinalizer(lambda: stack.delete_table(table))

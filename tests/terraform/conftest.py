@@ -42,7 +42,7 @@ def tf_workspace(
 ) -> Iterator[TerraformWorkspace]:
     """Copy terraform/ once and run ``terraform init -backend=false`` in every config.
 
-    The inits share one plugin cache and run two at a time (the machine has two cores).
+    The inits link the provider from the mirror and run two at a time (two cores here).
     """
     base = tmp_path_factory.mktemp("tf-validate")
     root = copy_terraform_tree(base / "terraform")
@@ -60,9 +60,7 @@ def tf_workspace(
         )
         return name, None if result.returncode == 0 else result.stdout + result.stderr
 
-    # The plugin cache is not safe for concurrent first writes: init the root alone first.
-    first = init("root")
     with ThreadPoolExecutor(max_workers=2) as pool:
-        results = [first, *pool.map(init, names[1:])]
+        results = list(pool.map(init, names))
     workspace.init_errors = {name: error for name, error in results if error is not None}
     yield workspace

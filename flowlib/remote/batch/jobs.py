@@ -1,0 +1,262 @@
+"""What goes to AWS Batch for a task, and what a failed job means.
+
+* One job definition per (image, resource shape, roles): named from a hash of those values,
+  looked up with ``describe_job_definitions(status=ACTIVE)`` before registering, so runs and
+  machines share definitions instead of adding a revision per run.
+* Each task is one ``submit_job`` with ``containerOverrides`` (the standalone task command, its
+  environment, its resource requirements), tags naming flow, run, step, task and user, and
+  ``@timeout`` as the attempt duration. A foreach's tasks can go out as one array job whose
+  children pick their task id by ``AWS_BATCH_JOB_ARRAY_INDEX`` (see ``entry``).
+* The definition's retry strategy re-runs a job only when its host went away (spot reclaim,
+  scale-in): those attempts are AWS's, not the user's ``@retry``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from flowlib.decorators import StepDecorator
+from flowlib.exceptions import FlowlibError
+from flowlib.runtime.spec import TaskSpec
+
+MIN_ATTEMPT_SECONDS = 60  # AWS Batch rejects shorter attempt durations
+INFRA_ATTEMPTS = 3
+# Retry only when the host disappeared; any exit of the container itself is final for Batch
+# (flowlib's @retry decides about those).
+RETRY_STRATEGY = {
+    "attempts": INFRA_ATTEMPTS,
+    "evaluateOnExit": [
+        {"onStatusReason": "Host EC2*", "action": "RETRY"},
+        {"onReason": "*", "action": "EXIT"},
+    ],
+}
+ARRAY_TASKS_ENV = "FLOWLIB_BATCH_ARRAY_TASKS"
+ARRAY_PLACEHOLDER = "@array"
+VERSION_MISMATCH_EXIT = 78  # flowlib.remote.bootstrap's exit for a version mismatch
+TERMINAL = ("SUCCEEDED", "FAILED")
+_NAME_OK = re.compile(r"[^A-Za-z0-9_-]")
+
+
+class BatchConfigError(FlowlibError):
+    """A step cannot be sent to AWS Batch as configured (queue, image, role)."""
+
+
+@dataclass(frozen=True)
+class JobShape:
+    """Everything a job definition fixes; equal shapes share one definition."""
+
+    image: str
+    vcpu: str
+    memory: str
+    gpu: int
+    shared_memory: int | None
+    job_role: str | None
+    execution_role: str | None
+
+    @property
+    def definition_name(self) -> str:
+        digest = hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
+        return f"flowlib-{digest[:24]}"
+
+    def resource_requirements(self) -> list[dict[str, str]]:
+        found = [{"type": "VCPU", "value": self.vcpu}, {"type": "MEMORY", "value": self.memory}]
+        if self.gpu:
+            found.append({"type": "GPU", "value": str(self.gpu)})
+        return found
+
+    def register_kwargs(self) -> dict[str, Any]:
+        container: dict[str, Any] = {
+            "image": self.image,
+            "command": ["python", "-m", "flowlib.remote.bootstrap", "--help"],
+            "resourceRequirements": self.resource_requirements(),
+        }
+        if self.job_role:
+            container["jobRoleArn"] = self.job_role
+        if self.execution_role:
+            container["executionRoleArn"] = self.execution_role
+        if self.shared_memory:
+            container["linuxParameters"] = {"sharedMemorySize": int(self.shared_memory)}
+        return {
+            "jobDefinitionName": self.definition_name,
+            "type": "container",
+            "containerProperties": container,
+            "retryStrategy": json.loads(json.dumps(RETRY_STRATEGY)),
+            "propagateTags": True,
+            "tags": {"flowlib:managed": "true"},
+        }
+
+
+@dataclass(frozen=True)
+class StepTarget:
+    """Where and how one step's tasks run: the queue and the job shape."""
+
+    step: str
+    queue: str
+    shape: JobShape
+    attempt_seconds: int | None
+
+
+def step_target(step: str, decorators: dict[str, StepDecorator], profile: Any) -> StepTarget:
+    """Resolve @batch / @resources / @timeout and the profile's defaults for ``step``.
+
+    Resources are the larger of @batch's and @resources' values (Metaflow's rule), so a flow
+    written with @resources runs the same with ``--with batch``.
+    """
+    batch = decorators["batch"]
+    res = decorators.get("resources")
+
+    def biggest(key: str) -> Any:
+        values = [d.attributes.get(key) for d in (batch, res) if d is not None]
+        values = [v for v in values if v is not None]
+        return max(values) if values else None
+
+    get = (lambda key: profile[key]) if profile is not None else (lambda key: None)
+    queue = batch.queue or get("batch_job_queue")
+    if not queue:
+        raise BatchConfigError(
+            f"step '{step}' runs on AWS Batch but no job queue is set: add "
+            "@batch(queue='...') or batch_job_queue to the profile (FLOWLIB_BATCH_JOB_QUEUE)."
+        )
+    image = batch.image or get("image")
+    if not image:
+        raise BatchConfigError(
+            f"step '{step}' runs on AWS Batch but no image is set: add @batch(image='...') or "
+            "image to the profile (FLOWLIB_IMAGE); images/README.md builds one."
+        )
+    cpu = float(biggest("cpu"))
+    shape = JobShape(
+        image=image,
+        vcpu=str(int(cpu)) if cpu == int(cpu) else f"{cpu:g}",
+        memory=str(int(math.ceil(float(biggest("memory"))))),
+        gpu=int(biggest("gpu") or 0),
+        shared_memory=int(biggest("shared_memory")) if biggest("shared_memory") else None,
+        job_role=batch.iam_role or get("batch_job_role_arn") or get("task_role_arn"),
+        execution_role=get("batch_execution_role_arn"),
+    )
+    timeout = decorators.get("timeout")
+    seconds = None
+    if timeout is not None:
+        seconds = max(MIN_ATTEMPT_SECONDS, int(math.ceil(timeout.total_seconds)))
+    return StepTarget(step, queue, shape, seconds)
+
+
+# -- names, tags, commands -------------------------------------------------------------------
+def job_name(flow: str, run_id: str, step: str = "", task: str = "") -> str:
+    """``flowlib-<flow>-<run>-<step>-<task>``: how ``batch list``/``kill`` find a run's jobs."""
+    parts = [p for p in ("flowlib", flow, run_id, step, task) if p]
+    return _NAME_OK.sub("_", "-".join(parts))[:128]
+
+
+def job_tags(spec: TaskSpec, user: str, task: str | None = None) -> dict[str, str]:
+    """Cost-allocation tags (propagated to the ECS task and its instance by the definition)."""
+    return {
+        "flowlib:flow": spec.flow,
+        "flowlib:run": spec.run_id,
+        "flowlib:step": spec.step,
+        "flowlib:task": (task or spec.task_id)[:256],
+        "flowlib:attempt": str(spec.attempt),
+        "flowlib:user": user[:256],
+    }
+
+
+def bootstrap_command(package_key: str, version: str, spec: TaskSpec,
+                      task_id: str | None = None) -> list[str]:
+    args = spec.command_args()
+    if task_id is not None:
+        args[args.index("--task-id") + 1] = task_id
+    return [
+        "python", "-m", "flowlib.remote.bootstrap", "--flow", spec.flow,
+        "--package", package_key, "--expect-version", version, "--", *args,
+    ]
+
+
+def array_command(package_key: str, version: str, spec: TaskSpec) -> list[str]:
+    """The command every child of an array job runs: it picks its own task id."""
+    inner = bootstrap_command(package_key, version, spec, task_id=ARRAY_PLACEHOLDER)
+    return ["python", "-m", "flowlib.remote.batch.entry", "--", *inner[3:]]
+
+
+def environment(env: dict[str, str]) -> list[dict[str, str]]:
+    return [{"name": k, "value": v} for k, v in sorted(env.items())]
+
+
+# -- what went wrong -------------------------------------------------------------------------
+def queue_problem(client: Any, queue: str) -> str | None:
+    """Why ``queue`` cannot run jobs (missing, disabled, invalid, no usable compute), or None."""
+    found = client.describe_job_queues(jobQueues=[queue]).get("jobQueues", [])
+    if not found:
+        return f"AWS Batch job queue '{queue}' does not exist (check the profile or @batch)"
+    q = found[0]
+    if q.get("state") == "DISABLED":
+        return f"AWS Batch job queue '{queue}' is DISABLED; enable it or use another queue"
+    if q.get("status") == "INVALID":
+        return f"AWS Batch job queue '{queue}' is INVALID: {q.get('statusReason', '')}".rstrip()
+    arns = [c["computeEnvironment"] for c in q.get("computeEnvironmentOrder", [])]
+    if arns:
+        envs = client.describe_compute_environments(computeEnvironments=arns).get(
+            "computeEnvironments", [])
+        usable = [e for e in envs if e.get("state") != "DISABLED" and e.get("status") != "INVALID"]
+        if not usable:
+            what = ", ".join(
+                f"{e['computeEnvironmentName']} ({e.get('state')}/{e.get('status')}"
+                + (f": {e['statusReason']}" if e.get("statusReason") else "") + ")"
+                for e in envs
+            )
+            return f"AWS Batch job queue '{queue}' has no usable compute environment: {what}"
+    return None
+
+
+def submit_problem(step: str, queue: str, message: str) -> str:
+    lowered = message.lower()
+    if any(word in lowered for word in ("limit", "quota", "exceeded", "too many")):
+        return (
+            f"AWS Batch refused the job of step '{step}' on queue '{queue}': {message} (a "
+            "service quota; request a higher quota or run fewer tasks at once with --max-workers)"
+        )
+    return f"AWS Batch refused the job of step '{step}' on queue '{queue}': {message}"
+
+
+def explain_failure(job: dict[str, Any], step: str, shape: JobShape, log_tail: list[str],
+                    attempt_seconds: int | None) -> str:
+    """One line saying why a FAILED job failed, naming the step and the job."""
+    job_id = job.get("jobId", "?")
+    container = job.get("container") or {}
+    last = (job.get("attempts") or [{}])[-1].get("container") or {}
+    reason = " ".join(
+        r for r in (job.get("statusReason"), container.get("reason"), last.get("reason")) if r
+    )
+    code = container.get("exitCode", last.get("exitCode"))
+    where = f"step '{step}' (AWS Batch job {job_id})"
+    bootstrap = next(
+        (line for line in log_tail
+         if line.startswith(("flowlib version mismatch:", "flowlib: cannot fetch"))), None)
+    if bootstrap:
+        return f"{where}: {bootstrap.strip()}"
+    if code == VERSION_MISMATCH_EXIT:
+        return f"{where}: the image's flowlib is not the launching machine's (exit 78)"
+    if "CannotPullContainerError" in reason:
+        return f"{where}: image {shape.image} cannot be pulled: {reason}"
+    if "ResourceInitializationError" in reason:
+        return f"{where}: the container could not be set up (execution role, secrets or " \
+               f"network): {reason}"
+    if "attempt duration exceeded" in reason.lower():
+        return f"{where}: killed by its deadline (attempt duration {attempt_seconds} s, from " \
+               "@timeout)"
+    if reason.startswith("Host EC2"):
+        return f"{where}: its EC2 host went away ({reason}) on all {INFRA_ATTEMPTS} " \
+               "infrastructure attempts"
+    if "OutOfMemory" in reason or code == 137:
+        return f"{where}: killed for using more than its {shape.memory} MiB of memory " \
+               "(raise @batch(memory=) or @resources(memory=))"
+    detail = reason or (
+        "the container exited" if log_tail else
+        f"the job failed with no output and no reason from AWS Batch (check that image "
+        f"{shape.image} exists and can be pulled)"
+    )
+    suffix = f" (exit code {code})" if code is not None else ""
+    return f"{where}: {detail}{suffix}"

@@ -1,0 +1,461 @@
+"""The AWS Batch launcher: the scheduler's ``launch(spec) -> Worker`` for ``@batch`` steps.
+
+``launch`` returns at once with a worker whose pipes will carry the job's CloudWatch log; one
+background thread does all the talking to Batch:
+
+* submission, buffered for ``BATCH_WINDOW`` seconds so the tasks the scheduler starts in one
+  go (a foreach fan-out) are seen together: groups of at least ``array_min`` tasks of the same
+  step and attempt go out as one array job, smaller ones as single jobs submitted in parallel;
+* status, by ``describe_jobs`` for up to 100 jobs per call, every 0.25 s while things change,
+  backing off to 3 s while nothing does;
+* kills (``@timeout``, Ctrl-C): ``terminate_job``.
+
+A job that ended is handed to the log streamer, which drains its log and then closes the
+worker's pipes: the scheduler sees EOF, calls ``poll``, and reads the outcome from the
+metadata store like for a local task. When the task could not record its own outcome (image
+not pulled, queue disabled, version mismatch...), ``failure_reason`` says why in one line.
+
+Threads: this module's threads only write to pipes and call AWS; the scheduler stays single
+threaded. ``FLOWLIB_BATCH_ARRAY_MIN`` sets the array threshold (0: never use array jobs) and
+``FLOWLIB_BATCH_STATS`` names a JSON file that receives the request counts at exit
+(benchmarks).
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import json
+import os
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from flowlib.current import current_user
+from flowlib.decorators import StepDecorator
+from flowlib.exceptions import FlowlibError
+from flowlib.graph import FlowGraph
+from flowlib.remote.batch import jobs
+from flowlib.remote.batch.logs import LogStreamer, write_lines
+from flowlib.runtime.launcher import Worker
+from flowlib.runtime.spec import TaskSpec
+from flowlib.stores import Stores
+
+BATCH_WINDOW = 0.05
+POLL_MIN = 0.25
+POLL_MAX = 3.0
+DESCRIBE_CHUNK = 100
+ARRAY_MAX = 10_000
+DEFAULT_ARRAY_MIN = 10
+KILL_GRACE = 15.0  # poll(block=True) after a kill waits this long for Batch to confirm
+_SUBMIT_THREADS = 8
+
+
+class BatchWorker(Worker):
+    """One task attempt on Batch (a job, or a child of an array job)."""
+
+    def __init__(self, spec: TaskSpec, target: jobs.StepTarget | None, launcher: BatchLauncher
+                 ) -> None:
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        super().__init__(spec, 0, out_r, err_r)
+        self._write_fds = [out_w, err_w]
+        self._fd_lock = threading.Lock()
+        self.target = target
+        self.launcher = launcher
+        self.job_id: str | None = None
+        self.job: dict[str, Any] = {}
+        self.job_status: str | None = None
+        self.exit_code: int | None = None
+        self.log_stream: str | None = None
+        self.log_token: str | None = None
+        self.log_tail: collections.deque[str] = collections.deque(maxlen=40)
+        self.kill_requested = False
+        self.done = threading.Event()
+
+    # -- the scheduler's side --------------------------------------------------------------
+    def poll(self, block: bool = False) -> bool:
+        if block and not self.done.is_set():
+            self.done.wait(KILL_GRACE if self.kill_requested else None)
+            if not self.done.is_set():
+                self.end(None, f"step '{self.spec.step}': AWS Batch job {self.job_id} did not "
+                               f"confirm that it stopped within {KILL_GRACE:g} s")
+        return self.done.is_set()
+
+    def kill(self, sig: int = 9) -> None:
+        if not self.kill_requested and not self.done.is_set():
+            self.kill_requested = True
+            self.launcher.request_kill(self)
+
+    @property
+    def exit_description(self) -> tuple[int | None, int | None]:
+        if not self.done.is_set():
+            return None, None
+        if self.job_status == "SUCCEEDED":
+            return 0, None
+        return (self.exit_code if self.exit_code is not None else 1), None
+
+    # -- the launcher's side ---------------------------------------------------------------
+    def write_log(self, lines: list[str]) -> bool:
+        self.log_tail.extend(lines)
+        with self._fd_lock:
+            if not self._write_fds:
+                return False
+            return write_lines(self._write_fds[0], lines)
+
+    def output_complete(self) -> None:
+        """Called by the log streamer once the ended job's log is drained."""
+        status = self.job.get("status")
+        reason = None
+        if status != "SUCCEEDED":
+            assert self.target is not None
+            reason = jobs.explain_failure(self.job, self.spec.step, self.target.shape,
+                                          list(self.log_tail), self.target.attempt_seconds)
+        self.end(status, reason)
+
+    def end(self, status: str | None, reason: str | None) -> None:
+        """Record the outcome, close the pipes (EOF for the scheduler), wake ``poll``."""
+        if self.done.is_set():
+            return
+        self.job_status = status or "FAILED"
+        container = self.job.get("container") or {}
+        self.exit_code = container.get("exitCode")
+        if self.job_status != "SUCCEEDED":
+            self.failure_reason = reason
+        with self._fd_lock:
+            for fd in self._write_fds:
+                os.close(fd)
+            self._write_fds = []
+        self.done.set()
+
+
+class BatchLauncher:
+    """Built by the router as ``BatchLauncher(flow_cls, graph, stores, decorators_by_step)``."""
+
+    def __init__(self, flow_cls: type, graph: FlowGraph, stores: Stores,
+                 decorators_by_step: dict[str, dict[str, StepDecorator]]) -> None:
+        self.flow = graph.name
+        self.stores = stores
+        self.profile = stores.profile
+        self.decorators = decorators_by_step
+        self.script = Path(sys.modules[flow_cls.__module__].__file__ or "").resolve()
+        self.requests: collections.Counter[str] = collections.Counter()
+        self.batch, self.logs_client = make_clients(self.profile, self.requests)
+        self.streamer = LogStreamer(self.logs_client)
+        self.env = {
+            **stores.task_env,
+            "FLOWLIB_USER": current_user(),
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.array_min = int(os.environ.get("FLOWLIB_BATCH_ARRAY_MIN", DEFAULT_ARRAY_MIN))
+        self._targets: dict[str, jobs.StepTarget | str] = {}
+        self._queue_problems: dict[str, str | None] = {}
+        self._definitions: dict[jobs.JobShape, str] = {}
+        self._package: Any = None
+        self._lock = threading.Condition()
+        self._pending: list[BatchWorker] = []
+        self._pending_since = 0.0
+        self._kills: list[BatchWorker] = []
+        self._active: dict[str, BatchWorker] = {}
+        self._interval = POLL_MIN
+        self._next_poll = 0.0
+        self._stopped = False
+        self._thread: threading.Thread | None = None
+        self._pool = ThreadPoolExecutor(_SUBMIT_THREADS, thread_name_prefix="batch-submit")
+        self.stats = {"jobs": 0, "array_jobs": 0, "array_children": 0}
+        stats_file = os.environ.get("FLOWLIB_BATCH_STATS")
+        if stats_file:
+            atexit.register(self._write_stats, stats_file)
+
+    # -- the scheduler's interface ---------------------------------------------------------
+    def launch(self, spec: TaskSpec) -> Worker:
+        target = self._target(spec.step)
+        if isinstance(target, str):
+            worker = BatchWorker(spec, None, self)
+            worker.end(None, target)
+            return worker
+        worker = BatchWorker(spec, target, self)
+        problem = self._queue_problem(target.queue)
+        if problem:
+            worker.end(None, f"step '{spec.step}': {problem}")
+            return worker
+        if self._package is None:
+            from flowlib.remote.package import upload_package
+
+            self._package = upload_package(self.stores, self.flow, self.script)
+        with self._lock:
+            if not self._pending:
+                self._pending_since = time.monotonic()
+            self._pending.append(worker)
+            self._ensure_thread()
+            self._lock.notify()
+        return worker
+
+    def closed(self, fd: int) -> None:
+        """Nothing to do: the launcher holds only the write ends of its workers' pipes."""
+
+    def request_kill(self, worker: BatchWorker) -> None:
+        with self._lock:
+            self._kills.append(worker)
+            self._ensure_thread()
+            self._lock.notify()
+
+    def shutdown(self) -> None:
+        with self._lock:
+            self._stopped = True
+            self._lock.notify()
+        self._pool.shutdown(wait=False)
+
+    # -- configuration checks (once per step / queue) --------------------------------------
+    def _target(self, step: str) -> jobs.StepTarget | str:
+        if step not in self._targets:
+            try:
+                self._targets[step] = jobs.step_target(step, self.decorators[step], self.profile)
+            except FlowlibError as exc:
+                self._targets[step] = str(exc)
+        return self._targets[step]
+
+    def _queue_problem(self, queue: str) -> str | None:
+        if queue not in self._queue_problems:
+            try:
+                self._queue_problems[queue] = jobs.queue_problem(self.batch, queue)
+            except Exception as exc:  # noqa: BLE001 - credentials, network: say so per task
+                return f"cannot check AWS Batch job queue '{queue}': {exc}"
+        return self._queue_problems[queue]
+
+    def _definition(self, shape: jobs.JobShape) -> str:
+        arn = self._definitions.get(shape)
+        if arn is None:
+            name = shape.definition_name
+            found = self.batch.describe_job_definitions(
+                jobDefinitionName=name, status="ACTIVE").get("jobDefinitions", [])
+            if found:
+                arn = max(found, key=lambda d: d["revision"])["jobDefinitionArn"]
+            else:
+                arn = self.batch.register_job_definition(**shape.register_kwargs())[
+                    "jobDefinitionArn"]
+            self._definitions[shape] = arn
+        return arn
+
+    # -- the background thread -------------------------------------------------------------
+    def _ensure_thread(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="batch-jobs", daemon=True)
+            self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            with self._lock:
+                if self._stopped:
+                    return
+                now = time.monotonic()
+                waits = [self._next_poll - now] if self._active else [5.0]
+                if self._pending:
+                    waits.append(self._pending_since + BATCH_WINDOW - now)
+                if self._kills:
+                    waits.append(0)
+                wait = min(waits)
+                if wait > 0:
+                    self._lock.wait(wait)
+                    continue
+                submit = []
+                if self._pending and now >= self._pending_since + BATCH_WINDOW:
+                    submit, self._pending = self._pending, []
+                kills, self._kills = self._kills, []
+            try:
+                if submit:
+                    self._submit(submit)
+                if kills:
+                    self._kill(kills)
+                if self._active and time.monotonic() >= self._next_poll:
+                    self._poll()
+            except Exception as exc:  # noqa: BLE001 - keep serving the other jobs
+                print(f"flowlib: AWS Batch poller error: {exc}", file=sys.stderr)
+                self._next_poll = time.monotonic() + POLL_MAX
+
+    def _submit(self, workers: list[BatchWorker]) -> None:
+        live = [w for w in workers if not w.kill_requested]
+        for worker in workers:
+            if worker.kill_requested:
+                worker.end(None, None)
+        for worker in list(live):  # registered here, in one thread, before parallel submits
+            try:
+                self._definition(worker.target.shape)  # type: ignore[union-attr]
+            except Exception as exc:  # noqa: BLE001 - one line per task, the run goes on
+                live.remove(worker)
+                worker.end(None, f"step '{worker.spec.step}': cannot register the AWS Batch job "
+                                 f"definition: {_error_message(exc)}")
+        groups: dict[tuple, list[BatchWorker]] = {}
+        for worker in live:
+            spec = worker.spec
+            key = (spec.step, spec.attempt, spec.caught_error is None)
+            groups.setdefault(key, []).append(worker)
+        singles: list[BatchWorker] = []
+        for (_, _, plain), group in groups.items():
+            if plain and self.array_min and len(group) >= max(2, self.array_min):
+                for start in range(0, len(group), ARRAY_MAX):
+                    self._submit_array(group[start:start + ARRAY_MAX])
+            else:
+                singles.extend(group)
+        list(self._pool.map(self._submit_single, singles))
+        self._interval = POLL_MIN
+        self._next_poll = time.monotonic() + POLL_MIN
+
+    def _overrides(self, worker: BatchWorker, command: list[str],
+                   extra_env: dict[str, str] | None = None) -> dict[str, Any]:
+        assert worker.target is not None
+        return {
+            "command": command,
+            "environment": jobs.environment({**self.env, **(extra_env or {})}),
+            "resourceRequirements": worker.target.shape.resource_requirements(),
+        }
+
+    def _submit_kwargs(self, worker: BatchWorker, name: str) -> dict[str, Any]:
+        assert worker.target is not None
+        kwargs: dict[str, Any] = {
+            "jobName": name,
+            "jobQueue": worker.target.queue,
+            "jobDefinition": self._definition(worker.target.shape),
+            "propagateTags": True,
+        }
+        if worker.target.attempt_seconds:
+            kwargs["timeout"] = {"attemptDurationSeconds": worker.target.attempt_seconds}
+        return kwargs
+
+    def _submit_single(self, worker: BatchWorker) -> None:
+        spec = worker.spec
+        try:
+            command = jobs.bootstrap_command(self._package.key, self._package.flowlib_version,
+                                             spec)
+            response = self.batch.submit_job(
+                **self._submit_kwargs(worker, jobs.job_name(
+                    spec.flow, spec.run_id, spec.step, spec.task_id)),
+                containerOverrides=self._overrides(worker, command),
+                tags=jobs.job_tags(spec, self.env["FLOWLIB_USER"]),
+            )
+        except Exception as exc:  # noqa: BLE001 - one line for the user, the run goes on
+            worker.end(None, jobs.submit_problem(spec.step, worker.target.queue,  # type: ignore
+                                                 _error_message(exc)))
+            return
+        self._started(worker, response["jobId"])
+        self.stats["jobs"] += 1
+
+    def _submit_array(self, group: list[BatchWorker]) -> None:
+        first = group[0]
+        spec = first.spec
+        task_ids = [w.spec.task_id for w in group]
+        try:
+            command = jobs.array_command(self._package.key, self._package.flowlib_version, spec)
+            response = self.batch.submit_job(
+                **self._submit_kwargs(first, jobs.job_name(
+                    spec.flow, spec.run_id, spec.step, f"array{task_ids[0]}")),
+                arrayProperties={"size": len(group)},
+                containerOverrides=self._overrides(
+                    first, command, {jobs.ARRAY_TASKS_ENV: ",".join(task_ids)}),
+                tags=jobs.job_tags(spec, self.env["FLOWLIB_USER"], f"{task_ids[0]}-{task_ids[-1]}"),
+            )
+        except Exception as exc:  # noqa: BLE001
+            message = jobs.submit_problem(spec.step, first.target.queue,  # type: ignore
+                                          _error_message(exc))
+            for worker in group:
+                worker.end(None, message)
+            return
+        parent = response["jobId"]
+        for index, worker in enumerate(group):
+            self._started(worker, f"{parent}:{index}")
+        self.stats["array_jobs"] += 1
+        self.stats["array_children"] += len(group)
+
+    def _started(self, worker: BatchWorker, job_id: str) -> None:
+        worker.job_id = job_id
+        with self._lock:
+            self._active[job_id] = worker
+            if worker.kill_requested:
+                self._kills.append(worker)
+
+    def _kill(self, workers: list[BatchWorker]) -> None:
+        for worker in workers:
+            if worker.done.is_set():
+                continue
+            if worker.job_id is None:
+                with self._lock:
+                    if worker in self._pending:
+                        self._pending.remove(worker)
+                        worker.end(None, None)
+                continue  # being submitted: _started re-queues the kill
+            try:
+                self.batch.terminate_job(jobId=worker.job_id,
+                                         reason=f"flowlib: stopped task {worker.spec.pathspec}")
+            except Exception as exc:  # noqa: BLE001
+                print(f"flowlib: could not stop AWS Batch job {worker.job_id}: {exc}",
+                      file=sys.stderr)
+        self._interval = POLL_MIN
+        self._next_poll = time.monotonic()
+
+    def _poll(self) -> None:
+        with self._lock:
+            ids = list(self._active)
+        changed = False
+        for start in range(0, len(ids), DESCRIBE_CHUNK):
+            chunk = ids[start:start + DESCRIBE_CHUNK]
+            for job in self.batch.describe_jobs(jobs=chunk).get("jobs", []):
+                worker = self._active.get(job["jobId"])
+                if worker is None:
+                    continue
+                status = job.get("status")
+                changed = changed or status != worker.job.get("status")
+                worker.job = job
+                stream = (job.get("container") or {}).get("logStreamName")
+                if stream and not worker.log_stream:
+                    worker.log_stream = stream
+                if status in jobs.TERMINAL:
+                    with self._lock:
+                        self._active.pop(job["jobId"], None)
+                    self.streamer.finish(worker)
+                elif status == "RUNNING" and worker.log_stream:
+                    self.streamer.watch(worker)
+        self._interval = POLL_MIN if changed else min(POLL_MAX, self._interval * 1.5)
+        self._next_poll = time.monotonic() + self._interval
+
+    def _write_stats(self, path: str) -> None:
+        data = {"requests": dict(self.requests), **self.stats}
+        Path(path).write_text(json.dumps(data, indent=2))
+
+
+def make_clients(profile: Any, counter: collections.Counter[str] | None = None
+                 ) -> tuple[Any, Any]:
+    """Batch and CloudWatch Logs clients for the profile's credentials and region."""
+    import boto3
+    from botocore.config import Config
+
+    get = (lambda key: profile[key]) if profile is not None else (lambda key: None)
+    session = boto3.session.Session(profile_name=get("aws_profile") or None,
+                                     region_name=get("region") or None)
+    if not session.region_name:
+        raise FlowlibError(
+            "Running steps on AWS Batch needs a region: set region in the profile, "
+            "FLOWLIB_REGION or AWS_REGION."
+        )
+    config = Config(retries={"mode": "standard", "max_attempts": 10},
+                    max_pool_connections=32, connect_timeout=10, read_timeout=60)
+    clients = []
+    for service in ("batch", "logs"):
+        client = session.client(service, config=config)
+        if counter is not None:
+            def count(model: Any = None, _svc: str = service, **_: Any) -> None:
+                counter[f"{_svc}.{model.name if model is not None else '?'}"] += 1
+
+            client.meta.events.register(f"before-call.{service}", count)
+        clients.append(client)
+    return clients[0], clients[1]
+
+
+def _error_message(exc: Exception) -> str:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        error = response.get("Error", {})
+        return f"{error.get('Code', type(exc).__name__)}: {error.get('Message', exc)}"
+    return str(exc)

@@ -1,0 +1,124 @@
+"""flowlib profiles: written from the stack's ``flowlib_config`` output, never by hand.
+
+The format and its validation belong to ``flowlib.config`` (``profile_from_stack_output``,
+``write_profile``, ``load_config``); this module only adds what the CLI needs on top: remove
+a profile, make one the default, export and import, and compare with the stack.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from platform_cli.errors import PlatformError
+
+
+def profile_for_stack(flowlib_config: dict[str, Any]) -> dict[str, Any]:
+    from flowlib.config import profile_from_stack_output
+
+    return profile_from_stack_output(flowlib_config)
+
+
+def write(name: str, profile: dict[str, Any], make_default: bool = False) -> tuple[Path, bool]:
+    """Write profile ``name``; returns (file, changed) so re-runs can say "unchanged"."""
+    from flowlib.config import write_profile
+
+    current = read(name)
+    if current == profile and not make_default:
+        from flowlib.config import config_path
+
+        return config_path(), False  # type: ignore[return-value]
+    return write_profile(name, profile, make_default=make_default), True
+
+
+def read(name: str) -> dict[str, Any] | None:
+    from flowlib.config import load_config
+
+    return load_config().get("profiles", {}).get(name)
+
+
+def all_profiles() -> tuple[dict[str, Any], str | None]:
+    from flowlib.config import load_config
+
+    config = load_config()
+    return config.get("profiles", {}), config.get("default_profile")
+
+
+def _rewrite(mutate: Any) -> Path:
+    from flowlib.config import config_path, load_config
+
+    path = config_path()
+    if path is None:
+        raise PlatformError("FLOWLIB_CONFIG=env: there is no config file to change.")
+    config = load_config(path)
+    mutate(config)
+    if config.get("default_profile") is None:
+        config.pop("default_profile", None)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(config, indent=2) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def remove(name: str) -> bool:
+    """Remove profile ``name`` (and the default if it pointed at it); True if it existed."""
+    existed = read(name) is not None
+
+    def mutate(config: dict[str, Any]) -> None:
+        config.get("profiles", {}).pop(name, None)
+        if config.get("default_profile") == name:
+            config["default_profile"] = None
+
+    if existed:
+        _rewrite(mutate)
+    return existed
+
+
+def use(name: str) -> Path:
+    if read(name) is None:
+        raise PlatformError(f"No flowlib profile '{name}' on this machine.",
+                            hint=f"`platform init {name}` writes it, or `platform configure "
+                                 "import FILE` with a file from ops")
+
+    def mutate(config: dict[str, Any]) -> None:
+        config["default_profile"] = name
+
+    return _rewrite(mutate)
+
+
+def export(name: str) -> dict[str, Any]:
+    profile = read(name)
+    if profile is None:
+        raise PlatformError(f"No flowlib profile '{name}' to export.",
+                            hint=f"run `platform init {name}` (ops) first")
+    return {"schema_version": 1, "profiles": {name: profile}}
+
+
+def import_file(path: Path, make_default: bool) -> list[str]:
+    """Import every profile of a file written by ``platform env export`` (validated by
+    flowlib exactly like its own config file)."""
+    from flowlib.config import load_config, write_profile
+
+    if not path.is_file():
+        raise PlatformError(f"No such file: {path}.")
+    data = load_config(path)
+    names = sorted(data.get("profiles", {}))
+    if not names:
+        raise PlatformError(f"{path} holds no profile.")
+    for name in names:
+        write_profile(name, data["profiles"][name], make_default=make_default and len(names) == 1)
+    return names
+
+
+def compare(on_disk: dict[str, Any] | None, expected: dict[str, Any]) -> list[str]:
+    if on_disk is None:
+        return ["the profile is missing"]
+    problems = []
+    for key in sorted(set(on_disk) | set(expected)):
+        if on_disk.get(key) != expected.get(key):
+            problems.append(f"{key}: profile has {on_disk.get(key)!r}, stack says "
+                            f"{expected.get(key)!r}")
+    return problems

@@ -1,0 +1,173 @@
+"""Plans (no apply) of the root stack against a moto server for the paths the apply cycle does
+not take: a VPC, roles and KMS key brought from outside, and every optional feature off.
+``terraform show -json`` of each plan says what would be created and what flowlib_config
+would hold."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.aws_env import MotoServer, aws_env, boto3_client, run_terraform, terraform_env
+from tests.terraform.helpers import STACK_OUTPUT_SCHEMA_FILE, copy_terraform_tree
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"  # moto's account
+
+
+@pytest.fixture(scope="module")
+def planner(terraform: str, provider_mirror: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    base = tmp_path_factory.mktemp("tf-plan")
+    with MotoServer(mode="process", log_path=base / "moto.log", startup_timeout=120) as server:
+        stack_dir = copy_terraform_tree(base / "terraform")
+        # Local state for plans: the S3 backend is exercised by the apply cycle.
+        (stack_dir / "backend_override.tf").write_text('terraform {\n  backend "local" {}\n}\n')
+        env = terraform_env(base / "cli", mirror=provider_mirror, extra=aws_env(server.url))
+        run_terraform(["init"], stack_dir, env, timeout=600)
+
+        def plan(name: str, tfvars: dict[str, Any]) -> dict[str, Any]:
+            var_file = base / f"{name}.tfvars.json"
+            var_file.write_text(json.dumps(tfvars))
+            plan_file = base / f"{name}.tfplan"
+            run_terraform(
+                ["plan", "-input=false", f"-var-file={var_file}", f"-out={plan_file}"],
+                stack_dir,
+                env,
+                timeout=900,
+            )
+            shown = run_terraform(["show", "-json", str(plan_file)], stack_dir, env).stdout
+            return json.loads(shown)
+
+        yield plan, server.url
+
+
+def _created_types(plan: dict[str, Any]) -> set[str]:
+    return {
+        change["type"]
+        for change in plan["resource_changes"]
+        if "create" in change["change"]["actions"]
+    }
+
+
+def _flowlib_config(plan: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(known values, {key: True} for values known only after apply) of flowlib_config."""
+    change = plan["output_changes"]["flowlib_config"]
+    unknown = change["after_unknown"]
+    return change["after"] or {}, unknown if isinstance(unknown, dict) else {}
+
+
+def test_bring_your_own_vpc_roles_and_key(planner: Any) -> None:
+    plan, url = planner
+    ec2 = boto3_client("ec2", url, REGION)
+    vpc_id = ec2.create_vpc(CidrBlock="10.99.0.0/16")["Vpc"]["VpcId"]
+    subnet_ids = [
+        ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.99.{i}.0/24", AvailabilityZone=az)["Subnet"][
+            "SubnetId"
+        ]
+        for i, az in enumerate(("us-east-1a", "us-east-1b"))
+    ]
+    key_arn = boto3_client("kms", url, REGION).create_key()["KeyMetadata"]["Arn"]
+    roles = {
+        "task_role_arn": f"arn:aws:iam::{ACCOUNT}:role/byo-task",
+        "batch_service_role_arn": f"arn:aws:iam::{ACCOUNT}:role/byo-batch",
+        "batch_instance_profile_arn": f"arn:aws:iam::{ACCOUNT}:instance-profile/byo-ecs",
+        "batch_execution_role_arn": f"arn:aws:iam::{ACCOUNT}:role/byo-exec",
+        "eks_cluster_role_arn": f"arn:aws:iam::{ACCOUNT}:role/byo-eks",
+        "eks_node_role_arn": f"arn:aws:iam::{ACCOUNT}:role/byo-node",
+    }
+    planned = plan(
+        "byo",
+        {
+            "environment": "byo",
+            "region": REGION,
+            "create_vpc": False,
+            "vpc_id": vpc_id,
+            "private_subnet_ids": subnet_ids,
+            "create_kms_key": False,
+            "kms_key_arn": key_arn,
+            "enable_batch": True,
+            "enable_eks": True,
+            **roles,
+        },
+    )
+    created = _created_types(planned)
+    for brought in (
+        "aws_vpc",
+        "aws_subnet",
+        "aws_iam_role",
+        "aws_iam_instance_profile",
+        "aws_kms_key",
+        "aws_flow_log",
+        "aws_nat_gateway",
+    ):
+        assert brought not in created, f"{brought} is created although it was brought"
+    for wanted in (
+        "aws_s3_bucket",
+        "aws_dynamodb_table",
+        "aws_batch_job_queue",
+        "aws_eks_cluster",
+        "aws_eks_node_group",
+        "aws_ecr_repository",
+    ):
+        assert wanted in created, f"{wanted} missing from the plan"
+    by_address = {c["address"]: c for c in planned["resource_changes"]}
+    cluster = by_address["module.eks[0].aws_eks_cluster.this"]["change"]["after"]
+    assert cluster["role_arn"] == roles["eks_cluster_role_arn"]
+    assert sorted(cluster["vpc_config"][0]["subnet_ids"]) == sorted(subnet_ids)
+    config, _ = _flowlib_config(planned)
+    assert config["task_role_arn"] == roles["task_role_arn"]
+    assert config["batch_job_role_arn"] == roles["task_role_arn"]
+    assert config["batch_execution_role_arn"] == roles["batch_execution_role_arn"]
+    assert config["s3_kms_key_arn"] == key_arn
+
+
+def test_everything_optional_off_gives_nulls(planner: Any) -> None:
+    plan, _ = planner
+    planned = plan(
+        "minimal",
+        {
+            "environment": "minimal",
+            "region": REGION,
+            "enable_batch": False,
+            "enable_eks": False,
+            "create_ecr_repository": False,
+            "enable_flow_logs": False,
+        },
+    )
+    created = _created_types(planned)
+    for absent in (
+        "aws_batch_compute_environment",
+        "aws_eks_cluster",
+        "aws_ecr_repository",
+        "aws_nat_gateway",
+        "aws_flow_log",
+    ):
+        assert absent not in created
+    iam_roles = [
+        c["change"]["after"]["name"]
+        for c in planned["resource_changes"]
+        if c["type"] == "aws_iam_role"
+    ]
+    assert iam_roles == ["flowlib-minimal-task"], iam_roles
+    config, unknown = _flowlib_config(planned)
+    schema = json.loads(STACK_OUTPUT_SCHEMA_FILE.read_text())
+    assert set(config) | set(unknown) == set(schema["keys"])
+    for key in (
+        "batch_job_queues",
+        "batch_default_job_queue",
+        "batch_job_role_arn",
+        "batch_execution_role_arn",
+        "eks_cluster_name",
+        "eks_cluster_endpoint",
+        "kubernetes_namespace",
+        "kubernetes_service_account",
+        "ecr_repository_url",
+        "image",
+    ):
+        assert key not in unknown or not unknown[key], f"{key} should be known (null)"
+        assert config.get(key) is None, f"{key} should be null with the feature off"
+    assert config["environment"] == "minimal"
+    assert config["s3_prefix"] == "flowlib"
