@@ -182,6 +182,8 @@ class TerraformRunner:
             hook = event.get("hook", {})
             address = hook.get("resource", {}).get("addr", "")
             if kind == "apply_complete":
+                if hook.get("action") == "read" or _is_data(address):
+                    continue
                 if address not in done:
                     done.append(address)
                 verb = {"create": "created", "delete": "destroyed", "update": "updated",
@@ -220,6 +222,10 @@ class TerraformRunner:
                              hint=f"full output: run it by hand in {self.work_dir}")
 
 
+def _is_data(address: str) -> bool:
+    return address.startswith("data.") or ".data." in address
+
+
 def _lock_info(text: str) -> dict[str, str]:
     info = {}
     for key in ("ID", "Path", "Operation", "Who", "Version", "Created", "Info"):
@@ -252,12 +258,27 @@ def summarise_plan(plan: dict[str, Any]) -> PlanResult:
         counts[action] = counts.get(action, 0) + 1
         changes.append({"address": rc["address"], "type": rc.get("type"), "action": action,
                         "attributes": _changed_attributes(rc.get("change", {}))})
+    # Like Terraform's own "Objects have changed outside of Terraform" note: only drift that
+    # contributes to a planned change (relevant_attributes), not read-back normalisation.
+    relevant: dict[str, set[str]] = {}
+    for item in plan.get("relevant_attributes", []):
+        path = item.get("attribute") or []
+        relevant.setdefault(item["resource"], set()).update(path[:1])
+    changed_addresses = {c["address"] for c in changes}
     drift = []
     for rc in plan.get("resource_drift", []):
+        address = rc["address"]
+        if address not in relevant and address not in changed_addresses:
+            continue
         actions = rc.get("change", {}).get("actions", [])
-        drift.append({"address": rc["address"], "type": rc.get("type"),
+        attributes = _changed_attributes(rc.get("change", {}))
+        if relevant.get(address):
+            attributes = [a for a in attributes if a["name"] in relevant[address]]
+        if not attributes and actions != ["delete"] and address not in changed_addresses:
+            continue
+        drift.append({"address": address, "type": rc.get("type"),
                       "action": "deleted" if actions == ["delete"] else "changed",
-                      "attributes": _changed_attributes(rc.get("change", {}))})
+                      "attributes": attributes})
     outputs = [name for name, oc in (plan.get("output_changes") or {}).items()
                if oc.get("actions") not in (["no-op"], None)]
     return PlanResult(bool(changes), changes, drift, counts, outputs)

@@ -6,11 +6,11 @@ Two independent parts:
   free port, in-process (``ThreadedMotoServer``) or as a ``moto_server`` subprocess, and
   :func:`aws_env` gives the environment variables (dummy credentials, region,
   ``AWS_ENDPOINT_URL``) that boto3, awswrangler and the Terraform AWS provider all honour.
-  moto is a local stand-in for AWS, not AWS: it accepts most calls but enforces no IAM policy
-  and runs nothing on Batch or EKS by itself.
+  moto is a local stand-in for AWS, not AWS: it accepts most calls but enforces no IAM policy,
+  starts no instance and serves no Kubernetes API.
 * Terraform offline: :func:`find_provider_mirror` locates the filesystem mirror of the
-  hashicorp providers, :func:`terraform_env` writes a CLI config pointing at it (and a shared
-  plugin cache) and returns the environment, :func:`run_terraform` runs the binary with it.
+  hashicorp providers, :func:`terraform_env` writes a CLI config pointing at it and returns
+  the environment, :func:`run_terraform` runs the binary with it.
 
 Used by tests/terraform, the flowlib S3/DynamoDB tests and the ``platform`` CLI tests.
 """

@@ -223,9 +223,10 @@ class KubeController:
                                      "controller": True}],
             },
             "spec": template["spec"],
-            "status": {"phase": "Pending"},
+            "status": {"phase": "Pending"} if fault == "unschedulable" else {
+                "phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "True"}]},
         }
-        self.core.create_namespaced_pod(namespace, pod)
+        self.core.create_namespaced_pod(namespace, pod, _preload_content=False)
         self._job_status(namespace, name, {"active": 1, "startTime": _now()})
         container = template["spec"]["containers"][0]
         if fault == "unschedulable":
@@ -235,8 +236,6 @@ class KubeController:
                            "preemption: 0/3 nodes are available.",
             }]})
             return
-        self._pod_status(namespace, pod_name, {"phase": "Pending", "conditions": [
-            {"type": "PodScheduled", "status": "True"}]})
         if fault == "image_pull":
             image = container.get("image")
             for reason, message in (
@@ -335,14 +334,16 @@ class KubeController:
     def _pod_status(self, namespace: str, pod: str, status: dict[str, Any]) -> None:
         try:
             self.core.patch_namespaced_pod_status(
-                pod, namespace, {"metadata": {"namespace": namespace}, "status": status})
+                pod, namespace, {"metadata": {"namespace": namespace}, "status": status},
+                _preload_content=False)
         except Exception:  # noqa: BLE001 - the pod was deleted meanwhile
             pass
 
     def _job_status(self, namespace: str, job: str, status: dict[str, Any]) -> None:
         try:
             self.batch.patch_namespaced_job_status(
-                job, namespace, {"metadata": {"namespace": namespace}, "status": status})
+                job, namespace, {"metadata": {"namespace": namespace}, "status": status},
+                _preload_content=False)
         except Exception:  # noqa: BLE001 - the Job was deleted meanwhile
             pass
 

@@ -128,7 +128,9 @@ class KubernetesLauncher:
         manifest = self.job_manifest(spec, name)
         worker.deadline_seconds = manifest["spec"].get("activeDeadlineSeconds")
         try:
-            self.batch.create_namespaced_job(settings.namespace, manifest)
+            # The reply is the Job we sent, plus status: skip deserialising it into models.
+            self.batch.create_namespaced_job(settings.namespace, manifest,
+                                             _preload_content=False).release_conn()
         except Exception as exc:  # noqa: BLE001 - ApiException or transport error
             worker.fail(f"Kubernetes did not accept the Job for step '{spec.step}' "
                         f"(namespace {settings.namespace}): {_api_error(exc)}", delete=False)
@@ -174,7 +176,9 @@ class KubernetesLauncher:
 
     def delete_job(self, name: str, namespace: str) -> None:
         try:
-            self.batch.delete_namespaced_job(name, namespace, propagation_policy="Background")
+            self.batch.delete_namespaced_job(
+                name, namespace, propagation_policy="Background", _preload_content=False
+            ).release_conn()
         except Exception:  # noqa: BLE001 - already gone (TTL, someone else) is fine
             pass
 
