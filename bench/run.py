@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import tempfile
@@ -254,12 +255,21 @@ def main(argv: list[str] | None = None) -> int:
         scenarios.warm_up(lib, base)
     results: dict[str, Any] = {}
     rows: list[Row] = []
+    load: dict[str, list[float]] = {}  # other processes on the machine skew every figure
     for name in SCENARIOS:
         if name in args.only:
+            before = os.getloadavg()[0]
             results[name], new_rows = BENCHES[name](args, libs, base)
+            load[name] = [round(before, 2), round(os.getloadavg()[0], 2)]
             rows += new_rows
-    table = report.markdown(rows)
-    print(table)
+    results["load_average_1min"] = load
+    print(report.markdown(rows))
+    busy = {k: v for k, v in load.items() if max(v) > 1.5}
+    if busy:
+        print(
+            f"\nWARNING: the machine was busy (1-min load average before/after: {busy}; "
+            f"{os.cpu_count()} cores): the figures are skewed, rerun on a quiet machine."
+        )
     out = _save(args, metaflow_version, results, rows, time.time() - started)
     log(f"results written to {out}; total {time.time() - started:.0f} s")
     return 0 if all(r.passed is not False for r in rows) else 1

@@ -72,6 +72,10 @@ def bootstrap(account_id: str, region: str, use_lockfile: bool) -> BootstrapResu
     try:
         s3.head_bucket(Bucket=bucket, ExpectedBucketOwner=account_id)
         exists = True
+        # Belt and braces: some S3 implementations ignore ExpectedBucketOwner; a bucket of
+        # ours is in our own bucket list.
+        if not any(b["Name"] == bucket for b in s3.list_buckets().get("Buckets", [])):
+            raise _taken(bucket, account_id)
     except botocore.exceptions.ClientError as exc:
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         if status == 403:

@@ -26,6 +26,7 @@ import json
 import os
 import re
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -33,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from platform_cli.errors import PlatformError
+from platform_cli.errors import ApplyFailedError, PlatformError
 from platform_cli.state_backend import locked_error
 
 PLAN_FILE = "platform.tfplan"
@@ -170,40 +171,52 @@ class TerraformRunner:
         errors: list[str] = []
         summary: dict[str, int] = {}
         lock_text = ""
+        # stderr to a file: a full stderr pipe, unread while stdout streams, would block.
+        err_file = tempfile.TemporaryFile(mode="w+")
         process = subprocess.Popen(command, cwd=self.work_dir, env=self.env, text=True,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                   stdout=subprocess.PIPE, stderr=err_file)
         assert process.stdout is not None
-        for line in process.stdout:
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            kind = event.get("type")
-            hook = event.get("hook", {})
-            address = hook.get("resource", {}).get("addr", "")
-            if kind == "apply_complete":
-                if hook.get("action") == "read" or _is_data(address):
+        try:
+            for line in process.stdout:
+                try:
+                    event = json.loads(line)
+                except ValueError:
                     continue
-                if address not in done:
-                    done.append(address)
-                verb = {"create": "created", "delete": "destroyed", "update": "updated",
-                        "replace": "replaced"}.get(hook.get("action", ""), "done")
-                progress(len(done), total, time.monotonic() - started, f"{verb} {address}")
-            elif kind == "apply_errored":
-                failed.append((address, ""))
-            elif kind == "diagnostic" and event.get("@level") == "error":
-                diag = event.get("diagnostic", {})
-                text = f"{diag.get('summary', '')}: {diag.get('detail', '')}".strip(": ")
-                if "state lock" in text.lower():
-                    lock_text = text
-                errors.append(text)
-                where = diag.get("address")
-                if where:
-                    failed[:] = [(a, e) for a, e in failed if a != where] + [(where, text)]
-            elif kind == "change_summary":
-                summary = event.get("changes", {})
-        stderr = process.stderr.read() if process.stderr else ""
+                kind = event.get("type")
+                hook = event.get("hook", {})
+                address = hook.get("resource", {}).get("addr", "")
+                if kind == "apply_complete":
+                    if hook.get("action") == "read" or _is_data(address):
+                        continue
+                    if address not in done:
+                        done.append(address)
+                    verb = {"create": "created", "delete": "destroyed", "update": "updated",
+                            "replace": "replaced"}.get(hook.get("action", ""), "done")
+                    progress(len(done), total, time.monotonic() - started, f"{verb} {address}")
+                elif kind == "apply_errored":
+                    failed.append((address, ""))
+                elif kind == "diagnostic" and event.get("@level") == "error":
+                    diag = event.get("diagnostic", {})
+                    text = f"{diag.get('summary', '')}: {diag.get('detail', '')}".strip(": ")
+                    if "state lock" in text.lower():
+                        lock_text = text
+                    errors.append(text)
+                    where = diag.get("address")
+                    if where:
+                        failed[:] = [(a, e) for a, e in failed if a != where] + [(where, text)]
+                elif kind == "change_summary":
+                    summary = event.get("changes", {})
+        except KeyboardInterrupt:
+            # Terraform got the same SIGINT: it stops gracefully, writes the state and releases
+            # the lock. Wait for that rather than leave a lock behind.
+            process.wait()
+            raise ApplyFailedError(
+                f"Interrupted: {what} stopped after {len(done)} change(s). The state keeps "
+                "what was done.", hint="re-run the same command to continue") from None
         code = process.wait()
+        err_file.seek(0)
+        stderr = err_file.read()
+        err_file.close()
         elapsed = time.monotonic() - started
         if lock_text or "Error acquiring the state lock" in stderr:
             raise locked_error(_lock_info(lock_text + "\n" + stderr), "the S3 backend")

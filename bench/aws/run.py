@@ -12,8 +12,9 @@ figures are loopback + moto's Python, only the ratios and request counts carry o
    with 1,000 and with 10,000 runs of the flow stored; HTTP requests counted with a botocore
    ``before-send`` hook. Target: flat. moto answers a Query by walking every item of the table
    (``moto/dynamodb/models/table.py``), so its latency grows with the table whatever the
-   client does; the two raw boto3 ``Limit=1`` queries are that floor, measured alongside. Runs are bulk-loaded with the exact items
-   ``create_run`` writes (BatchWriteItem), to keep the setup short.
+   client does; the two raw boto3 ``Limit=1`` queries are that floor, measured alongside.
+   Runs are bulk-loaded with the exact items ``create_run`` writes (BatchWriteItem), to keep
+   the setup short.
 
 Options: ``--mib N`` (default 256), ``--repeat N`` (default 3), ``--runs 1000,10000``,
 ``--json PATH`` to also write the figures.

@@ -6,6 +6,7 @@ import click
 
 from flowlib.cli import inspect_commands, run_commands
 from flowlib.graph import FlowGraph
+from flowlib.remote.batch.cli import batch_group
 
 
 def build_cli(flow_cls: type) -> click.Group:
@@ -28,6 +29,7 @@ def build_cli(flow_cls: type) -> click.Group:
         inspect_commands.logs_command(),
         inspect_commands.dump_command(),
         inspect_commands.tag_group(),
+        batch_group(),
     ):
         cli.add_command(command)
     return cli

@@ -115,6 +115,7 @@ class Scheduler:
         finally:
             signal.signal(signal.SIGTERM, previous)
             self._selector.close()
+            getattr(self.launcher, "shutdown", lambda: None)()
         return self.succeeded and not self.failures
 
     def mark_cloned(self, pathspec: str) -> None:

@@ -26,6 +26,8 @@ def var_options(f: Any) -> Any:
     f = click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
                      help="A root stack variable; JSON values are typed (true, 3, {...}). "
                           "Remembered for later commands.")(f)
+    f = click.option("--unset", "unsets", multiple=True, metavar="KEY",
+                     help="Forget a remembered --set value (the variable's default applies).")(f)
     f = click.option("--var-file", "var_files", multiple=True,
                      type=click.Path(exists=True, dir_okay=False, path_type=Path),
                      help="A .tfvars or .tfvars.json file (repeatable). Remembered.")(f)
@@ -85,10 +87,31 @@ def prepare(record: envs.EnvRecord, binary: str, version: tuple[int, int, int],
     platform_vars.write_text(json.dumps(values, indent=2, sort_keys=True) + "\n")
     var_files = [*record.var_files, str(platform_vars)]
     runner = TerraformRunner(work, binary, terraform_env())
-    info(f"...  terraform init (state s3://{record.state_bucket}/{record.state_key})")
-    runner.init(state_backend.backend_config(record.state_bucket, record.state_key,
-                                             record.region, record.lock_table))
+    backend = state_backend.backend_config(record.state_bucket, record.state_key,
+                                           record.region, record.lock_table)
+    stamp = work / ".terraform" / "platform-init.stamp"
+    fingerprint = _fingerprint(work, backend)
+    if not (stamp.is_file() and stamp.read_text() == fingerprint):
+        info(f"...  terraform init (state s3://{record.state_bucket}/{record.state_key})")
+        runner.init(backend)
+        stamp.write_text(fingerprint)
     return Prepared(record, runner, var_files, version)
+
+
+def _fingerprint(work: Path, backend: dict[str, str]) -> str:
+    """What ``terraform init`` depends on: the backend settings and the module sources. When
+    unchanged since the last successful init, the init (a few seconds) is skipped."""
+    import hashlib
+
+    digest = hashlib.sha256(json.dumps(backend, sort_keys=True).encode())
+    for path in sorted(work.rglob("*.tf")):
+        if ".terraform" not in path.parts:
+            digest.update(str(path.relative_to(work)).encode())
+            digest.update(path.read_bytes())
+    lock = work / ".terraform.lock.hcl"
+    if lock.is_file():
+        digest.update(lock.read_bytes())
+    return digest.hexdigest()
 
 
 def progress_printer() -> Any:

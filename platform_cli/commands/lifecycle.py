@@ -31,8 +31,10 @@ TEARDOWN_VARS = {
 }
 
 
-def _merge_vars(record: envs.EnvRecord, var_files: tuple[Path, ...], sets: tuple[str, ...]
-                ) -> None:
+def _merge_vars(record: envs.EnvRecord, var_files: tuple[Path, ...], sets: tuple[str, ...],
+                unsets: tuple[str, ...] = ()) -> None:
+    for key in unsets:
+        record.sets.pop(key, None)
     if var_files:
         record.var_files = envs.default_var_files(record.name) + [
             str(p.resolve()) for p in var_files]
@@ -115,7 +117,7 @@ def _print_check(check: Any) -> None:
 @var_options
 @yes_option
 def init(env: str, region: str | None, var_files: tuple[Path, ...], sets: tuple[str, ...],
-         yes: bool) -> None:
+         unsets: tuple[str, ...], yes: bool) -> None:
     """Create ENV (or resume it) and write its flowlib profile.
 
     Checks credentials and tools, creates the state bucket if needed, plans, asks, applies,
@@ -142,7 +144,7 @@ def init(env: str, region: str | None, var_files: tuple[Path, ...], sets: tuple[
         record = envs.EnvRecord(env, identity.account_id, region, boot.bucket,
                                 envs.state_key(env), boot.lock_table,
                                 var_files=envs.default_var_files(env))
-    _merge_vars(record, var_files, sets)
+    _merge_vars(record, var_files, sets, unsets)
     envs.save_record(record)
     prepared = prepare(record, binary, version)
     changed = _apply(prepared, yes, "Create")
@@ -166,7 +168,8 @@ def init(env: str, region: str | None, var_files: tuple[Path, ...], sets: tuple[
 @click.command("plan")
 @ENV_ARG
 @var_options
-def plan(env: str, var_files: tuple[Path, ...], sets: tuple[str, ...]) -> None:
+def plan(env: str, var_files: tuple[Path, ...], sets: tuple[str, ...],
+         unsets: tuple[str, ...]) -> None:
     """Show what `platform apply ENV` would change (nothing is changed).
 
     \b
@@ -175,7 +178,7 @@ def plan(env: str, var_files: tuple[Path, ...], sets: tuple[str, ...]) -> None:
     """
     identity, record, binary, version = preflight(env, None, quiet=True)
     record = envs.require_record(env)
-    _merge_vars(record, var_files, sets)  # not saved: a plan changes nothing
+    _merge_vars(record, var_files, sets, unsets)  # not saved: a plan changes nothing
     prepared = prepare(record, binary, version)
     result = prepared.runner.plan(prepared.var_files)
     if not result.changed:
@@ -191,7 +194,8 @@ def plan(env: str, var_files: tuple[Path, ...], sets: tuple[str, ...]) -> None:
 @ENV_ARG
 @var_options
 @yes_option
-def apply(env: str, var_files: tuple[Path, ...], sets: tuple[str, ...], yes: bool) -> None:
+def apply(env: str, var_files: tuple[Path, ...], sets: tuple[str, ...],
+          unsets: tuple[str, ...], yes: bool) -> None:
     """Apply changes to ENV: new variables, or a new version of the modules.
 
     \b
@@ -200,7 +204,7 @@ def apply(env: str, var_files: tuple[Path, ...], sets: tuple[str, ...], yes: boo
     """
     identity, record, binary, version = preflight(env, None, quiet=True)
     record = envs.require_record(env)
-    _merge_vars(record, var_files, sets)
+    _merge_vars(record, var_files, sets, unsets)
     prepared = prepare(record, binary, version)
     _apply(prepared, yes, "Apply")
     _save(record, "ready")

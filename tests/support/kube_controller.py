@@ -15,7 +15,8 @@ Job controller and the kubelet. Nothing here is production code.
 * :meth:`KubeController.inject` makes the next Job of a step fail the way a cluster can:
   ``image_pull`` (waiting ErrImagePull, then ImagePullBackOff), ``unschedulable``
   (PodScheduled=False, reason Unschedulable), ``deadline`` (the Job's deadline fires at once)
-  and ``oom`` (the container is OOMKilled, exit code 137).
+  and ``oom`` (the container is OOMKilled, exit code 137); both fire 0.5 s after the
+  container started, so the step must still be running then.
 
 kmock ignores label selectors and has no uid/resourceVersion; the controller does not need them.
 """
@@ -69,7 +70,7 @@ class KmockCluster:
     def stop(self) -> None:
         if self._stop is not None:
             self.loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
+        self._thread.join(2)  # open watch streams can hold the server: it is a daemon thread
 
     def _serve(self) -> None:
         asyncio.set_event_loop(self.loop)
@@ -274,11 +275,22 @@ class KubeController:
         reader = threading.Thread(target=self._pump, args=(proc, key), daemon=True)
         reader.start()
         deadline = spec.get("activeDeadlineSeconds")
-        if fault == "deadline":
+        if fault in ("deadline", "oom"):
             deadline = 0.5
         try:
             code = proc.wait(timeout=deadline)
         except subprocess.TimeoutExpired:
+            if fault == "oom":  # the kernel's OOM killer: SIGKILL, reported as OOMKilled
+                _kill(proc)
+                code = proc.wait()
+                reader.join(5)
+                self.cluster.finished.add(key)
+                self._container_state(namespace, pod, "Failed", {"terminated": {
+                    "exitCode": 137, "reason": "OOMKilled", "finishedAt": _now()}})
+                self._job_status(namespace, job, {"active": 0, "failed": 1, "conditions": [{
+                    "type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+                    "message": "Job has reached the specified backoff limit"}]})
+                return
             _kill(proc)
             reader.join(5)
             self.cluster.finished.add(key)
@@ -301,8 +313,6 @@ class KubeController:
         if code < 0:
             code = 128 - code
         reason = "Completed" if code == 0 else "Error"
-        if fault == "oom":
-            code, reason = 137, "OOMKilled"
         phase = "Succeeded" if code == 0 else "Failed"
         self._container_state(namespace, pod, phase, {"terminated": {
             "exitCode": code, "reason": reason, "finishedAt": _now()}})

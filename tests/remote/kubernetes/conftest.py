@@ -103,6 +103,7 @@ def k8s_aws(kube: KubeController, request: pytest.FixtureRequest, tmp_path: Path
     stack = base.stack  # type: ignore[attr-defined]
     env = {**base.env, **kubernetes_env(kube)}
     backend = K8sBackend("k8s-aws", tmp_path, env, controller=kube)
+    backend.table = base.table  # type: ignore[attr-defined]
     kube.reset()
     saved = dict(kube.node_env)
     kube.node_env.update(stack.env)

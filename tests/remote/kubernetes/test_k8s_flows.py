@@ -119,3 +119,18 @@ def test_decorators_shape_the_job_and_plain_steps_stay_local(k8s, kube):
     assert pod["volumes"][0]["emptyDir"] == {"medium": "Memory", "sizeLimit": "256Mi"}
     assert pod["containers"][0]["volumeMounts"][0]["mountPath"] == "/dev/shm"
     assert job["spec"]["activeDeadlineSeconds"] >= 300
+
+
+def test_on_s3_and_dynamodb_stores(k8s_aws, kube):
+    """The real target: pods reach S3 + DynamoDB (moto) with only the profile's keys."""
+    k8s_aws.run("linear_flow.py", "run", "--count", "2")
+    run = Flow("LinearFlow").latest_run
+    assert run.successful and run.data.summary["items"] == [0, 1, 99]
+    assert "to stderr" in run["start"].task.stderr
+    k8s_aws.run(REMOTE / "k8s_foreach_flow.py", "run", "--n", "5")
+    assert Flow("K8sForeachFlow").latest_run.data.total == 30
+    (job, *_) = _jobs(kube, "LinearFlow")
+    env = {e["name"]: e["value"] for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["FLOWLIB_CONFIG"] == "env" and env["FLOWLIB_DATASTORE"] == "s3"
+    assert env["FLOWLIB_DYNAMODB_TABLE"] == k8s_aws.table
+    assert "FLOWLIB_DATASTORE_ROOT" not in env and "AWS_SECRET_ACCESS_KEY" not in env
