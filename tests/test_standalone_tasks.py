@@ -71,3 +71,23 @@ def test_step_command_directly_reruns_a_registered_task(standalone):
         "branch_flow.py", "step", "left", "--run-id", run.id, "--task-id", "999", expect=1
     )
     assert "is not registered" in proc.stderr
+
+
+def test_an_attempt_lost_with_its_host_restarts_without_using_a_retry(standalone):
+    from flowlib.stores import open_stores
+
+    standalone.run("branch_flow.py", "run")
+    run = Flow("BranchFlow").latest_run
+    left = run["left"].task
+    meta = open_stores().metadata
+    # Attempt 1 started on a host that then disappeared: still recorded as running.
+    meta.start_attempt("BranchFlow", run.id, "left", left.id, 1)
+    args = ["step", "left", "--run-id", run.id, "--task-id", left.id, "--attempt", "1"]
+    proc = standalone.run("branch_flow.py", *args, expect=1)
+    assert "already started" in proc.stderr
+    standalone.run("branch_flow.py", *args, env={"AWS_BATCH_JOB_ATTEMPT": "2"})
+    again = Flow("BranchFlow").latest_run["left"].task
+    assert again.current_attempt == 1 and again.successful and again.data.value == 11
+    # A finished attempt is never started again, whatever the backend says.
+    proc = standalone.run("branch_flow.py", *args, env={"AWS_BATCH_JOB_ATTEMPT": "3"}, expect=1)
+    assert "already started" in proc.stderr

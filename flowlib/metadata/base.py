@@ -56,8 +56,21 @@ class MetadataStore(ABC):
         """Register tasks of a run (status pending) before they are launched."""
 
     @abstractmethod
-    def start_attempt(self, flow: str, run_id: str, step: str, task_id: str, attempt: int) -> None:
-        """Record that an attempt started; fails if this attempt was already recorded."""
+    def start_attempt(
+        self,
+        flow: str,
+        run_id: str,
+        step: str,
+        task_id: str,
+        attempt: int,
+        restart: bool = False,
+    ) -> None:
+        """Record that an attempt started; fails if this attempt was already recorded.
+
+        ``restart`` allows starting again an attempt that is still recorded as running: the
+        compute backend re-ran it after losing its host (e.g. a spot interruption), which must
+        not count as one of the user's @retry attempts.
+        """
 
     @abstractmethod
     def finish_attempt(

@@ -577,7 +577,10 @@ class DynamoDBMetadataStore(MetadataStore):
             {"PutRequest": {"Item": self._task_item(t, PENDING)}} for t in tasks
         ])
 
-    def start_attempt(self, flow: str, run_id: str, step: str, task_id: str, attempt: int) -> None:
+    def start_attempt(
+        self, flow: str, run_id: str, step: str, task_id: str, attempt: int,
+        restart: bool = False,
+    ) -> None:
         item = {
             **self._attempt_key(flow, run_id, step, task_id, attempt), "type": _S("attempt"),
             "flow": _S(flow), "run_number": _N(int(run_id)), "step": _S(step),
@@ -587,7 +590,12 @@ class DynamoDBMetadataStore(MetadataStore):
         try:
             self._transact([
                 {"Put": {"TableName": self.table, "Item": item,
-                         "ConditionExpression": "attribute_not_exists(sk)"}},
+                         "ConditionExpression": (
+                             "attribute_not_exists(sk) OR #s = :s" if restart
+                             else "attribute_not_exists(sk)"),
+                         **({"ExpressionAttributeNames": {"#s": "status"},
+                             "ExpressionAttributeValues": {":s": _S(RUNNING)}}
+                            if restart else {})}},
                 {"Update": {
                     "TableName": self.table, "Key": self._task_key(flow, run_id, step, task_id),
                     "UpdateExpression": "SET #s = :s, attempts = :n",

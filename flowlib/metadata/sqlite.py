@@ -256,21 +256,37 @@ class SqliteMetadataStore(MetadataStore):
             ]
         )
 
-    def start_attempt(self, flow: str, run_id: str, step: str, task_id: str, attempt: int) -> None:
+    def start_attempt(
+        self,
+        flow: str,
+        run_id: str,
+        step: str,
+        task_id: str,
+        attempt: int,
+        restart: bool = False,
+    ) -> None:
         key = (flow, int(run_id), step, task_id)
+        insert = (
+            "INSERT INTO attempts VALUES(?,?,?,?,?,?,?,NULL,NULL,NULL)"
+            if not restart
+            else "INSERT INTO attempts VALUES(?,?,?,?,?,?,?,NULL,NULL,NULL) "
+            "ON CONFLICT DO UPDATE SET started=excluded.started WHERE status='running'"
+        )
         try:
-            self._write(
-                [
-                    (
-                        "INSERT INTO attempts VALUES(?,?,?,?,?,?,?,NULL,NULL,NULL)",
-                        (*key, attempt, RUNNING, time.time()),
-                    ),
-                    (
-                        f"UPDATE tasks SET status=?, attempts=MAX(attempts, ?) WHERE {_TASK_KEY}",
-                        (RUNNING, attempt + 1, *key),
-                    ),
-                ]
-            )
+            db = self.db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                changed = db.execute(insert, (*key, attempt, RUNNING, time.time())).rowcount
+                db.execute(
+                    f"UPDATE tasks SET status=?, attempts=MAX(attempts, ?) WHERE {_TASK_KEY}",
+                    (RUNNING, attempt + 1, *key),
+                )
+                if changed == 0:
+                    raise sqlite3.IntegrityError("attempt already finished")
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
         except sqlite3.IntegrityError:
             raise MetadataError(
                 f"Attempt {attempt} of {flow}/{run_id}/{step}/{task_id} was already started; "

@@ -22,6 +22,8 @@ class TaskSpec:
     tags: list[str] = field(default_factory=list)
     # Set for @catch's fallback attempt: the error of the last real attempt.
     caught_error: dict[str, Any] | None = None
+    # The compute backend re-runs this attempt after an infrastructure failure.
+    restart: bool = False
 
     @property
     def pathspec(self) -> str:

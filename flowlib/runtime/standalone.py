@@ -6,6 +6,8 @@ is read from the metadata store, so the command line stays short and the same on
 
 from __future__ import annotations
 
+import os
+
 from flowlib.exceptions import FlowlibError
 from flowlib.graph import FlowGraph
 from flowlib.runtime.spec import TaskSpec
@@ -53,4 +55,7 @@ def run_standalone(
         run.tags,
         caught,
     )
+    # AWS Batch re-runs a job whose host was lost (its retry strategy retries only that):
+    # the same flowlib attempt starts again instead of consuming a user @retry.
+    spec.restart = int(os.environ.get("AWS_BATCH_JOB_ATTEMPT", "1") or 1) > 1
     return execute_task(flow_cls, graph, stores, spec)

@@ -27,7 +27,9 @@ PARAMETERS_STEP = "_parameters"
 def execute_task(flow_cls: type, graph: FlowGraph, stores: Stores, spec: TaskSpec) -> bool:
     """Run the attempt and record its outcome; True if it succeeded."""
     meta = stores.metadata
-    meta.start_attempt(spec.flow, spec.run_id, spec.step, spec.task_id, spec.attempt)
+    meta.start_attempt(
+        spec.flow, spec.run_id, spec.step, spec.task_id, spec.attempt, restart=spec.restart
+    )
     current._set(
         flow_name=spec.flow,
         run_id=spec.run_id,

@@ -18,7 +18,7 @@ from tests.support.backends import FLOWS  # noqa: E402
 MIXED = FLOWS / "remote" / "mixed_batch_k8s_flow.py"
 
 
-def test_one_batch_step_and_one_kubernetes_step_in_one_run(batch_backend, batch_stack, kube):
+def test_one_batch_step_and_one_kubernetes_step_in_one_run(batch_backend, batch_stack, kube):  # noqa: E501, F811
     # The pods reach the Batch stack's moto server, as EKS pods reach AWS through pod identity.
     saved = dict(kube.node_env)
     kube.node_env.update(batch_stack.stack.env)

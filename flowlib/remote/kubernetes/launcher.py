@@ -22,9 +22,12 @@ Settings from the environment:
 from __future__ import annotations
 
 import atexit
+import fcntl
 import json
 import os
 import signal
+import sys
+import termios
 import threading
 import time
 from pathlib import Path
@@ -269,7 +272,10 @@ class KubernetesWorker(Worker):
     def poll(self, block: bool = False) -> bool:
         if block:
             self._complete.wait()
-        return self._complete.is_set()
+            return True
+        # The scheduler drops a polled worker's pipes unread (meant for local grandchildren
+        # holding them open): report the end only once nothing is left in them.
+        return self._complete.is_set() and not any(_unread(fd) for fd in self.fds)
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         """Delete the Job (Kubernetes stops its pod); the attempt ends as killed by ``sig``."""
@@ -491,6 +497,15 @@ class KubernetesWorker(Worker):
                 data = data[written:]
         except OSError:  # the scheduler stopped reading (interrupted run)
             pass
+
+
+def _unread(fd: int) -> int:
+    """Bytes waiting in a pipe (0 once it is closed)."""
+    try:
+        buffer = fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0")
+    except OSError:
+        return 0
+    return int.from_bytes(buffer, sys.byteorder)
 
 
 def _api_error(exc: Exception) -> str:
