@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -250,18 +251,21 @@ def main(argv: list[str] | None = None) -> int:
     libs = [flowlib_lib(flowlib_python), metaflow_lib()]
     base = Path(tempfile.mkdtemp(prefix="flowlib-bench-", dir=args.workdir))
     log(f"Metaflow {metaflow_version}; stores under {base}")
-    for lib in libs:
-        log(f"warming up {lib.name} ...")
-        scenarios.warm_up(lib, base)
     results: dict[str, Any] = {}
     rows: list[Row] = []
     load: dict[str, list[float]] = {}  # other processes on the machine skew every figure
-    for name in SCENARIOS:
-        if name in args.only:
-            before = os.getloadavg()[0]
-            results[name], new_rows = BENCHES[name](args, libs, base)
-            load[name] = [round(before, 2), round(os.getloadavg()[0], 2)]
-            rows += new_rows
+    try:
+        for lib in libs:
+            log(f"warming up {lib.name} ...")
+            scenarios.warm_up(lib, base)
+        for name in SCENARIOS:
+            if name in args.only:
+                before = os.getloadavg()[0]
+                results[name], new_rows = BENCHES[name](args, libs, base)
+                load[name] = [round(before, 2), round(os.getloadavg()[0], 2)]
+                rows += new_rows
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
     results["load_average_1min"] = load
     print(report.markdown(rows))
     busy = {k: v for k, v in load.items() if max(v) > 1.5}

@@ -128,6 +128,8 @@ class TerraformRunner:
 
     def state_list(self) -> list[str]:
         code, out, err = self._cmd("state list")
+        if code != 0 and "require a state file" in err + out:
+            return []  # nothing was ever applied
         if code != 0:
             raise self._error("terraform state list", out, err)
         return [line.strip() for line in out.splitlines() if line.strip()]

@@ -64,11 +64,12 @@ class Flow:
 
     def runs(self, *tags: str) -> Iterator[Run]:
         """Runs in the current namespace having every tag given, newest first."""
-        wanted = list(tags)
+        return self._runs(list(tags))
+
+    def _runs(self, tags: list[str], limit: int | None = None) -> Iterator[Run]:
         ns = get_namespace()
-        if ns is not None:
-            wanted.append(ns)
-        for record in self._meta.list_runs(self.id, tags=wanted):
+        wanted = [*tags, ns] if ns is not None else tags
+        for record in self._meta.list_runs(self.id, tags=wanted, limit=limit):
             yield Run._from_record(record)
 
     def __iter__(self) -> Iterator[Run]:
@@ -79,7 +80,7 @@ class Flow:
 
     @property
     def latest_run(self) -> Run | None:
-        return next(self.runs(), None)
+        return next(self._runs([], limit=1), None)
 
     @property
     def latest_successful_run(self) -> Run | None:

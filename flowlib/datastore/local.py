@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import mmap
 import os
-import secrets
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -40,7 +39,7 @@ class LocalBlobStore(BlobStore):
         path.parent.mkdir(parents=True, exist_ok=True)
         # No fsync: a process crash cannot expose a partial blob (rename is atomic), and after
         # a power loss a damaged blob fails verification on read instead of being returned.
-        tmp = path.with_name(f".{key}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        tmp = path.with_name(f".{key}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
         try:
             with open(tmp, "wb") as out:
                 for chunk in chunks:
@@ -62,7 +61,9 @@ class LocalBlobStore(BlobStore):
                 else:
                     # A private copy-on-write mapping: no copy out of the page cache, and the
                     # objects built on it (numpy arrays) stay writable without touching the file.
-                    flags = mmap.MAP_PRIVATE | getattr(mmap, "MAP_POPULATE", 0)
+                    # No MAP_POPULATE: it made the kernel copy every page up front (0.4 s per
+                    # GiB measured); hashing faults the pages in far more cheaply.
+                    flags = mmap.MAP_PRIVATE
                     data = memoryview(
                         mmap.mmap(
                             handle.fileno(),

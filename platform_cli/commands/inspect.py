@@ -26,8 +26,8 @@ def status(env: str, output: str) -> None:
     """
     from platform_cli import drift
 
+    envs.require_record(env)
     _, record, binary, version = preflight(env, None, quiet=True)
-    record = envs.require_record(env)
     prepared = prepare(record, binary, version)
     plan = prepared.runner.plan(prepared.var_files)
     if output == "json":

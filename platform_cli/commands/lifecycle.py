@@ -176,8 +176,8 @@ def plan(env: str, var_files: tuple[Path, ...], sets: tuple[str, ...],
     Example:
         platform plan dev --set enable_eks=true
     """
+    envs.require_record(env)
     identity, record, binary, version = preflight(env, None, quiet=True)
-    record = envs.require_record(env)
     _merge_vars(record, var_files, sets, unsets)  # not saved: a plan changes nothing
     prepared = prepare(record, binary, version)
     result = prepared.runner.plan(prepared.var_files)
@@ -202,8 +202,8 @@ def apply(env: str, var_files: tuple[Path, ...], sets: tuple[str, ...],
     Example:
         platform apply dev --set batch_default_compute_environment=cpu --yes
     """
+    envs.require_record(env)
     identity, record, binary, version = preflight(env, None, quiet=True)
-    record = envs.require_record(env)
     _merge_vars(record, var_files, sets, unsets)
     prepared = prepare(record, binary, version)
     _apply(prepared, yes, "Apply")
@@ -258,8 +258,8 @@ def destroy(env: str, delete_data: bool, yes: bool) -> None:
     """
     from platform_cli import doctor, profiles, state_backend
 
+    envs.require_record(env)
     identity, record, binary, version = preflight(env, None, quiet=True)
-    record = envs.require_record(env)
     started = time.monotonic()
     prepared = prepare(record, binary, version)
     runner = prepared.runner
@@ -328,8 +328,8 @@ def force_unlock(env: str, lock_id: str, yes: bool) -> None:
     Example:
         platform force-unlock dev 5f1c2a9e-...
     """
+    envs.require_record(env)
     identity, record, binary, version = preflight(env, None, quiet=True)
-    record = envs.require_record(env)
     confirm(f"Release lock {lock_id} of '{env}'? Make sure no other run is active.", yes)
     prepared = prepare(record, binary, version, check_lock=False)
     prepared.runner.force_unlock(lock_id)

@@ -125,8 +125,7 @@ def assert_clean_error(result: Result, *needles: str) -> None:
     """One clear message on stderr, a non-zero exit, never a traceback."""
     assert result.code != 0, result.text
     assert "Traceback" not in result.text, result.text
-    errors = [line for line in result.stderr.splitlines() if line.startswith("platform: error:")]
-    assert len(errors) == 1, result.stderr
+    assert result.stderr.count("platform: error: ") == 1, result.stderr
     tail = result.stderr.split("platform: error:", 1)[1].splitlines()
     assert all(line.startswith("  hint: ") for line in tail[1:] if line), result.stderr
     for needle in needles:

@@ -116,6 +116,18 @@ def test_doctor_passes(platform: Platform) -> None:
         "batch queues and compute environments", "ecr repository", "flowlib profile"}
     text = platform.run("doctor", ENV)
     assert text.code == 0 and "checks passed" in text.stdout
+    # A profile edited by hand no longer agrees with the stack: a failing line, exit 1.
+    saved = platform.config.read_text()
+    edited = json.loads(saved)
+    edited["profiles"][ENV]["s3_prefix"] = "elsewhere"
+    platform.config.write_text(json.dumps(edited))
+    try:
+        bad = platform.run("doctor", ENV)
+    finally:
+        platform.config.write_text(saved)
+    assert bad.code == 1, bad.text
+    assert "FAIL flowlib profile: s3_prefix: profile has 'elsewhere'" in bad.stdout
+    assert f"hint: `platform init {ENV}` rewrites the profile" in bad.stdout
 
 
 def test_flow_run_uses_the_new_bucket_and_table(platform: Platform, tmp_path: Path) -> None:
@@ -161,6 +173,9 @@ def test_status_reports_a_change_made_behind_terraforms_back(platform: Platform)
     assert as_json["drifted"] is True
     assert [c["address"] for c in as_json["changes_to_match_code"]] == [
         "module.artifacts.aws_s3_bucket_versioning.this"]
+    planned = platform.run("plan", ENV)
+    assert planned.code == 0, planned.text
+    assert "update   module.artifacts.aws_s3_bucket_versioning.this" in planned.stdout
     # `platform apply` puts the code back.
     fixed = platform.run("apply", ENV, "--yes")
     assert fixed.code == 0, fixed.text
@@ -223,10 +238,10 @@ def test_destroy_with_delete_data_leaves_nothing(platform: Platform) -> None:
     assert tagged == []
     roles = [r["RoleName"] for r in platform.client("iam").list_roles()["Roles"]]
     assert not [r for r in roles if r.startswith(f"flowlib-{ENV}")], roles
-    keys = platform.client("kms").list_keys()["Keys"]
-    states = {platform.client("kms").describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"]
-              for k in keys}
-    assert states <= {"PendingDeletion"}
+    kms = platform.client("kms")
+    ours = [kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"] for k in kms.list_keys()["Keys"]]
+    ours = [k for k in ours if k.get("Description", "").startswith(f"flowlib-{ENV}:")]
+    assert ours and {k["KeyState"] for k in ours} == {"PendingDeletion"}  # AWS's 30-day wait
     assert ENV not in platform.profiles().get("profiles", {})
     assert platform.profiles().get("default_profile") is None
     assert not (platform.home / "envs" / ENV).exists()

@@ -150,6 +150,13 @@ class KubeController:
         with self._lock:
             self.faults[step] = fault
 
+    def deleted(self, job: str, wait: float = 10) -> bool:
+        """Whether ``job`` was deleted (waits a little: the watch lags the API call)."""
+        deadline = time.time() + wait
+        while job not in self._deleted and time.time() < deadline:
+            time.sleep(0.1)
+        return job in self._deleted
+
     def reset(self) -> None:
         with self._lock:
             self.faults.clear()

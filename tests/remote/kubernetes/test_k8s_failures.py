@@ -49,10 +49,7 @@ def test_image_pull_error_deletes_the_job(k8s, kube):
     kube.inject("work", "image_pull")
     k8s.run(FAULT_FLOW, "run", expect=1)
     (job,) = [j for j in kube.jobs_seen if j["metadata"]["labels"]["flowlib/step"] == "work"]
-    deadline = time.time() + 10
-    while job["metadata"]["name"] not in kube._deleted and time.time() < deadline:
-        time.sleep(0.1)
-    assert job["metadata"]["name"] in kube._deleted  # no pod left retrying the pull
+    assert kube.deleted(job["metadata"]["name"])  # no pod left retrying the pull
 
 
 def test_resume_after_a_cluster_failure(k8s, kube):

@@ -80,11 +80,7 @@ def test_timeout_stops_the_job(k8s, kube):
     (job,) = _jobs(kube, "TimeoutFlow", "sleepy")
     assert job["spec"]["activeDeadlineSeconds"] >= 1  # the cluster's backstop
     name = job["metadata"]["name"]
-    assert _deleted(kube, name)  # flowlib deleted the Job: the pod does not sleep on
-
-
-def _deleted(kube, name: str) -> bool:
-    return name in kube._deleted
+    assert kube.deleted(name)  # flowlib deleted the Job: the pod does not sleep on
 
 
 def test_resume_reuses_tasks_that_finished_remotely(k8s, tmp_path):
