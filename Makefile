@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_DIR ?= .demo
 
-.PHONY: setup demo test lint bench bench-aws clean
+.PHONY: setup demo test lint bench bench-aws bench-platform clean
 
 setup: $(VENV)/.installed
 
@@ -32,6 +32,12 @@ lint: setup
 
 bench: setup
 	$(PY) bench/run.py
+
+bench-aws: setup
+	$(PY) bench/aws/run.py
+
+bench-platform: setup
+	$(PY) bench/platform_timings.py --moto
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .venv-checkov

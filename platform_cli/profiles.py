@@ -7,8 +7,6 @@ a profile, make one the default, export and import, and compare with the stack.
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -46,47 +44,21 @@ def all_profiles() -> tuple[dict[str, Any], str | None]:
     return config.get("profiles", {}), config.get("default_profile")
 
 
-def _rewrite(mutate: Any) -> Path:
-    from flowlib.config import config_path, load_config
-
-    path = config_path()
-    if path is None:
-        raise PlatformError("FLOWLIB_CONFIG=env: there is no config file to change.")
-    config = load_config(path)
-    mutate(config)
-    if config.get("default_profile") is None:
-        config.pop("default_profile", None)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(config, indent=2) + "\n")
-    os.replace(tmp, path)
-    return path
-
-
 def remove(name: str) -> bool:
     """Remove profile ``name`` (and the default if it pointed at it); True if it existed."""
-    existed = read(name) is not None
+    from flowlib.config import remove_profile
 
-    def mutate(config: dict[str, Any]) -> None:
-        config.get("profiles", {}).pop(name, None)
-        if config.get("default_profile") == name:
-            config["default_profile"] = None
-
-    if existed:
-        _rewrite(mutate)
-    return existed
+    return remove_profile(name)
 
 
 def use(name: str) -> Path:
+    from flowlib.config import set_default_profile
+
     if read(name) is None:
         raise PlatformError(f"No flowlib profile '{name}' on this machine.",
                             hint=f"`platform init {name}` writes it, or `platform configure "
                                  "import FILE` with a file from ops")
-
-    def mutate(config: dict[str, Any]) -> None:
-        config["default_profile"] = name
-
-    return _rewrite(mutate)
+    return set_default_profile(name)
 
 
 def export(name: str) -> dict[str, Any]:

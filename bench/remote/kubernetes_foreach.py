@@ -47,6 +47,8 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
     parser.add_argument("--max-workers", type=int, default=16)
     parser.add_argument("--output", type=Path, default=None, help="also write JSON here")
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="keep the stores here (default: a temporary folder, removed)")
     args = parser.parse_args()
 
     from tests.support.kube_controller import KmockCluster, KubeController
@@ -57,7 +59,8 @@ def main() -> None:
     try:
         for n in args.sizes:
             tasks = n + 3  # start, the n branches, join, end
-            with tempfile.TemporaryDirectory() as tmp:
+            with tempfile.TemporaryDirectory(dir=args.workdir) as tmp_dir:
+                tmp = str(args.workdir / f"n{n}") if args.workdir else tmp_dir
                 stats = Path(tmp) / "stats.json"
                 k8s_env = {
                     "FLOWLIB_DATASTORE_ROOT": f"{tmp}/k8s",

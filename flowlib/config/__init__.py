@@ -449,12 +449,51 @@ def write_profile(name: str, profile: dict[str, Any], make_default: bool = False
     for key, value in profile.items():
         _check_value(key, value, name, "new profile")
     _check_profile(profile, name, {})
-    config = load_config(path)
-    config["schema_version"] = SCHEMA_VERSION
-    config.setdefault("profiles", {})[name] = dict(profile)
-    if make_default:
+
+    def mutate(config: dict[str, Any]) -> None:
+        config["schema_version"] = SCHEMA_VERSION
+        config.setdefault("profiles", {})[name] = dict(profile)
+        if make_default:
+            config["default_profile"] = name
+
+    return update_config(mutate)
+
+
+def remove_profile(name: str) -> bool:
+    """Remove profile ``name`` (and the default if it named it); True if it existed."""
+    path = config_path()
+    existed = path is not None and name in load_config(path).get("profiles", {})
+
+    def mutate(config: dict[str, Any]) -> None:
+        config.get("profiles", {}).pop(name, None)
+        if config.get("default_profile") == name:
+            config["default_profile"] = None
+
+    if existed:
+        update_config(mutate)
+    return existed
+
+
+def set_default_profile(name: str) -> Path:
+    """Make ``name`` the profile used when FLOWLIB_PROFILE is not set."""
+
+    def mutate(config: dict[str, Any]) -> None:
+        if name not in config.get("profiles", {}):
+            raise ConfigError(f"Profile '{name}' is not defined in {config_path()}.")
         config["default_profile"] = name
-    elif config.get("default_profile") is None:
+
+    return update_config(mutate)
+
+
+def update_config(mutate: Any) -> Path:
+    """Load the config file, apply ``mutate`` and write it back atomically (temp + rename),
+    so a crash never leaves a half-written file; return its path."""
+    path = config_path()
+    if path is None:
+        raise ConfigError(f"{CONFIG_ENV}={ENV_ONLY}: there is no config file to write to.")
+    config = load_config(path)
+    mutate(config)
+    if config.get("default_profile") is None:
         config.pop("default_profile", None)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
