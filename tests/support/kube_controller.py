@@ -127,6 +127,7 @@ class KubeController:
         self.jobs_seen: list[dict[str, Any]] = []
         self.timeline: dict[str, dict[str, float]] = {}  # job -> phase -> time (for benches)
         self.processes: dict[str, subprocess.Popen] = {}  # job name -> process
+        self.pods: dict[str, tuple[str, str]] = {}  # job name -> (namespace, pod name)
         self._deleted: set[str] = set()
         self._lock = threading.Lock()
         self._stopped = threading.Event()
@@ -149,6 +150,14 @@ class KubeController:
         assert fault in ("image_pull", "unschedulable", "deadline", "oom"), fault
         with self._lock:
             self.faults[step] = fault
+
+    def step_log(self, step: str) -> bytes:
+        """The pod logs so far of the Jobs of ``step`` seen since the last :meth:`reset`."""
+        with self._lock:
+            jobs = [j["metadata"]["name"] for j in self.jobs_seen
+                    if (j["metadata"].get("labels") or {}).get("flowlib/step") == step]
+            pods = [self.pods[job] for job in jobs if job in self.pods]
+        return b"".join(bytes(self.cluster.logs.get(pod, b"")) for pod in pods)
 
     def deleted(self, job: str, wait: float = 10) -> bool:
         """Whether ``job`` was deleted (waits a little: the watch lags the API call)."""
@@ -260,6 +269,8 @@ class KubeController:
                  spec: dict[str, Any], fault: str | None) -> None:
         key = (namespace, pod)
         self.cluster.logs[key] = bytearray()
+        with self._lock:
+            self.pods[job] = key
         command = [sys.executable if c == "python" else c for c in container["command"]]
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -81,11 +82,8 @@ def test_kubernetes_list_and_kill(k8s, kube):
     with k8s.node_env({"SLEEP": "60"}):
         try:
             deadline = time.time() + 60
-            while time.time() < deadline and not any(
-                j["metadata"]["labels"]["flowlib/step"] == "work" for j in kube.jobs_seen
-            ):
+            while time.time() < deadline and b"working" not in kube.step_log("work"):
                 time.sleep(0.2)
-            time.sleep(1)
             runner = CliRunner()
             listed = runner.invoke(kubernetes_group(), ["list", "--run-id", "1"],
                                    obj=_flow_context())
@@ -103,3 +101,24 @@ def test_kubernetes_list_and_kill(k8s, kube):
     after = CliRunner().invoke(kubernetes_group(), ["list", "--run-id", "1"],
                                obj=_flow_context())
     assert "No unfinished Jobs" in after.output
+
+
+def test_ctrl_c_deletes_the_running_jobs(k8s, kube):
+    env = {**os.environ, **k8s.env, "SLEEP": "60"}
+    with k8s.node_env({"SLEEP": "60"}):
+        proc = subprocess.Popen(
+            [sys.executable, str(FAULT_FLOW), "run"], cwd=k8s.workdir, env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        try:
+            deadline = time.time() + 60
+            while time.time() < deadline and b"working" not in kube.step_log("work"):
+                time.sleep(0.2)
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=60)
+        finally:
+            proc.kill()
+    assert proc.returncode == 130 and "resume --origin-run-id" in err
+    (job,) = [j for j in kube.jobs_seen if j["metadata"]["labels"]["flowlib/step"] == "work"]
+    assert kube.deleted(job["metadata"]["name"])
+    assert str(Flow("K8sFaultFlow").latest_run["work"].task.exception).startswith("Interrupted")
