@@ -418,19 +418,25 @@ class DataArtifact:
         return f"DataArtifact('{self.pathspec}', type={self.type}, size={self.size})"
 
 
-class TaskData:
-    """``task.data.x``: artifact values by attribute."""
+class TaskArtifacts:
+    """``task.artifacts.x``: DataArtifact objects by attribute; iterable."""
 
     def __init__(self, task: Task) -> None:
         object.__setattr__(self, "_task", task)
+
+    def _get(self, artifact: DataArtifact) -> Any:
+        return artifact
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
         try:
-            return self._task[name].data
+            return self._get(self._task[name])
         except KeyError as exc:
             raise AttributeError(str(exc)) from None
+
+    def __iter__(self) -> Iterator[DataArtifact]:
+        return iter(self._task)
 
     def __contains__(self, name: object) -> bool:
         return name in self._task
@@ -438,23 +444,12 @@ class TaskData:
     def __dir__(self) -> list[str]:
         return sorted(self._task._refs)
 
+
+class TaskData(TaskArtifacts):
+    """``task.data.x``: artifact values by attribute (loaded on access)."""
+
+    def _get(self, artifact: DataArtifact) -> Any:
+        return artifact.data
+
     def __repr__(self) -> str:
         return f"<data of {self._task.pathspec}: {', '.join(sorted(self._task._refs))}>"
-
-
-class TaskArtifacts:
-    """``task.artifacts.x``: DataArtifact objects by attribute; iterable."""
-
-    def __init__(self, task: Task) -> None:
-        object.__setattr__(self, "_task", task)
-
-    def __getattr__(self, name: str) -> DataArtifact:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        try:
-            return self._task[name]
-        except KeyError as exc:
-            raise AttributeError(str(exc)) from None
-
-    def __iter__(self) -> Iterator[DataArtifact]:
-        return iter(self._task)
