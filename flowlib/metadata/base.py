@@ -120,5 +120,9 @@ class MetadataStore(ABC):
     ) -> dict[str, ArtifactRef]:
         """Artifacts of an attempt (default: the successful one, else the latest)."""
 
+    def preflight(self) -> None:  # noqa: B027 - a local store has nothing to check
+        """Check that the stores are reachable and usable before a run writes anything, so a
+        misconfiguration fails with one clear message and leaves nothing behind."""
+
     def close(self) -> None:  # noqa: B027 - optional hook; stateless stores need nothing
         """Release connections (before fork, at exit)."""

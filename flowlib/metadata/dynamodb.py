@@ -331,6 +331,12 @@ class DynamoDBMetadataStore(MetadataStore):
                     codes = [c.strip() for c in message.rsplit("[", 1)[1].rstrip("]").split(",")]
             raise _Cancelled(codes, exc) from None
 
+    def preflight(self) -> None:
+        if self._preflight is not None and not self._preflight_done:
+            self._preflight()
+            self._preflight_done = True
+        self._call("describe_table", TableName=self.table)
+
     # -- runs ------------------------------------------------------------------------------
     def create_run(
         self,

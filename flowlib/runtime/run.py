@@ -81,6 +81,7 @@ def execute_run(
         resume = ResumePlan(meta, graph, flow, options.origin_run_id, options.resume_step)
     else:
         values = _resolve_parameters(flow_cls, raw_parameters)
+        meta.preflight()
         # Stored before the run exists: a store that refuses writes fails here, leaving no run
         # stuck as "running" behind.
         store = stores.artifacts(flow)
