@@ -7,6 +7,7 @@ import click
 from flowlib.cli import inspect_commands, run_commands
 from flowlib.graph import FlowGraph
 from flowlib.remote.batch.cli import batch_group
+from flowlib.remote.kubernetes.cli import kubernetes_group
 
 
 def build_cli(flow_cls: type) -> click.Group:
@@ -30,6 +31,7 @@ def build_cli(flow_cls: type) -> click.Group:
         inspect_commands.dump_command(),
         inspect_commands.tag_group(),
         batch_group(),
+        kubernetes_group(),
     ):
         cli.add_command(command)
     return cli
