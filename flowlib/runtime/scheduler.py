@@ -234,25 +234,10 @@ class Scheduler:
             for stream, data in worker.output.items()
             if data
         }
-        attempts = self.meta.list_attempts(spec.flow, spec.run_id, spec.step, spec.task_id)
-        record = next((a for a in attempts if a.attempt == spec.attempt), None)
+        record = self._attempt_record(spec)
         if record is None or record.status == RUNNING:
             error = self._crash_error(worker, record is None)
-            if record is None:
-                self.meta.start_attempt(
-                    spec.flow, spec.run_id, spec.step, spec.task_id, spec.attempt
-                )
-            self.meta.finish_attempt(
-                spec.flow,
-                spec.run_id,
-                spec.step,
-                spec.task_id,
-                spec.attempt,
-                FAILED,
-                {},
-                None,
-                error,
-            )
+            self._record_crash(spec, error, started=record is not None)
             status = FAILED
         else:
             status, error = record.status, record.error
@@ -268,6 +253,17 @@ class Scheduler:
             )
         else:
             self._failed(spec, error or crash_record("Unknown", "the task failed"))
+
+    def _attempt_record(self, spec: TaskSpec) -> Any:
+        attempts = self.meta.list_attempts(spec.flow, spec.run_id, spec.step, spec.task_id)
+        return next((a for a in attempts if a.attempt == spec.attempt), None)
+
+    def _record_crash(self, spec: TaskSpec, error: dict[str, Any], started: bool) -> None:
+        """Record the failure of an attempt that died without recording it itself."""
+        key = (spec.flow, spec.run_id, spec.step, spec.task_id, spec.attempt)
+        if not started:
+            self.meta.start_attempt(*key)
+        self.meta.finish_attempt(*key, FAILED, {}, None, error)
 
     def _crash_error(self, worker: Worker, never_started: bool) -> dict[str, Any]:
         code, sig = worker.exit_description
@@ -420,21 +416,10 @@ class Scheduler:
                     worker.kill(signal.SIGKILL)
                     worker.poll(block=True)
                 self._drop_fds(worker)
-                spec = worker.spec
-                attempts = self.meta.list_attempts(spec.flow, spec.run_id, spec.step, spec.task_id)
-                record = next((a for a in attempts if a.attempt == spec.attempt), None)
+                record = self._attempt_record(worker.spec)
                 if record is not None and record.status == RUNNING:
-                    self.meta.finish_attempt(
-                        spec.flow,
-                        spec.run_id,
-                        spec.step,
-                        spec.task_id,
-                        spec.attempt,
-                        FAILED,
-                        {},
-                        None,
-                        crash_record("Interrupted", "the run was interrupted"),
-                    )
+                    error = crash_record("Interrupted", "the run was interrupted")
+                    self._record_crash(worker.spec, error, started=True)
             self.workers.clear()
         finally:
             signal.signal(signal.SIGINT, signal.default_int_handler)
