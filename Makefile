@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: setup
-	mkdir -p $(DEMO_DIR)
+	mkdir -p $(DEMO_DIR)/.flowlib
 	cd $(DEMO_DIR) && ../$(PY) ../examples/hello_flow.py run --alpha 0.5
 	cd $(DEMO_DIR) && ../$(PY) -c "from flowlib import Flow; r = Flow('HelloFlow').latest_run; \
 	print(f'{r} successful={r.successful}:', r.data.summary)"
