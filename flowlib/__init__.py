@@ -9,7 +9,16 @@ from __future__ import annotations
 from typing import Any
 
 from flowlib.current import current
-from flowlib.decorators import batch, catch, kubernetes, resources, retry, timeout
+from flowlib.decorators import (
+    batch,
+    catch,
+    environment,
+    kubernetes,
+    resources,
+    retry,
+    secrets,
+    timeout,
+)
 from flowlib.flowspec import FlowSpec, step
 from flowlib.parameters import IncludeFile, JSONType, Parameter
 from flowlib.version import __version__
@@ -38,6 +47,8 @@ __all__ = [
     "resources",
     "batch",
     "kubernetes",
+    "secrets",
+    "environment",
     *sorted(_CLIENT),
     "__version__",
 ]

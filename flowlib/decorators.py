@@ -146,6 +146,13 @@ DECORATORS: dict[str, type[StepDecorator]] = {
 }
 
 
+# @secrets and @environment live in flowlib.taskenv (they only name what the task reads at
+# start); imported here, after StepDecorator exists, so DECORATORS and --with know them.
+from flowlib.taskenv.decorators import EnvironmentDecorator, SecretsDecorator  # noqa: E402
+
+DECORATORS.update({cls.name: cls for cls in (SecretsDecorator, EnvironmentDecorator)})
+
+
 def attach(func: Callable, decorator: StepDecorator) -> Callable:
     """Attach a decorator to a step function (works above or below ``@step``)."""
     existing = getattr(func, "decorators", None)
@@ -177,6 +184,8 @@ timeout = _make(TimeoutDecorator)
 resources = _make(ResourcesDecorator)
 batch = _make(BatchDecorator)
 kubernetes = _make(KubernetesDecorator)
+secrets = _make(SecretsDecorator)
+environment = _make(EnvironmentDecorator)
 
 
 def merge_step_decorators(
@@ -201,19 +210,57 @@ def compute_backend(decorators: dict[str, StepDecorator]) -> str | None:
 
 
 def parse_with_option(spec: str) -> StepDecorator:
-    """Parse ``--with NAME[:key=value,...]`` into a decorator instance."""
+    """Parse ``--with NAME[:key=value,...]`` into a decorator instance.
+
+    A value may be a list or a dict: JSON (``vars={"A": "1"}``) or, for lists, bare items
+    (``sources=[flowlib/dev/db,ssm:/flowlib/dev/token]``); commas inside brackets do not
+    separate arguments.
+    """
     name, _, args = spec.partition(":")
     cls = DECORATORS.get(name.strip())
     if cls is None:
         known = ", ".join(sorted(DECORATORS))
         raise FlowlibError(f"--with {spec}: unknown decorator '{name}'. Known: {known}.")
     attributes: dict[str, Any] = {}
-    for pair in filter(None, (p.strip() for p in args.split(","))):
+    for pair in filter(None, (p.strip() for p in _split_arguments(args))):
         key, sep, raw = pair.partition("=")
         if not sep:
             raise FlowlibError(f"--with {spec}: expected key=value, got '{pair}'.")
-        attributes[key.strip()] = _parse_scalar(raw.strip())
+        attributes[key.strip()] = _parse_value(raw.strip(), spec)
     return cls(**attributes)
+
+
+def _split_arguments(args: str) -> list[str]:
+    parts, depth, current = [], 0, ""
+    for char in args:
+        if char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+        if char == "," and depth <= 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    parts.append(current)
+    return parts
+
+
+def _parse_value(raw: str, spec: str) -> Any:
+    if raw and raw[0] in "[{":
+        import json
+
+        try:
+            return json.loads(raw)
+        except ValueError:
+            if raw.startswith("[") and raw.endswith("]"):
+                items = (i.strip().strip("'\"") for i in raw[1:-1].split(","))
+                return [i for i in items if i]
+            raise FlowlibError(
+                f"--with {spec}: {raw} is not valid JSON; quote the option, e.g. "
+                "--with 'environment:vars={\"NAME\": \"value\"}'."
+            ) from None
+    return _parse_scalar(raw)
 
 
 def _parse_scalar(raw: str) -> Any:

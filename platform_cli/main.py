@@ -27,6 +27,7 @@ COMMANDS = {
     "doctor": "platform_cli.commands.inspect:doctor",
     "env": "platform_cli.commands.env:env",
     "configure": "platform_cli.commands.env:configure",
+    "secrets": "platform_cli.commands.secrets:secrets",
 }
 
 SHORT_HELP = {
@@ -39,6 +40,7 @@ SHORT_HELP = {
     "doctor": "Live checks of an environment (exit 1 when one fails).",
     "env": "List, show, export and select environments.",
     "configure": "Import a profile received from ops.",
+    "secrets": "Set, list and delete an environment's secrets (never shown).",
 }
 
 

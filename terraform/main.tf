@@ -90,6 +90,10 @@ module "iam" {
   dynamodb_table_arn = module.metadata.table_arn
   kms_key_arns       = distinct([module.artifacts.kms_key_arn, module.metadata.kms_key_arn])
 
+  # @secrets: the environment's own prefix, encrypted with the key `platform secrets` uses.
+  secrets_prefix      = "flowlib/${var.environment}"
+  secrets_kms_key_arn = module.artifacts.kms_key_arn
+
   create_task_role                 = var.task_role_arn == null
   task_role_arn                    = var.task_role_arn
   task_role_trust_eks_pod_identity = var.enable_eks

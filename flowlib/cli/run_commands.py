@@ -147,6 +147,10 @@ def step_command() -> click.Command:
     @click.option("--max-num-splits", type=int, default=100, show_default=True,
                   help="Largest foreach fan-out allowed.")
     @click.option("--catch-fallback", is_flag=True, help="Run @catch's fallback attempt.")
+    @click.option("--secret-source", "secret_sources", multiple=True, metavar="SOURCE",
+                  help="A @secrets source the task reads at start (repeatable).")
+    @click.option("--env-var", "env_vars", multiple=True, metavar="NAME=VALUE",
+                  help="An @environment variable of the task (repeatable).")
     @click.pass_obj
     def step(
         ctx: Any,
@@ -156,6 +160,8 @@ def step_command() -> click.Command:
         attempt: int,
         max_num_splits: int,
         catch_fallback: bool,
+        secret_sources: tuple[str, ...],
+        env_vars: tuple[str, ...],
     ) -> None:
         from flowlib.runtime.standalone import run_standalone
 
@@ -168,6 +174,8 @@ def step_command() -> click.Command:
             attempt,
             max_num_splits,
             catch_fallback,
+            list(secret_sources),
+            dict(v.partition("=")[::2] for v in env_vars),
         )
         sys.exit(0 if ok else 1)
 

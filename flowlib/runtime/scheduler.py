@@ -27,6 +27,7 @@ from flowlib.runtime.resume import ResumePlan
 from flowlib.runtime.spec import TaskSpec
 from flowlib.runtime.state import ForeachFrame
 from flowlib.stores import Stores
+from flowlib.taskenv.decorators import task_environment_of
 
 _LOG_CAP = 32 << 20  # bytes of one stream kept per attempt; the console still shows all
 _HEARTBEAT_EVERY = 10.0
@@ -387,6 +388,7 @@ class Scheduler:
         self.unregistered[pathspec] = TaskRecord(
             self.flow, self.run_id, step, task_id, "pending", time.time(), stack, input_paths
         )
+        secret_sources, env_vars = task_environment_of(self.decorators[step])
         self.ready.append(
             TaskSpec(
                 self.flow,
@@ -399,6 +401,8 @@ class Scheduler:
                 self.max_num_splits,
                 self.resume.origin_run_id if self.resume else None,
                 list(self.tags),
+                secret_sources=secret_sources,
+                env_vars=env_vars,
             )
         )
 

@@ -24,6 +24,10 @@ class TaskSpec:
     caught_error: dict[str, Any] | None = None
     # The compute backend re-runs this attempt after an infrastructure failure.
     restart: bool = False
+    # @secrets source names and @environment variables (never secret values): read by the
+    # task itself at start, so every launcher and orchestrator passes them on unchanged.
+    secret_sources: list[str] = field(default_factory=list)
+    env_vars: dict[str, str] = field(default_factory=dict)
 
     @property
     def pathspec(self) -> str:
@@ -45,4 +49,8 @@ class TaskSpec:
         ]
         if self.caught_error is not None:
             args.append("--catch-fallback")
+        for source in self.secret_sources:
+            args += ["--secret-source", source]
+        for name, value in sorted(self.env_vars.items()):
+            args += ["--env-var", f"{name}={value}"]
         return args

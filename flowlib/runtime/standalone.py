@@ -25,6 +25,8 @@ def run_standalone(
     attempt: int,
     max_num_splits: int,
     catch_fallback: bool,
+    secret_sources: list[str] | None = None,
+    env_vars: dict[str, str] | None = None,
 ) -> bool:
     stores = open_stores()
     meta = stores.metadata
@@ -54,6 +56,8 @@ def run_standalone(
         run.origin_run_id,
         run.tags,
         caught,
+        secret_sources=list(secret_sources or []),
+        env_vars=dict(env_vars or {}),
     )
     # AWS Batch re-runs a job whose host was lost (its retry strategy retries only that):
     # the same flowlib attempt starts again instead of consuming a user @retry.

@@ -15,7 +15,7 @@ from flowlib.datastore.artifacts import ArtifactRef
 from flowlib.exceptions import FlowlibError
 from flowlib.graph import FlowGraph, StepNode
 from flowlib.metadata.records import FAILED, SUCCEEDED
-from flowlib.runtime.errors import StepException, error_record, user_traceback
+from flowlib.runtime.errors import StepException, crash_record, error_record, user_traceback
 from flowlib.runtime.inputs import Inputs
 from flowlib.runtime.spec import TaskSpec
 from flowlib.runtime.state import ForeachFrame, TaskState
@@ -41,13 +41,20 @@ def execute_task(flow_cls: type, graph: FlowGraph, stores: Stores, spec: TaskSpe
         namespace=None,
         parameter_names=[],
     )
+    environment = None
+    started = False
     try:
+        # Before user code: a bad secret source fails the attempt here, naming the source.
+        environment = _start_environment(stores, spec)
+        started = True
         artifacts, transition = _run_step(flow_cls, graph, stores, spec)
+        _record_environment(stores, spec, environment, artifacts)
     except BaseException as exc:  # noqa: BLE001 - every failure of the attempt is recorded
+        mask = environment.masker.mask_record if environment is not None else (lambda r: r)
         if isinstance(exc, FlowlibError):
-            print(f"flowlib: {exc}", file=sys.stderr)
+            print(mask(f"flowlib: {exc}"), file=sys.stderr)
         else:
-            sys.stderr.write(user_traceback(exc))
+            sys.stderr.write(mask(user_traceback(exc)))
         sys.stderr.flush()
         meta.finish_attempt(
             spec.flow,
@@ -58,9 +65,13 @@ def execute_task(flow_cls: type, graph: FlowGraph, stores: Stores, spec: TaskSpe
             FAILED,
             {},
             None,
-            error_record(exc),
+            mask(_error(exc, started)),
         )
+        if environment is not None:
+            environment.restore()
         return False
+    if environment is not None:
+        environment.restore()
     meta.finish_attempt(
         spec.flow,
         spec.run_id,
@@ -73,6 +84,38 @@ def execute_task(flow_cls: type, graph: FlowGraph, stores: Stores, spec: TaskSpe
         None,
     )
     return True
+
+
+def _error(exc: BaseException, user_code_started: bool) -> dict[str, Any]:
+    """A bad @secrets source is a user error found before the step ran: no traceback."""
+    if not user_code_started and isinstance(exc, FlowlibError):
+        return crash_record(type(exc).__name__, str(exc))
+    return error_record(exc)
+
+
+def _start_environment(stores: Stores, spec: TaskSpec) -> Any:
+    """Apply @environment and @secrets for this attempt (None when the step has neither)."""
+    if not spec.secret_sources and not spec.env_vars:
+        return None
+    from flowlib.taskenv.apply import apply_task_environment, reader_for_profile
+
+    reader = reader_for_profile(stores.profile) if spec.secret_sources else None
+    return apply_task_environment(spec.secret_sources, spec.env_vars, reader)
+
+
+def _record_environment(
+    stores: Stores, spec: TaskSpec, environment: Any, artifacts: dict[str, ArtifactRef]
+) -> None:
+    """Record the task's variables and secret *source names* with it (never a value); a
+    parent's record is not inherited."""
+    from flowlib.taskenv.apply import RECORD_ARTIFACT
+
+    artifacts.pop(RECORD_ARTIFACT, None)
+    record = environment.record() if environment is not None else None
+    if record is not None:
+        artifacts[RECORD_ARTIFACT] = stores.artifacts(spec.flow).save(
+            RECORD_ARTIFACT, record, f"step '{spec.step}' ({spec.pathspec})"
+        )
 
 
 def _run_step(

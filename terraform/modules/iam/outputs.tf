@@ -3,7 +3,7 @@ output "task_role_arn" {
   value       = var.create_task_role ? try(aws_iam_role.task[0].arn, null) : var.task_role_arn
 
   # Consumers must not use the role before its policies are attached.
-  depends_on = [aws_iam_role_policy.task]
+  depends_on = [aws_iam_role_policy.task, aws_iam_role_policy.task_secrets]
 }
 
 output "task_role_name" {

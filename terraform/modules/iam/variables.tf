@@ -143,3 +143,28 @@ variable "eks_node_role_arn" {
   description = "ARN of an existing EKS node role, used when create_eks_node_role is false."
   default     = null
 }
+
+# --- task role: @secrets (secrets.tf) ------------------------------------------------------
+
+variable "task_secrets_enabled" {
+  type        = bool
+  description = "Let the task role read the environment's secrets (Secrets Manager <secrets_prefix>/*, Parameter Store /<secrets_prefix>/*) and decrypt them with secrets_kms_key_arn."
+  default     = true
+}
+
+variable "secrets_prefix" {
+  type        = string
+  description = "Name prefix of the environment's secrets and parameters, without slashes at either end (flowlib/<environment>)."
+  default     = null
+
+  validation {
+    condition     = var.secrets_prefix == null || can(regex("^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$", var.secrets_prefix))
+    error_message = "secrets_prefix must be a path such as flowlib/dev, with no leading or trailing slash."
+  }
+}
+
+variable "secrets_kms_key_arn" {
+  type        = string
+  description = "KMS key the environment's secrets are encrypted with (the key `platform secrets set` uses); the task role may decrypt with it through Secrets Manager and SSM only."
+  default     = null
+}
