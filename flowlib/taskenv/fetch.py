@@ -94,6 +94,9 @@ class SourceReader:
             return f"@secrets: cannot read {source.label}: {type(exc).__name__}: {exc}."
         error = exc.response.get("Error", {})
         code, message = str(error.get("Code", "")), str(error.get("Message", ""))
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code.isdigit():  # an error body botocore could not parse: name it by its status
+            code, message = f"HTTP {code}", ""
         action = ("secretsmanager:GetSecretValue" if source.service == SECRETS_MANAGER
                   else "ssm:GetParameter")
         if code in _NOT_FOUND:
@@ -103,7 +106,7 @@ class SourceReader:
             return (f"@secrets: the task may not decrypt {source.label}: kms:Decrypt is denied "
                     f"on its KMS key ({code}). The task role may decrypt with its environment's "
                     "key only: store the secret with `platform secrets set ENV NAME`.")
-        if code in _DENIED:
+        if code in _DENIED or status == 403:
             return (f"@secrets: the task's AWS identity may not read {source.label}: {action} "
                     f"is denied ({code}). The task role may read its environment's prefix "
                     "only (flowlib/ENV/* in Secrets Manager, /flowlib/ENV/* in Parameter "

@@ -170,3 +170,32 @@ def test_invalid_source_is_refused_before_the_run(aws):
                    expect=1)
     assert "neither a Secrets Manager secret" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_source_the_task_may_not_read_names_the_missing_permission(tmp_path):
+    """A moto server that enforces IAM (after its first three requests, the set-up): the
+    task's identity, an IAM user without Secrets Manager permissions, gets moto's real
+    AccessDeniedException; the attempt fails before user code, naming source and permission.
+    (moto checks actions, not resource ARNs, for Secrets Manager: the prefix scoping itself is
+    checked on the policy Terraform renders, tests/terraform/test_task_secrets_policy.py.)"""
+    from tests.support.aws_env import MotoServer, aws_env, boto3_client
+    from tests.support.backends import local_backend
+
+    with MotoServer(mode="process", env={"INITIAL_NO_AUTH_ACTION_COUNT": "3"},
+                    log_path=tmp_path / "moto-auth.log") as server:
+        iam = boto3_client("iam", server.url)
+        iam.create_user(UserName="flowlib-task")
+        key = iam.create_access_key(UserName="flowlib-task")["AccessKey"]
+        boto3_client("secretsmanager", server.url).create_secret(
+            Name="team/hub-token", SecretString="tok-not-for-flowlib")
+        backend = local_backend(tmp_path)
+        env = {**aws_env(server.url), "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
+               "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
+        proc = backend.run(GUARDED, "run", "--with", "secrets:sources=[team/hub-token]",
+                           env=env, expect=1)
+    assert "USER CODE RAN" not in proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert ("SecretSourceError: @secrets: the task's AWS identity may not read Secrets Manager "
+            "secret 'team/hub-token': secretsmanager:GetSecretValue is denied") in proc.stderr
+    assert "flowlib/ENV/* in Secrets Manager" in proc.stderr
+    assert "tok-not-for-flowlib" not in proc.stdout + proc.stderr
