@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -39,6 +39,7 @@ class SecretsTarget:
     env: str
     region: str
     kms_key_arn: str | None
+    _clients: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def prefix(self) -> str:
@@ -53,9 +54,12 @@ class SecretsTarget:
         return full if store == SECRETS_MANAGER else f"ssm:{full}"
 
     def client(self, service: str) -> Any:
-        import boto3
+        if service not in self._clients:
+            import boto3
 
-        return boto3.session.Session(region_name=self.region).client(service)
+            self._clients[service] = boto3.session.Session(region_name=self.region).client(
+                service)
+        return self._clients[service]
 
 
 @dataclass

@@ -53,6 +53,11 @@ class SourceReader:
             return self._parameter(source)
         except SecretSourceError:
             raise
+        except ModuleNotFoundError as exc:
+            raise SecretSourceError(
+                f"@secrets: reading {source.label} needs the package '{exc.name}': "
+                "pip install 'flowlib-platform[aws]' (in the step's image too)."
+            ) from None
         except Exception as exc:  # noqa: BLE001 - every AWS failure becomes one sentence
             raise SecretSourceError(self._explain(source, exc)) from None
 
