@@ -94,8 +94,10 @@ def _error(exc: BaseException, user_code_started: bool) -> dict[str, Any]:
 
 
 def _start_environment(stores: Stores, spec: TaskSpec) -> Any:
-    """Apply @environment and @secrets for this attempt (None when the step has neither)."""
-    if not spec.secret_sources and not spec.env_vars:
+    """Apply @environment and @secrets for this attempt (None when the step has neither).
+    @catch's fallback runs no user code, so it reads no secret (a missing one must not stop
+    the fallback)."""
+    if (not spec.secret_sources and not spec.env_vars) or spec.caught_error is not None:
         return None
     from flowlib.taskenv.apply import apply_task_environment, reader_for_profile
 
