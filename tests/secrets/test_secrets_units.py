@@ -148,3 +148,12 @@ def test_access_denied_names_the_source_and_the_permission():
                    "kms:Decrypt"}}, "GetParameter")
     message = reader._explain(parse_source("ssm:/flowlib/dev/x"), kms)
     assert "SSM parameter 'ssm:/flowlib/dev/x'" in message and "kms:Decrypt is denied" in message
+
+
+def test_catch_fallback_reads_no_secret():
+    """@catch's fallback runs no user code: a missing secret must not stop it."""
+    from flowlib.runtime.task import _start_environment
+
+    spec = TaskSpec("F", "1", "s", "2", 1, [], [], caught_error={"type": "X"},
+                    secret_sources=["flowlib/dev/missing"])
+    assert _start_environment(None, spec) is None  # type: ignore[arg-type]
