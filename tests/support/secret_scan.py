@@ -116,3 +116,19 @@ def add_secrets_profile(config_file: Path, name: str = "sectest") -> None:
     data = json.loads(config_file.read_text())
     data["profiles"][name] = dict(next(iter(data["profiles"].values())))
     config_file.write_text(json.dumps(data, indent=2))
+
+
+def put_test_secrets(stack: Any) -> None:
+    """The same three sources as :func:`create_test_secrets`, written with boto3 (for tests
+    whose config has no profile for `platform secrets`)."""
+    sm, ssm = stack.client("secretsmanager"), stack.client("ssm")
+    sm.create_secret(Name="flowlib/sectest/warehouse", SecretString=json.dumps(WAREHOUSE))
+    sm.create_secret(Name="flowlib/sectest/db-url", SecretString=DB_URL)
+    ssm.put_parameter(Name="/flowlib/sectest/hub-token", Value=HUB_TOKEN, Type="SecureString")
+
+
+def delete_test_secrets(stack: Any) -> None:
+    sm, ssm = stack.client("secretsmanager"), stack.client("ssm")
+    for name in ("warehouse", "db-url"):
+        sm.delete_secret(SecretId=f"flowlib/sectest/{name}", ForceDeleteWithoutRecovery=True)
+    ssm.delete_parameter(Name="/flowlib/sectest/hub-token")
