@@ -393,8 +393,10 @@ def _check_task_role(
     assert principals == {"ecs-tasks.amazonaws.com", "pods.eks.amazonaws.com"}
     assert iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"] == []
     names = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
-    assert len(names) == 1
-    document = iam.get_role_policy(RoleName=role_name, PolicyName=names[0])["PolicyDocument"]
+    assert sorted(names) == ["flowlib-data", "flowlib-secrets"]
+    _check_task_secrets_policy(iam, role_name, config["environment"], kms_key_arn)
+    document = iam.get_role_policy(RoleName=role_name, PolicyName="flowlib-data")[
+        "PolicyDocument"]
     if isinstance(document, str):
         document = json.loads(document)
     bucket_arn = outputs["s3_bucket_arn"]["value"]
@@ -420,6 +422,19 @@ def _check_task_role(
             assert statement["Condition"]["StringEquals"]["kms:ViaService"]
     covered = {r for s in document["Statement"] for r in _as_list(s["Resource"])}
     assert covered == allowed_resources
+
+
+def _check_task_secrets_policy(iam: Any, role_name: str, environment: str,
+                               kms_key_arn: str) -> None:
+    """@secrets: the environment's own prefix in both stores, its key through them only."""
+    document = iam.get_role_policy(RoleName=role_name, PolicyName="flowlib-secrets")[
+        "PolicyDocument"]
+    if isinstance(document, str):
+        document = json.loads(document)
+    resources = {r for s in document["Statement"] for r in _as_list(s["Resource"])}
+    assert {r.split(":", 5)[-1] for r in resources if ":kms:" not in r} == {
+        f"secret:flowlib/{environment}/*", f"parameter/flowlib/{environment}/*"}
+    assert {r for r in resources if ":kms:" in r} == {kms_key_arn}
 
 
 def _check_batch(clients: _Clients, config: dict[str, Any]) -> None:

@@ -7,7 +7,8 @@
 # ---------------------------------------------------------------------------------------------
 
 locals {
-  create_task_secrets_policy = var.create_task_role && var.task_secrets_enabled && var.secrets_prefix != null && var.secrets_kms_key_arn != null
+  # Known at plan time (the key ARN may not be: it is checked by a precondition instead).
+  create_task_secrets_policy = var.create_task_role && var.task_secrets_enabled && var.secrets_prefix != null
   secrets_prefix             = trim(var.secrets_prefix, "/")
 }
 
@@ -45,4 +46,11 @@ resource "aws_iam_role_policy" "task_secrets" {
   name   = "flowlib-secrets"
   role   = aws_iam_role.task[0].id
   policy = data.aws_iam_policy_document.task_secrets[0].json
+
+  lifecycle {
+    precondition {
+      condition     = var.secrets_kms_key_arn != null
+      error_message = "secrets_kms_key_arn is required when secrets_prefix is set: the task role decrypts the environment's secrets with it."
+    }
+  }
 }
