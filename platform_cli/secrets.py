@@ -158,7 +158,12 @@ def set_secret(target: SecretsTarget, name: str, value: str, store: str) -> tupl
     except PlatformError:
         raise
     except Exception as exc:  # noqa: BLE001 - AWS errors become one line
-        raise _aws_error(exc, f"store secret '{full}'", target) from None
+        error = _aws_error(exc, f"store secret '{full}'", target)
+        # AWS validation messages may quote the rejected value: never print it.
+        error.message = error.message.replace(value, "****") if len(value) >= 4 else \
+            error.message
+        error.args = (error.message,)
+        raise error from None
 
 
 def _put_secret(target: SecretsTarget, full: str, value: str) -> bool:
