@@ -15,7 +15,7 @@ from flowlib.decorators import StepDecorator
 from flowlib.exceptions import FlowlibError, TaskFailedError
 from flowlib.graph import FlowGraph
 from flowlib.metadata.records import FAILED, INTERRUPTED, SUCCEEDED, TaskRecord
-from flowlib.parameters import flow_parameters
+from flowlib.parameters import flow_constants, flow_parameters
 from flowlib.runtime.console import Console
 from flowlib.runtime.launcher import ForkLauncher, SubprocessLauncher
 from flowlib.runtime.resume import ResumePlan
@@ -80,7 +80,7 @@ def execute_run(
             )
         resume = ResumePlan(meta, graph, flow, options.origin_run_id, options.resume_step)
     else:
-        values = _resolve_parameters(flow_cls, raw_parameters)
+        values = {**flow_constants(flow_cls), **_resolve_parameters(flow_cls, raw_parameters)}
         meta.preflight()
         # Stored before the run exists: a store that refuses writes fails here, leaving no run
         # stuck as "running" behind.
