@@ -147,6 +147,11 @@ def step_command() -> click.Command:
     @click.option("--max-num-splits", type=int, default=100, show_default=True,
                   help="Largest foreach fan-out allowed.")
     @click.option("--catch-fallback", is_flag=True, help="Run @catch's fallback attempt.")
+    @click.option("--timeout", "timeout_seconds", type=float, default=None,
+                  help="@timeout: raise TimeoutException in the step after SECONDS.")
+    @click.option("--catch-in-step", is_flag=True,
+                  help="@catch's last attempt: handle the step's exception in the task.")
+    @click.option("--catch-var", default=None, help="@catch's var.")
     @click.pass_obj
     def step(
         ctx: Any,
@@ -156,6 +161,9 @@ def step_command() -> click.Command:
         attempt: int,
         max_num_splits: int,
         catch_fallback: bool,
+        timeout_seconds: float | None,
+        catch_in_step: bool,
+        catch_var: str | None,
     ) -> None:
         from flowlib.runtime.standalone import run_standalone
 
@@ -168,6 +176,9 @@ def step_command() -> click.Command:
             attempt,
             max_num_splits,
             catch_fallback,
+            timeout_seconds,
+            catch_in_step,
+            catch_var,
         )
         sys.exit(0 if ok else 1)
 

@@ -16,7 +16,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from flowlib.decorators import StepDecorator
+from flowlib.decorators import StepDecorator, compute_backend
 from flowlib.exceptions import FlowlibError
 from flowlib.graph import FlowGraph
 from flowlib.metadata.records import FAILED, RUNNING, SUCCEEDED, TaskRecord
@@ -31,6 +31,9 @@ from flowlib.stores import Stores
 _LOG_CAP = 32 << 20  # bytes of one stream kept per attempt; the console still shows all
 _HEARTBEAT_EVERY = 10.0
 _TERM_GRACE = 3.0
+# @timeout first raises TimeoutException inside the step (so @catch keeps what it set); a step
+# that swallows it or is stuck in native code is killed this many seconds later.
+TIMEOUT_KILL_GRACE = 10.0
 
 
 class Launcher(Protocol):
@@ -173,11 +176,11 @@ class Scheduler:
             self.unregistered.clear()
         while self.ready and len(self.workers) < self.max_workers:
             spec = self.ready.popleft()
+            timeout = self._prepare(spec)
             worker = self.launcher.launch(spec)
             worker.started = time.time()
-            timeout = self.decorators[spec.step].get("timeout")
-            if timeout is not None and spec.caught_error is None:
-                worker.deadline = worker.started + timeout.total_seconds
+            if timeout is not None:
+                worker.deadline = worker.started + timeout + TIMEOUT_KILL_GRACE
             self.workers.append(worker)
             for fd in worker.fds:
                 os.set_blocking(fd, False)
@@ -190,6 +193,20 @@ class Scheduler:
             )
             if spec.attempt or spec.caught_error is not None:
                 self.console.task_event(spec.pathspec, f"Task is starting ({what}).")
+
+    def _prepare(self, spec: TaskSpec) -> float | None:
+        """Tell the attempt what its decorators ask of the task itself; return its timeout."""
+        decorators = self.decorators[spec.step]
+        catch = decorators.get("catch")
+        spec.catch_var = catch.var if catch is not None else None
+        if spec.caught_error is not None:
+            return None
+        timeout = decorators.get("timeout")
+        spec.timeout_seconds = timeout.total_seconds if timeout is not None else None
+        retry = decorators.get("retry")
+        user_attempts = 1 + (int(retry.times) if retry is not None else 0)
+        spec.catch_in_step = catch is not None and spec.attempt + 1 >= user_attempts
+        return spec.timeout_seconds
 
     def _read(self, fd: int) -> None:
         worker = self.active.get(fd)
@@ -229,14 +246,19 @@ class Scheduler:
     def _finish(self, worker: Worker) -> None:
         self.workers.remove(worker)
         spec = worker.spec
+        record = self._attempt_record(spec)
+        error = None
+        if record is None or record.status == RUNNING:
+            error = self._crash_error(worker, record is None)
+            # The reason goes into the attempt's stored stderr too, where `logs` and
+            # Task.stderr show it (Metaflow: "Task failed with a segmentation fault.").
+            worker.output["stderr"] += f"\nflowlib: Task failed: {error['message']}.\n".encode()
         logs = {
             stream: self.stores.artifacts(self.flow).put_bytes(bytes(data))
             for stream, data in worker.output.items()
             if data
         }
-        record = self._attempt_record(spec)
-        if record is None or record.status == RUNNING:
-            error = self._crash_error(worker, record is None)
+        if error is not None:
             self._record_crash(spec, error, started=record is not None)
             status = FAILED
         else:
@@ -271,7 +293,9 @@ class Scheduler:
         if worker.timed_out and step_timeout is not None:
             return crash_record(
                 "Timeout",
-                f"the attempt exceeded @timeout of {step_timeout.total_seconds:g} s and was killed",
+                f"the attempt exceeded @timeout of {step_timeout.total_seconds:g} s and did not "
+                f"stop within {TIMEOUT_KILL_GRACE:g} s of the TimeoutException raised in the "
+                "step, so it was killed",
             )
         if worker.failure_reason:
             return crash_record("Infrastructure", worker.failure_reason)
@@ -301,7 +325,11 @@ class Scheduler:
         catch = decorators.get("catch")
         user_attempts = 1 + (int(retry.times) if retry is not None else 0)
         if spec.caught_error is None and spec.attempt + 1 < user_attempts:
-            delay = float(retry.minutes_between_retries) * 60.0
+            # On this machine a retry starts at once, as in Metaflow's local runtime: the wait
+            # exists to spare shared services (Batch queues, the cluster, rate-limited APIs)
+            # from a retry storm, and a local task uses none of them.
+            remote = compute_backend(decorators) is not None
+            delay = float(retry.minutes_between_retries) * 60.0 if remote else 0.0
             self.console.task_event(
                 spec.pathspec,
                 f"Task failed ({summary}); retrying (attempt {spec.attempt + 2} of "
@@ -359,9 +387,18 @@ class Scheduler:
             key = (join, frame.split_task)
             expected, order, out_frames = frame.num_splits, frame.index, frames[:-1]
         else:
-            parents = self.graph[join].in_funcs
+            # One input per branch of the static split, whichever step ends the branch: a
+            # branch that goes through a switch reaches the join from one of several steps.
+            branches = list(dict.fromkeys(self.graph[split].out_funcs)) if split else []
+            scope = self.graph.edge_scopes.get((parent_step, join), ())
+            branch = scope[-1][1] if scope and scope[-1][0] == split else None
+            if branch in branches:
+                expected, order = len(branches), branches.index(branch)
+            else:
+                parents = self.graph[join].in_funcs
+                expected, order = len(parents), parents.index(parent_step)
             key = (join, tuple((f.split_task, f.index) for f in frames))
-            expected, order, out_frames = len(parents), parents.index(parent_step), frames
+            out_frames = frames
         barrier = self.barriers.setdefault(key, _Barrier(expected, out_frames))
         barrier.arrived[order] = pathspec
         barrier.cloned = barrier.cloned and cloned

@@ -24,6 +24,12 @@ class TaskSpec:
     caught_error: dict[str, Any] | None = None
     # The compute backend re-runs this attempt after an infrastructure failure.
     restart: bool = False
+    # @timeout's limit: the step gets a TimeoutException raised inside it at this many seconds.
+    timeout_seconds: float | None = None
+    # Last attempt of a step with @catch: an exception of the step is handled in the task,
+    # keeping what the step set before it (as Metaflow does); ``catch_var`` receives it.
+    catch_in_step: bool = False
+    catch_var: str | None = None
 
     @property
     def pathspec(self) -> str:
@@ -45,4 +51,10 @@ class TaskSpec:
         ]
         if self.caught_error is not None:
             args.append("--catch-fallback")
+        if self.timeout_seconds is not None:
+            args += ["--timeout", repr(self.timeout_seconds)]
+        if self.catch_in_step:
+            args.append("--catch-in-step")
+        if self.catch_var:
+            args += ["--catch-var", self.catch_var]
         return args
