@@ -13,6 +13,7 @@ from flowlib.current import current_user
 from flowlib.datastore.artifacts import ArtifactRef
 from flowlib.decorators import StepDecorator
 from flowlib.exceptions import FlowlibError, TaskFailedError
+from flowlib.flow_config import config_env, config_values
 from flowlib.graph import FlowGraph
 from flowlib.metadata.records import FAILED, INTERRUPTED, SUCCEEDED, TaskRecord
 from flowlib.parameters import flow_constants, flow_parameters
@@ -36,6 +37,7 @@ class RunOptions:
     quiet: bool = False
     origin_run_id: str | None = None
     resume_step: str | None = None
+    run_id_file: str | None = None  # written as soon as the run id is known (Metaflow's option)
 
 
 def system_tags() -> list[str]:
@@ -80,7 +82,11 @@ def execute_run(
             )
         resume = ResumePlan(meta, graph, flow, options.origin_run_id, options.resume_step)
     else:
-        values = {**flow_constants(flow_cls), **_resolve_parameters(flow_cls, raw_parameters)}
+        values = {
+            **flow_constants(flow_cls),
+            **config_values(flow_cls),
+            **_resolve_parameters(flow_cls, raw_parameters),
+        }
         meta.preflight()
         # Stored before the run exists: a store that refuses writes fails here, leaving no run
         # stuck as "running" behind.
@@ -90,7 +96,11 @@ def execute_run(
             for name, value in values.items()
         }
 
+    # Task processes started afresh (standalone, Batch, Kubernetes) get the run's Config values.
+    stores.task_env.update(config_env(flow_cls))
     run = meta.create_run(flow, current_user(), system_tags(), tags, options.origin_run_id)
+    if options.run_id_file:
+        _write_run_id(options.run_id_file, run.run_id)
     console = Console(options.quiet)
     origin_note = f" (resuming run {options.origin_run_id})" if resume else ""
     console.info(f"Run {flow}/{run.run_id} starting{origin_note} on {stores.description}.")
@@ -131,6 +141,16 @@ def execute_run(
         f"Inspect it with: Run('{flow}/{run.run_id}')"
     )
     return run.run_id
+
+
+def _write_run_id(path: str, run_id: str) -> None:
+    try:
+        with open(path, "w") as handle:
+            handle.write(run_id)
+    except OSError as exc:
+        raise FlowlibError(
+            f"--run-id-file {path}: cannot write it ({exc.strerror}); give a writable path."
+        ) from None
 
 
 def _failure_message(flow: str, run_id: str, scheduler: Scheduler) -> str:

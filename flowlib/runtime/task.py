@@ -283,6 +283,9 @@ def _frames_of(meta: Any, pathspec: str) -> list[ForeachFrame]:
 
 def _parameter_names(flow_cls: type) -> set[str]:
     """What every task inherits from the run's parameters task: parameters and constants."""
+    from flowlib.flow_config import flow_configs
     from flowlib.parameters import flow_constants, flow_parameters
 
-    return set(flow_parameters(flow_cls)) | set(flow_constants(flow_cls))
+    return set(flow_parameters(flow_cls)) | set(flow_constants(flow_cls)) | set(
+        flow_configs(flow_cls)
+    )
