@@ -10,6 +10,7 @@ from typing import Any
 
 from flowlib.current import current
 from flowlib.decorators import batch, catch, kubernetes, resources, retry, timeout
+from flowlib.flow_config import Config, ConfigValue
 from flowlib.flowspec import FlowSpec, step
 from flowlib.parameters import IncludeFile, JSONType, Parameter
 from flowlib.version import __version__
@@ -23,6 +24,9 @@ _CLIENT = {
     "namespace",
     "get_namespace",
     "default_namespace",
+    "Metaflow",
+    "get_metadata",
+    "metadata",
 }
 
 __all__ = [
@@ -31,6 +35,8 @@ __all__ = [
     "Parameter",
     "IncludeFile",
     "JSONType",
+    "Config",
+    "ConfigValue",
     "current",
     "retry",
     "catch",
