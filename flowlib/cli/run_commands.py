@@ -23,6 +23,8 @@ _RUN_OPTIONS = {
     "help",
     "origin-run-id",
     "origin_run_id",
+    "run-id-file",
+    "run_id_file",
 }
 
 
@@ -52,6 +54,11 @@ def _common_run_options(func: Callable) -> Callable:
         ),
         click.option("--quiet", is_flag=True, help="Print only task output and errors."),
         click.option(
+            "--run-id-file",
+            type=click.Path(dir_okay=False),
+            help="Write the run's id to this file as soon as the run starts.",
+        ),
+        click.option(
             "--launcher",
             type=click.Choice(["fork", "subprocess"]),
             default="fork",
@@ -75,9 +82,16 @@ def _options(kwargs: dict[str, Any], origin: str | None = None, step: str | None
         decorators=[parse_with_option(s) for s in kwargs.pop("with_decorators")],
         quiet=kwargs.pop("quiet"),
         launcher=kwargs.pop("launcher"),
+        run_id_file=kwargs.pop("run_id_file"),
         origin_run_id=origin,
         resume_step=step,
     )
+
+
+def _top_level(ctx: Any, kwargs: dict[str, Any]) -> None:
+    """Fold Metaflow-style top-level --quiet / --with into the command's own options."""
+    kwargs["quiet"] = kwargs["quiet"] or ctx.quiet
+    kwargs["with_decorators"] = (*ctx.top_with, *kwargs["with_decorators"])
 
 
 def run_command(flow_cls: type) -> click.Command:
@@ -94,6 +108,7 @@ def run_command(flow_cls: type) -> click.Command:
         from flowlib.runtime.run import execute_run
 
         graph = ctx.validated_graph()
+        _top_level(ctx, kwargs)
         options = _options(kwargs)
         execute_run(ctx.flow_cls, graph, kwargs, options)
 
@@ -128,6 +143,7 @@ def resume_command() -> click.Command:
             if latest is None:
                 raise FlowlibError(f"resume: {ctx.name} has no runs yet; use 'run' first.")
             origin_run_id = latest.run_id
+        _top_level(ctx, kwargs)
         options = _options(kwargs, origin_run_id, step)
         execute_run(ctx.flow_cls, graph, {}, options)
 
