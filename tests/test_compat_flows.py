@@ -74,3 +74,25 @@ def test_switch_inside_a_static_branch_and_foreach_inside_a_switch(backend):
     backend.run(COMPAT + "switch_shapes_flow.py", "run", "--route", "skip")
     run = Flow("SwitchShapesFlow").latest_run
     assert run["join"].task.data.paths == ["ax", "b"] and run.data.total == 0
+
+
+def test_recursive_switch_loops_bounded_shown_and_resumable(backend):
+    proc = backend.run(COMPAT + "recursive_switch_flow.py", "show")
+    assert "'again': loop (again, a loop)" in proc.stdout
+    backend.run(COMPAT + "recursive_switch_flow.py", "run")
+    run = Flow("RecursiveSwitchFlow").latest_run
+    assert run.successful and run["after"].task.data.count == 3
+    assert len(list(run["loop"].tasks())) == 3 and len(list(run["inner"].tasks())) == 4
+    assert run.data.words == ["aa", "bb"]
+    # Resuming re-uses every repetition, in order, and re-runs from the step asked for.
+    backend.run(COMPAT + "recursive_switch_flow.py", "resume", "gather", "--origin-run-id", run.id)
+    resumed = Flow("RecursiveSwitchFlow").latest_run
+    loops = list(resumed["loop"].tasks())
+    assert len(loops) == 3 and all(t.origin_pathspec for t in loops)
+    assert resumed.data.words == ["aa", "bb"] and resumed["gather"].task.origin_pathspec is None
+    # The bound: a loop that would repeat more often fails with one clear message.
+    proc = backend.run(
+        COMPAT + "recursive_switch_flow.py", "run", "--target", "50",
+        "--max-loop-iterations", "5", expect=1,
+    )
+    assert "step 'loop' repeated itself 5 times through its switch, the limit" in proc.stderr

@@ -25,6 +25,8 @@ _RUN_OPTIONS = {
     "origin_run_id",
     "run-id-file",
     "run_id_file",
+    "max-loop-iterations",
+    "max_loop_iterations",
 }
 
 
@@ -53,6 +55,13 @@ def _common_run_options(func: Callable) -> Callable:
             help="Add a decorator to every step, e.g. --with retry:times=2.",
         ),
         click.option("--quiet", is_flag=True, help="Print only task output and errors."),
+        click.option(
+            "--max-loop-iterations",
+            default=1000,
+            show_default=True,
+            type=click.IntRange(1),
+            help="Times a recursive switch may repeat its step before the run fails.",
+        ),
         click.option(
             "--run-id-file",
             type=click.Path(dir_okay=False),
@@ -83,6 +92,7 @@ def _options(kwargs: dict[str, Any], origin: str | None = None, step: str | None
         quiet=kwargs.pop("quiet"),
         launcher=kwargs.pop("launcher"),
         run_id_file=kwargs.pop("run_id_file"),
+        max_loop_iterations=kwargs.pop("max_loop_iterations"),
         origin_run_id=origin,
         resume_step=step,
     )

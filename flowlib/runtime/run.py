@@ -37,6 +37,7 @@ class RunOptions:
     quiet: bool = False
     origin_run_id: str | None = None
     resume_step: str | None = None
+    max_loop_iterations: int = 1000  # repetitions of a recursive switch's step
     run_id_file: str | None = None  # written as soon as the run id is known (Metaflow's option)
 
 
@@ -121,6 +122,7 @@ def execute_run(
         decorators=effective_decorators(graph, options.decorators),
         tags=tags,
         resume=resume,
+        max_loop_iterations=options.max_loop_iterations,
     )
     if resume is not None:
         scheduler.mark_cloned(params_path)

@@ -74,6 +74,7 @@ class Scheduler:
         decorators: dict[str, dict[str, StepDecorator]] | None = None,
         tags: list[str] | None = None,
         resume: ResumePlan | None = None,
+        max_loop_iterations: int = 1000,
     ) -> None:
         self.graph = graph
         self.meta = stores.metadata
@@ -86,6 +87,9 @@ class Scheduler:
         self.max_num_splits = max_num_splits
         self.tags = tags or []
         self.resume = resume
+        # Recursive switches: how many times each task's step has repeated, and the bound.
+        self.max_loop_iterations = max_loop_iterations
+        self.iterations: dict[str, int] = {}
         self.decorators = decorators or {node.name: {} for node in graph}
         self.join_to_split = {n.matching_join: n.name for n in graph if n.matching_join}
         self.ready: deque[TaskSpec] = deque()
@@ -373,10 +377,26 @@ class Scheduler:
                 self._enqueue(target, [pathspec], [*frames, frame], inputs_cloned=cloned)
             return
         for target in targets:
-            if self.graph[target].is_join:
+            if target == step:
+                self._repeat(step, frames, pathspec, cloned)
+            elif self.graph[target].is_join:
                 self._arrive(target, step, pathspec, frames, cloned)
             else:
                 self._enqueue(target, [pathspec], frames, inputs_cloned=cloned)
+
+    def _repeat(self, step: str, frames: list[ForeachFrame], pathspec: str, cloned: bool) -> None:
+        """A recursive switch chose its own step again: one more task, bounded."""
+        iteration = self.iterations.get(pathspec, 0) + 1
+        if iteration >= self.max_loop_iterations:
+            message = (
+                f"step '{step}' repeated itself {iteration} times through its switch, the "
+                f"limit; raise it with run --max-loop-iterations, or check that the condition "
+                "can end the loop"
+            )
+            self.console.warn(f"[{pathspec}] {message}")
+            self.failures.append(Failure(pathspec, step, crash_record("LoopLimit", message)))
+            return
+        self._enqueue(step, [pathspec], frames, inputs_cloned=cloned, iteration=iteration)
 
     def _arrive(
         self, join: str, parent_step: str, pathspec: str, frames: list[ForeachFrame], cloned: bool
@@ -408,12 +428,23 @@ class Scheduler:
             self._enqueue(join, inputs, barrier.frames, inputs_cloned=barrier.cloned)
 
     def _enqueue(
-        self, step: str, input_paths: list[str], frames: list[ForeachFrame], inputs_cloned: bool
+        self,
+        step: str,
+        input_paths: list[str],
+        frames: list[ForeachFrame],
+        inputs_cloned: bool,
+        iteration: int = 0,
     ) -> None:
         self._task_counter += 1
         task_id = str(self._task_counter)
         pathspec = f"{self.flow}/{self.run_id}/{step}/{task_id}"
-        source = self.resume.clone_source(step, frames, inputs_cloned) if self.resume else None
+        if iteration:
+            self.iterations[pathspec] = iteration
+        source = (
+            self.resume.clone_source(step, frames, inputs_cloned, iteration)
+            if self.resume
+            else None
+        )
         stack = [f.to_dict() for f in frames]
         if source is not None:
             self.meta.clone_task(source, self.run_id, task_id, input_paths, stack)
