@@ -123,3 +123,13 @@ def _all_namespaces():
 
     namespace(None)
     yield
+
+
+def test_resume_refuses_a_changed_config(local):
+    _config(local.workdir)
+    local.run(FLOW, "run")
+    _config(local.workdir, lr=0.9)
+    proc = local.run(FLOW, "resume", "join", expect=1)
+    assert "Config 'cfg' now differs from the one run 1 used" in proc.stderr
+    _config(local.workdir)
+    local.run(FLOW, "resume", "join")

@@ -82,6 +82,7 @@ def execute_run(
                 f"{stores.description}."
             )
         resume = ResumePlan(meta, graph, flow, options.origin_run_id, options.resume_step)
+        _check_resumed_configs(flow_cls, stores, resume)
     else:
         values = {
             **flow_constants(flow_cls),
@@ -143,6 +144,21 @@ def execute_run(
         f"Inspect it with: Run('{flow}/{run.run_id}')"
     )
     return run.run_id
+
+
+def _check_resumed_configs(flow_cls: type, stores: Stores, resume: ResumePlan) -> None:
+    """A resumed run keeps the origin's Config values (they are cloned with its parameters);
+    the flow loaded now must read the same ones, or new tasks would see other values."""
+    source = resume.parameters
+    refs = stores.metadata.get_artifacts(source.flow, source.run_id, source.step, source.task_id)
+    store = stores.artifacts(source.flow)
+    for attr, value in config_values(flow_cls).items():
+        if attr in refs and store.load(refs[attr], attr, source.pathspec) != value:
+            raise FlowlibError(
+                f"resume: Config '{attr}' now differs from the one run {source.run_id} used; "
+                "a resumed run keeps its origin's configuration. Resume with the same file "
+                f"(--config {attr} FILE before 'resume'), or start a new run with 'run'."
+            )
 
 
 def _write_run_id(path: str, run_id: str) -> None:
