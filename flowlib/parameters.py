@@ -10,6 +10,7 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from flowlib.exceptions import FlowlibError, ParameterError
@@ -216,6 +217,9 @@ def flow_constants(flow_cls: type) -> dict[str, Any]:
 
 
 def _is_code(value: Any) -> bool:
-    return callable(value) or isinstance(value, (property, staticmethod, classmethod, type)) or (
-        hasattr(value, "__get__") and not isinstance(value, (str, bytes, int, float))
+    """Methods, properties, descriptors, classes and modules: not values to store."""
+    return (
+        callable(value)
+        or isinstance(value, (property, staticmethod, classmethod, type, ModuleType))
+        or hasattr(value, "__get__")
     )
