@@ -96,3 +96,23 @@ def test_recursive_switch_loops_bounded_shown_and_resumable(backend):
         "--max-loop-iterations", "5", expect=1,
     )
     assert "step 'loop' repeated itself 5 times through its switch, the limit" in proc.stderr
+
+
+def test_recursive_switch_in_the_graph_model():
+    """What a compiler (Step Functions) reads: the acyclic graph plus the loop edges."""
+    import importlib.util
+
+    from flowlib.graph import FlowGraph, validate
+    from tests.support.backends import FLOWS
+
+    path = FLOWS / "compat" / "recursive_switch_flow.py"
+    spec = importlib.util.spec_from_file_location("recursive_switch_flow", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    graph = FlowGraph(module.RecursiveSwitchFlow)
+    validate(graph, module.RecursiveSwitchFlow)
+    assert graph.loop_edges == [("loop", "loop", ["again"]), ("inner", "inner", ["yes"])]
+    assert graph["loop"].recursive and not graph["after"].recursive
+    assert graph.children("loop") == ["after"] and graph["loop"].in_funcs == ["start"]
+    assert [n.name for n in graph] == ["start", "loop", "after", "inner", "gather", "end"]
+    assert graph["after"].matching_join == "gather"
