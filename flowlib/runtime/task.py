@@ -135,8 +135,10 @@ def _run_step(
             # @catch on the last attempt: keep what the step set before it failed, store the
             # exception and go on as the graph says (Metaflow's behaviour).
             caught = error_record(exc)
-            sys.stderr.write(user_traceback(exc))
-            print(f"flowlib: @catch handled {caught['type']}: {exc}", file=sys.stderr)
+            catch = next((d for d in node.decorators if d.name == "catch"), None)
+            if catch is None or catch.print_exception:
+                sys.stderr.write(user_traceback(exc))
+                print(f"flowlib: @catch handled {caught['type']}: {exc}", file=sys.stderr)
             state.transition = None
             _fallback(flow, node, spec, caught)
 
