@@ -19,6 +19,7 @@ from flowlib.decorators import (
     secrets,
     timeout,
 )
+from flowlib.flow_config import Config, ConfigValue
 from flowlib.flowspec import FlowSpec, step
 from flowlib.parameters import IncludeFile, JSONType, Parameter
 from flowlib.version import __version__
@@ -32,6 +33,9 @@ _CLIENT = {
     "namespace",
     "get_namespace",
     "default_namespace",
+    "Metaflow",
+    "get_metadata",
+    "metadata",
 }
 
 __all__ = [
@@ -40,6 +44,8 @@ __all__ = [
     "Parameter",
     "IncludeFile",
     "JSONType",
+    "Config",
+    "ConfigValue",
     "current",
     "retry",
     "catch",

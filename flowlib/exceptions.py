@@ -78,3 +78,7 @@ class MergeArtifactsError(FlowlibError):
     def __init__(self, message: str, artifact_names: list[str]) -> None:
         super().__init__(message)
         self.artifact_names = artifact_names
+
+
+class TimeoutException(Exception):  # noqa: N818 - Metaflow's name
+    """Raised inside a step that ran longer than its @timeout (Metaflow's name)."""

@@ -72,6 +72,12 @@ class FlowSpec:
     def __setattr__(self, name: str, value: Any) -> None:
         if not name.startswith("_") and name in self._RESERVED:
             raise FlowlibError(f"'{name}' is reserved by flowlib; choose another attribute name.")
+        if not name.startswith("_") and name in _constant_names(type(self)):
+            raise FlowlibError(
+                f"Step code cannot assign self.{name}: '{name}' is a class-level constant of "
+                f"{type(self).__name__}, stored with the run. Change it in the class body, or "
+                "use another name for a value that a step computes."
+            )
         object.__setattr__(self, name, value)
 
     def __getattr__(self, name: str) -> Any:
@@ -206,6 +212,18 @@ class FlowSpec:
         if task is None:
             raise FlowlibError("This works only inside a running step.")
         return task
+
+
+_CONSTANT_NAMES: dict[type, frozenset[str]] = {}
+
+
+def _constant_names(flow_cls: type) -> frozenset[str]:
+    names = _CONSTANT_NAMES.get(flow_cls)
+    if names is None:
+        from flowlib.parameters import flow_constants
+
+        names = _CONSTANT_NAMES[flow_cls] = frozenset(flow_constants(flow_cls))
+    return names
 
 
 def _step_name(target: Any, source_step: str) -> str:

@@ -7,8 +7,10 @@ artifacts of the run's ``_parameters`` task and read-only in every step, as in M
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from flowlib.exceptions import FlowlibError, ParameterError
@@ -119,16 +121,27 @@ class Parameter:
             self.type_name
         ]
 
+    def env_names(self) -> list[str]:
+        """Environment variables that give the value when the command line does not, in order:
+        ``FLOWLIB_RUN_<NAME>``, then Metaflow's ``METAFLOW_RUN_<NAME>`` (name upper-cased,
+        dashes as underscores)."""
+        key = self.name.upper().replace("-", "_")
+        return [f"FLOWLIB_RUN_{key}", f"METAFLOW_RUN_{key}"]
+
     def resolve(self, raw: str | None) -> Any:
-        """The run's value: the converted command-line value, else the default."""
+        """The run's value: the command line's, else the environment's (``env_names``), else
+        the default, as in Metaflow."""
+        if raw is None:
+            raw = next((os.environ[k] for k in self.env_names() if k in os.environ), None)
         if raw is not None:
             return self.convert(raw)
         if self.required and self.default is None:
             raise ParameterError(
-                f"Parameter '{self.name}' is required. Give it with --{self.name} {self._example()}"
+                f"Parameter '{self.name}' is required. Give it with --{self.name} "
+                f"{self._example()} or in {self.env_names()[0]}."
             )
         default = self.default() if callable(self.default) else self.default
-        if isinstance(default, str) and self.type is not str:
+        if isinstance(default, str) and (self.type is not str or self.separator is not None):
             return self.convert(default)
         return default
 
@@ -183,3 +196,30 @@ def flow_parameters(flow_cls: type) -> dict[str, Parameter]:
             if isinstance(value, Parameter):
                 found[attr] = value
     return found
+
+
+def flow_constants(flow_cls: type) -> dict[str, Any]:
+    """The flow's class-level constants (``LIMIT = 5`` in the class body): plain values, not
+    parameters, steps, methods or properties. As in Metaflow they are stored with the run's
+    parameters, so every task has them as artifacts, and a step cannot assign them."""
+    from flowlib.flowspec import FlowSpec
+
+    found: dict[str, Any] = {}
+    for klass in reversed(flow_cls.__mro__):
+        if klass is object or klass is FlowSpec or not issubclass(klass, FlowSpec):
+            continue
+        for attr, value in vars(klass).items():
+            if attr.startswith("_") or isinstance(value, Parameter) or _is_code(value):
+                found.pop(attr, None)
+                continue
+            found[attr] = value
+    return found
+
+
+def _is_code(value: Any) -> bool:
+    """Methods, properties, descriptors, classes and modules: not values to store."""
+    return (
+        callable(value)
+        or isinstance(value, (property, staticmethod, classmethod, type, ModuleType))
+        or hasattr(value, "__get__")
+    )

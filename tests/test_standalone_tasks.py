@@ -29,7 +29,8 @@ def test_retry_catch_and_crash_standalone(standalone):
     standalone.run("retry_flow.py", "run")
     assert Flow("RetryFlow").latest_run["flaky"].task.data.attempt_seen == 2
     standalone.run("catch_flow.py", "run")
-    assert Flow("CatchFlow").latest_run.data.outcome.startswith("recovered from ValueError")
+    outcome = Flow("CatchFlow").latest_run.data.outcome
+    assert outcome.startswith("recovered from builtins.ValueError")
     proc = standalone.run("crash_flow.py", "run", "--how", "segfault", expect=1)
     assert "segmentation fault" in proc.stderr
 

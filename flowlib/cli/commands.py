@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from flowlib.cli import inspect_commands, run_commands
+from flowlib.cli.options import apply_top_level, top_level_options
 from flowlib.graph import FlowGraph
 from flowlib.remote.batch.cli import batch_group
 from flowlib.remote.kubernetes.cli import kubernetes_group
@@ -17,9 +18,11 @@ def build_cli(flow_cls: type) -> click.Group:
         + "\n\nExample: python flow.py run",
         context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     )
+    @top_level_options
     @click.pass_context
-    def cli(ctx: click.Context) -> None:
+    def cli(ctx: click.Context, **options: object) -> None:
         ctx.obj = FlowContext(flow_cls)
+        apply_top_level(ctx.obj, options)
 
     for command in (
         run_commands.run_command(flow_cls),
@@ -42,6 +45,8 @@ class FlowContext:
 
     def __init__(self, flow_cls: type) -> None:
         self.flow_cls = flow_cls
+        self.quiet = False  # top-level --quiet
+        self.top_with: list[str] = []  # top-level --with
         self._graph: FlowGraph | None = None
 
     @property

@@ -9,15 +9,31 @@ import click
 from flowlib.exceptions import FlowlibError
 
 
-def _task_pathspec(ctx: Any, pathspec: str) -> str:
+def _task_pathspecs(ctx: Any, pathspec: str) -> list[str]:
+    """RUN/STEP/TASK, or RUN/STEP: every task of the step (as Metaflow's logs and dump)."""
+    from flowlib.client import Step
+
     parts = pathspec.strip("/").split("/")
-    if len(parts) == 3:
-        parts = [ctx.name, *parts]
-    if len(parts) != 4 or parts[0] != ctx.name:
+    if parts and parts[0] == ctx.name and len(parts) in (3, 4):
+        parts = parts[1:]
+    if len(parts) == 3 and all(parts):
+        return ["/".join([ctx.name, *parts])]
+    if len(parts) == 2 and all(parts):
+        return [t.pathspec for t in Step("/".join([ctx.name, *parts])).tasks()]
+    raise FlowlibError(
+        f"'{pathspec}' is not a step or task of {ctx.name}: give RUN/STEP or RUN/STEP/TASK, "
+        "e.g. 12/train or 12/train/5."
+    )
+
+
+def _task_pathspec(ctx: Any, pathspec: str) -> str:
+    tasks = _task_pathspecs(ctx, pathspec)
+    if len(tasks) != 1:
+        ids = ", ".join(t.rsplit("/", 1)[1] for t in tasks)
         raise FlowlibError(
-            f"'{pathspec}' is not a task of {ctx.name}: give RUN/STEP/TASK, e.g. 12/train/5."
+            f"Step '{pathspec}' has {len(tasks)} tasks ({ids}); name one: {pathspec}/<task id>."
         )
-    return "/".join(parts)
+    return tasks[0]
 
 
 def logs_command() -> click.Command:
@@ -50,33 +66,68 @@ def logs_command() -> click.Command:
 def dump_command() -> click.Command:
     @click.command(
         "dump",
-        help="Show the artifacts of a task (name, type, size, value).\n\n"
-        "Example: python flow.py dump 12/end/9 --name accuracy",
+        help="Show the artifacts of a task, or of every task of a step (name, type, size, "
+        "value).\n\nExample: python flow.py dump 12/end/9 --name accuracy",
     )
     @click.argument("pathspec")
     @click.option("--name", "names", multiple=True, help="Only these artifacts (repeatable).")
+    @click.option("--include", help="Only these artifacts, comma-separated (Metaflow's option).")
     @click.option(
         "--max-value-size",
         default=200,
         show_default=True,
         help="Characters of each value's repr to show.",
     )
+    @click.option(
+        "--file",
+        "out_file",
+        type=click.Path(dir_okay=False),
+        help="Pickle {task pathspec: {name: value}} to FILE instead of printing.",
+    )
+    @click.option(
+        "--private",
+        is_flag=True,
+        help="Include _private artifacts (accepted: flowlib never stores them).",
+    )
     @click.pass_obj
-    def dump(ctx: Any, pathspec: str, names: tuple[str, ...], max_value_size: int) -> None:
+    def dump(
+        ctx: Any,
+        pathspec: str,
+        names: tuple[str, ...],
+        include: str | None,
+        max_value_size: int,
+        out_file: str | None,
+        private: bool,
+    ) -> None:
         from flowlib.client import Task, namespace
 
         namespace(None)
-        task = Task(_task_pathspec(ctx, pathspec))
-        missing = [n for n in names if n not in task]
-        if missing:
-            raise FlowlibError(f"{task.pathspec} has no artifact {', '.join(missing)}.")
-        for artifact in task:
-            if names and artifact.id not in names:
+        wanted = [*names, *(n.strip() for n in (include or "").split(",") if n.strip())]
+        dumped: dict[str, dict[str, Any]] = {}
+        task_paths = _task_pathspecs(ctx, pathspec)
+        for task_path in task_paths:
+            task = Task(task_path)
+            missing = [n for n in wanted if n not in task]
+            if missing:
+                raise FlowlibError(f"{task.pathspec} has no artifact {', '.join(missing)}.")
+            chosen = [a for a in task if not wanted or a.id in wanted]
+            if out_file:
+                dumped[task.pathspec] = {a.id: a.data for a in chosen}
                 continue
-            text = repr(artifact.data)
-            if len(text) > max_value_size:
-                text = text[:max_value_size] + "..."
-            click.echo(f"{artifact.id} ({artifact.type}, {artifact.size} bytes): {text}")
+            for artifact in chosen:
+                text = repr(artifact.data)
+                if len(text) > max_value_size:
+                    text = text[:max_value_size] + "..."
+                prefix = f"{task.id}: " if len(task_paths) > 1 else ""
+                click.echo(
+                    f"{prefix}{artifact.id} ({artifact.type}, {artifact.size} bytes): {text}"
+                )
+        if out_file:
+            import pickle
+
+            with open(out_file, "wb") as handle:
+                pickle.dump(dumped, handle)
+            click.echo(f"Artifacts of {len(dumped)} task(s) written to {out_file}.")
 
     return dump
 
@@ -119,12 +170,31 @@ def tag_group() -> click.Group:
         run.remove_tags(list(tags))
         click.echo(f"{run.pathspec}: {', '.join(sorted(run.user_tags)) or '(no user tags)'}")
 
-    @tag.command("list", help="List the tags of a run (default: the latest run).")
+    @tag.command("replace", help="Replace a run's user tag OLD with NEW.")
+    @click.option("--run-id")
+    @click.argument("old")
+    @click.argument("new")
+    @click.pass_obj
+    def replace(ctx: Any, run_id: str | None, old: str, new: str) -> None:
+        run = _run(ctx, run_id)
+        if old not in run.user_tags:
+            raise FlowlibError(f"{run.pathspec} has no user tag '{old}' to replace.")
+        run.replace_tag(old, new)
+        click.echo(f"{run.pathspec}: {', '.join(sorted(run.user_tags))}")
+
+    @tag.command("list", help="List the tags of a run (default: the latest run), one a line.")
     @click.option("--run-id")
     @click.option("--system", is_flag=True, help="Include system tags.")
+    @click.option("--flat", is_flag=True, help="One tag a line (Metaflow's option; the default).")
+    @click.option(
+        "--hide-system-tags", is_flag=True, help="Without system tags (the default)."
+    )
     @click.pass_obj
-    def list_tags(ctx: Any, run_id: str | None, system: bool) -> None:
+    def list_tags(
+        ctx: Any, run_id: str | None, system: bool, flat: bool, hide_system_tags: bool
+    ) -> None:
         run = _run(ctx, run_id)
+        system = system and not hide_system_tags
         for name in sorted(run.tags if system else run.user_tags):
             click.echo(name)
 

@@ -23,6 +23,10 @@ _RUN_OPTIONS = {
     "help",
     "origin-run-id",
     "origin_run_id",
+    "run-id-file",
+    "run_id_file",
+    "max-loop-iterations",
+    "max_loop_iterations",
 }
 
 
@@ -52,6 +56,18 @@ def _common_run_options(func: Callable) -> Callable:
         ),
         click.option("--quiet", is_flag=True, help="Print only task output and errors."),
         click.option(
+            "--max-loop-iterations",
+            default=1000,
+            show_default=True,
+            type=click.IntRange(1),
+            help="Times a recursive switch may repeat its step before the run fails.",
+        ),
+        click.option(
+            "--run-id-file",
+            type=click.Path(dir_okay=False),
+            help="Write the run's id to this file as soon as the run starts.",
+        ),
+        click.option(
             "--launcher",
             type=click.Choice(["fork", "subprocess"]),
             default="fork",
@@ -75,9 +91,17 @@ def _options(kwargs: dict[str, Any], origin: str | None = None, step: str | None
         decorators=[parse_with_option(s) for s in kwargs.pop("with_decorators")],
         quiet=kwargs.pop("quiet"),
         launcher=kwargs.pop("launcher"),
+        run_id_file=kwargs.pop("run_id_file"),
+        max_loop_iterations=kwargs.pop("max_loop_iterations"),
         origin_run_id=origin,
         resume_step=step,
     )
+
+
+def _top_level(ctx: Any, kwargs: dict[str, Any]) -> None:
+    """Fold Metaflow-style top-level --quiet / --with into the command's own options."""
+    kwargs["quiet"] = kwargs["quiet"] or ctx.quiet
+    kwargs["with_decorators"] = (*ctx.top_with, *kwargs["with_decorators"])
 
 
 def run_command(flow_cls: type) -> click.Command:
@@ -94,6 +118,7 @@ def run_command(flow_cls: type) -> click.Command:
         from flowlib.runtime.run import execute_run
 
         graph = ctx.validated_graph()
+        _top_level(ctx, kwargs)
         options = _options(kwargs)
         execute_run(ctx.flow_cls, graph, kwargs, options)
 
@@ -128,6 +153,7 @@ def resume_command() -> click.Command:
             if latest is None:
                 raise FlowlibError(f"resume: {ctx.name} has no runs yet; use 'run' first.")
             origin_run_id = latest.run_id
+        _top_level(ctx, kwargs)
         options = _options(kwargs, origin_run_id, step)
         execute_run(ctx.flow_cls, graph, {}, options)
 
@@ -151,6 +177,11 @@ def step_command() -> click.Command:
                   help="A @secrets source the task reads at start (repeatable).")
     @click.option("--env-var", "env_vars", multiple=True, metavar="NAME=VALUE",
                   help="An @environment variable of the task (repeatable).")
+    @click.option("--timeout", "timeout_seconds", type=float, default=None,
+                  help="@timeout: raise TimeoutException in the step after SECONDS.")
+    @click.option("--catch-in-step", is_flag=True,
+                  help="@catch's last attempt: handle the step's exception in the task.")
+    @click.option("--catch-var", default=None, help="@catch's var.")
     @click.pass_obj
     def step(
         ctx: Any,
@@ -162,6 +193,9 @@ def step_command() -> click.Command:
         catch_fallback: bool,
         secret_sources: tuple[str, ...],
         env_vars: tuple[str, ...],
+        timeout_seconds: float | None,
+        catch_in_step: bool,
+        catch_var: str | None,
     ) -> None:
         from flowlib.runtime.standalone import run_standalone
 
@@ -174,8 +208,11 @@ def step_command() -> click.Command:
             attempt,
             max_num_splits,
             catch_fallback,
-            list(secret_sources),
-            dict(v.partition("=")[::2] for v in env_vars),
+            secret_sources=list(secret_sources),
+            env_vars=dict(v.partition("=")[::2] for v in env_vars),
+            timeout_seconds=timeout_seconds,
+            catch_in_step=catch_in_step,
+            catch_var=catch_var,
         )
         sys.exit(0 if ok else 1)
 

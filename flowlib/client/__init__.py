@@ -1,15 +1,19 @@
 """Inspect past runs from a notebook or script: ``Flow("Name").latest_run.data``."""
 
+from flowlib.client.metaflow_names import Metaflow, get_metadata, metadata
 from flowlib.client.namespace import default_namespace, get_namespace, namespace
 from flowlib.client.objects import DataArtifact, Flow, Run, Step, Task
 
 __all__ = [
     "DataArtifact",
     "Flow",
+    "Metaflow",
     "Run",
     "Step",
     "Task",
     "default_namespace",
     "get_namespace",
+    "get_metadata",
+    "metadata",
     "namespace",
 ]

@@ -11,6 +11,13 @@ from collections.abc import Iterator
 from functools import cached_property
 from typing import Any
 
+from flowlib.client.metaflow_names import (
+    ArtifactNames,
+    FlowNames,
+    RunNames,
+    StepNames,
+    TaskNames,
+)
 from flowlib.client.namespace import get_namespace
 from flowlib.datastore.artifacts import ArtifactRef
 from flowlib.exceptions import FlowlibError, NotFoundError
@@ -53,7 +60,7 @@ def _check_namespace(run: RunRecord, what: str) -> None:
         )
 
 
-class Flow:
+class Flow(FlowNames):
     """All runs of a flow: ``Flow("TrainFlow").latest_run``."""
 
     def __init__(self, name: str) -> None:
@@ -90,7 +97,7 @@ class Flow:
         return f"Flow('{self.id}')"
 
 
-class Run:
+class Run(RunNames):
     """One run: ``Run("TrainFlow/12")``; ``run["train"]`` is a Step; ``run.data`` the end's data."""
 
     def __init__(self, pathspec: str, _record: RunRecord | None = None) -> None:
@@ -218,7 +225,7 @@ class Run:
         return f"Run('{self.pathspec}')"
 
 
-class Step:
+class Step(StepNames):
     """A step of a run: ``step.task`` for non-foreach steps, ``step.tasks()`` for all."""
 
     def __init__(self, pathspec: str, _run: Run | None = None) -> None:
@@ -261,7 +268,7 @@ class Step:
         return f"Step('{self.pathspec}')"
 
 
-class Task:
+class Task(TaskNames):
     """A task: ``task.data.x`` loads artifact x; stdout, stderr and exception of the attempt."""
 
     def __init__(self, pathspec: str, _record: TaskRecord | None = None) -> None:
@@ -378,7 +385,7 @@ class Task:
         return f"Task('{self.pathspec}')"
 
 
-class DataArtifact:
+class DataArtifact(ArtifactNames):
     """One artifact: name, type, stored size, content key, and ``.data`` (loaded on access)."""
 
     def __init__(self, task: Task, name: str, ref: ArtifactRef) -> None:

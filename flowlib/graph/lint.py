@@ -278,7 +278,13 @@ class _Linter:
         for node in self.graph.nodes.values():
             if not node.is_join or node.name == "end":
                 continue
-            switches = [p for p in node.in_funcs if self.graph[p].transition == "switch"]
+            # A recursive switch whose only way forward is this join always arrives from it.
+            switches = [
+                p
+                for p in node.in_funcs
+                if self.graph[p].transition == "switch"
+                and not (self.graph[p].recursive and self.graph.children(p) == [node.name])
+            ]
             if switches:
                 self.add(
                     node,

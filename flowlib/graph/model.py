@@ -47,6 +47,14 @@ class StepNode:
     next_targets: list[tuple[str, int]] = field(default_factory=list, repr=False, compare=False)
 
     @property
+    def recursive(self) -> bool:
+        """A recursive switch: one of the step's switch cases goes back to the step itself
+        (repeat until a condition holds, Metaflow 2.19). That edge is a loop edge: it is left
+        out of ``FlowGraph.children``, the order, the scopes and ``in_funcs``, so the rest of
+        the graph is still acyclic; ``FlowGraph.loop_edges`` lists it for compilers."""
+        return self.transition == "switch" and self.name in self.out_funcs
+
+    @property
     def type(self) -> str:
         """Metaflow's label, so ``show`` output reads like Metaflow's."""
         if self.name == "end":
@@ -117,8 +125,31 @@ class FlowGraph:
         return [self.nodes[name] for name in self._order]
 
     def children(self, name: str) -> list[str]:
-        """Targets of ``name`` that are steps (unknown targets are lint's business)."""
-        return [c for c in dict.fromkeys(self.nodes[name].out_funcs) if c in self.nodes]
+        """Targets of ``name`` that are steps (unknown targets are lint's business), without
+        the loop edge of a recursive switch (see ``StepNode.recursive``)."""
+        node = self.nodes[name]
+        return [
+            c
+            for c in dict.fromkeys(node.out_funcs)
+            if c in self.nodes and not (c == name and node.recursive)
+        ]
+
+    @property
+    def loop_edges(self) -> list[tuple[str, str, list[str]]]:
+        """(step, step, switch values that repeat it) for every recursive switch, in order.
+
+        What an orchestrator needs beyond the acyclic graph: the local scheduler enqueues the
+        step again; a state machine compiles it to a Choice state whose repeat values go back
+        to the step's own Task state. Each repetition is a new task whose input is the
+        previous one, in the same foreach position.
+        """
+        edges = []
+        for node in self.sorted_nodes():
+            if node.recursive:
+                cases = (node.switch_cases or {}).items()
+                values = [value for value, target in cases if target == node.name]
+                edges.append((node.name, node.name, values))
+        return edges
 
     # -- structure ----------------------------------------------------------------------------
     def _link(self) -> None:

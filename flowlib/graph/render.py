@@ -31,7 +31,10 @@ def _arrow(node: StepNode) -> str:
     if node.transition in ("end", "none"):
         return ""
     if node.transition == "switch" and node.switch_cases:
-        cases = ", ".join(f"{value!r}: {step}" for value, step in node.switch_cases.items())
+        cases = ", ".join(
+            f"{value!r}: {step}" + (" (again, a loop)" if step == node.name else "")
+            for value, step in node.switch_cases.items()
+        )
         return f"=> {cases} (condition: self.{node.condition})"
     arrow = "=> " + ", ".join(node.out_funcs)
     if node.transition == "foreach":

@@ -329,7 +329,9 @@ class DynamoDBMetadataStore(MetadataStore):
         run = self.get_run(flow, run_id)
         if run is None:
             raise MetadataError(f"Run {flow}/{run_id} does not exist in {self.table}.")
-        new = [t for t in dict.fromkeys(tags) if t not in run.system_tags and t not in run.tags]
+        # Not filtered by the tags read above: ADD and Put are idempotent, and a tag that a
+        # concurrent remove_tags took away after that read must still be added.
+        new = [t for t in dict.fromkeys(tags) if t not in run.system_tags]
         for i in range(0, len(new), TRANSACTION_ITEMS - 1):
             part = new[i : i + TRANSACTION_ITEMS - 1]
             items = [{"Update": {
@@ -357,8 +359,14 @@ class DynamoDBMetadataStore(MetadataStore):
                 "UpdateExpression": "DELETE tags :t",
                 "ExpressionAttributeValues": {":t": {"SS": part}},
             }}]
-            items += [{"Delete": {"TableName": self.table, "Key": {
-                "pk": _S(_run_pk(flow, run_id)), "sk": _S(f"TAG#{t}")}}} for t in part]
+            # The tag item leaves the tag index by losing its index keys (a sparse GSI), an
+            # update like every other tag write: the task role has no dynamodb:DeleteItem, and
+            # a concurrent add_tags of the same tag (a Put) is ordered against it by the
+            # transactions, so neither loses the other's change.
+            items += [{"Update": {"TableName": self.table, "Key": {
+                "pk": _S(_run_pk(flow, run_id)), "sk": _S(f"TAG#{t}")},
+                "UpdateExpression": "SET removed = :yes REMOVE gsi1pk, gsi1sk",
+                "ExpressionAttributeValues": {":yes": {"BOOL": True}}}} for t in part]
             try:
                 self._transact(items)
             except _Cancelled as exc:

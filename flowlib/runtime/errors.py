@@ -19,7 +19,14 @@ def user_traceback(exc: BaseException) -> str:
 
 def error_record(exc: BaseException) -> dict[str, Any]:
     """A JSON-able description of an exception raised by a step."""
-    return {"type": type(exc).__name__, "message": str(exc), "traceback": user_traceback(exc)}
+    return {"type": exception_type(exc), "message": str(exc), "traceback": user_traceback(exc)}
+
+
+def exception_type(exc: BaseException) -> str:
+    """The exception's class with its module, as Metaflow records it: ``builtins.KeyError``,
+    ``mypackage.errors.BadInput``."""
+    cls = type(exc)
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def crash_record(kind: str, message: str) -> dict[str, Any]:

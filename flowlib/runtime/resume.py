@@ -36,16 +36,23 @@ class ResumePlan:
             steps = ", ".join(n.name for n in graph)
             raise FlowlibError(f"resume: '{rerun_step}' is not a step of {flow}; steps: {steps}.")
         self.rerun = _reachable(graph, rerun_step) if rerun_step else set()
-        self._done: dict[tuple[str, FramePath], TaskRecord] = {}
+        self._done: dict[tuple[str, FramePath, int], TaskRecord] = {}
         self.parameters: TaskRecord | None = None
-        for task in meta.list_tasks(flow, origin_run_id):
+        # Repetition of a recursive switch's step: 0, then 1 + that of the task it repeats
+        # (task ids grow, so a repeated task is always seen before its repetition).
+        iteration: dict[str, int] = {}
+        tasks = meta.list_tasks(flow, origin_run_id)
+        for task in sorted(tasks, key=lambda t: int(t.task_id) if t.task_id.isdigit() else 0):
+            parent = task.input_paths[0] if len(task.input_paths) == 1 else ""
+            repeats = parent.split("/")[2:3] == [task.step]
+            iteration[task.pathspec] = iteration.get(parent, 0) + 1 if repeats else 0
             if task.status != SUCCEEDED:
                 continue
             if task.step == "_parameters":
                 self.parameters = task
                 continue
             frames = [ForeachFrame.from_dict(f) for f in task.foreach_stack]
-            self._done[(task.step, frame_path(frames))] = task
+            self._done[(task.step, frame_path(frames), iteration[task.pathspec])] = task
         if self.parameters is None:
             raise FlowlibError(
                 f"resume: run {flow}/{origin_run_id} has no stored parameters, so it never "
@@ -53,11 +60,11 @@ class ResumePlan:
             )
 
     def clone_source(
-        self, step: str, frames: list[ForeachFrame], inputs_cloned: bool
+        self, step: str, frames: list[ForeachFrame], inputs_cloned: bool, iteration: int = 0
     ) -> TaskRecord | None:
         if not inputs_cloned or step in self.rerun:
             return None
-        return self._done.get((step, frame_path(frames)))
+        return self._done.get((step, frame_path(frames), iteration))
 
 
 def _reachable(graph: FlowGraph, start: str) -> set[str]:

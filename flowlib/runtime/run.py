@@ -13,9 +13,10 @@ from flowlib.current import current_user
 from flowlib.datastore.artifacts import ArtifactRef
 from flowlib.decorators import StepDecorator
 from flowlib.exceptions import FlowlibError, TaskFailedError
+from flowlib.flow_config import config_env, config_values
 from flowlib.graph import FlowGraph
 from flowlib.metadata.records import FAILED, INTERRUPTED, SUCCEEDED, TaskRecord
-from flowlib.parameters import flow_parameters
+from flowlib.parameters import flow_constants, flow_parameters
 from flowlib.runtime.console import Console
 from flowlib.runtime.launcher import ForkLauncher, SubprocessLauncher
 from flowlib.runtime.resume import ResumePlan
@@ -36,6 +37,8 @@ class RunOptions:
     quiet: bool = False
     origin_run_id: str | None = None
     resume_step: str | None = None
+    max_loop_iterations: int = 1000  # repetitions of a recursive switch's step
+    run_id_file: str | None = None  # written as soon as the run id is known (Metaflow's option)
 
 
 def system_tags() -> list[str]:
@@ -79,8 +82,13 @@ def execute_run(
                 f"{stores.description}."
             )
         resume = ResumePlan(meta, graph, flow, options.origin_run_id, options.resume_step)
+        _check_resumed_configs(flow_cls, stores, resume)
     else:
-        values = _resolve_parameters(flow_cls, raw_parameters)
+        values = {
+            **flow_constants(flow_cls),
+            **config_values(flow_cls),
+            **_resolve_parameters(flow_cls, raw_parameters),
+        }
         meta.preflight()
         # Stored before the run exists: a store that refuses writes fails here, leaving no run
         # stuck as "running" behind.
@@ -90,7 +98,11 @@ def execute_run(
             for name, value in values.items()
         }
 
+    # Task processes started afresh (standalone, Batch, Kubernetes) get the run's Config values.
+    stores.task_env.update(config_env(flow_cls))
     run = meta.create_run(flow, current_user(), system_tags(), tags, options.origin_run_id)
+    if options.run_id_file:
+        _write_run_id(options.run_id_file, run.run_id)
     console = Console(options.quiet)
     origin_note = f" (resuming run {options.origin_run_id})" if resume else ""
     console.info(f"Run {flow}/{run.run_id} starting{origin_note} on {stores.description}.")
@@ -111,6 +123,7 @@ def execute_run(
         decorators=effective_decorators(graph, options.decorators),
         tags=tags,
         resume=resume,
+        max_loop_iterations=options.max_loop_iterations,
     )
     if resume is not None:
         scheduler.mark_cloned(params_path)
@@ -131,6 +144,31 @@ def execute_run(
         f"Inspect it with: Run('{flow}/{run.run_id}')"
     )
     return run.run_id
+
+
+def _check_resumed_configs(flow_cls: type, stores: Stores, resume: ResumePlan) -> None:
+    """A resumed run keeps the origin's Config values (they are cloned with its parameters);
+    the flow loaded now must read the same ones, or new tasks would see other values."""
+    source = resume.parameters
+    refs = stores.metadata.get_artifacts(source.flow, source.run_id, source.step, source.task_id)
+    store = stores.artifacts(source.flow)
+    for attr, value in config_values(flow_cls).items():
+        if attr in refs and store.load(refs[attr], attr, source.pathspec) != value:
+            raise FlowlibError(
+                f"resume: Config '{attr}' now differs from the one run {source.run_id} used; "
+                "a resumed run keeps its origin's configuration. Resume with the same file "
+                f"(--config {attr} FILE before 'resume'), or start a new run with 'run'."
+            )
+
+
+def _write_run_id(path: str, run_id: str) -> None:
+    try:
+        with open(path, "w") as handle:
+            handle.write(run_id)
+    except OSError as exc:
+        raise FlowlibError(
+            f"--run-id-file {path}: cannot write it ({exc.strerror}); give a writable path."
+        ) from None
 
 
 def _failure_message(flow: str, run_id: str, scheduler: Scheduler) -> str:

@@ -16,7 +16,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from flowlib.decorators import StepDecorator
+from flowlib.decorators import StepDecorator, compute_backend
 from flowlib.exceptions import FlowlibError
 from flowlib.graph import FlowGraph
 from flowlib.metadata.records import FAILED, RUNNING, SUCCEEDED, TaskRecord
@@ -32,6 +32,9 @@ from flowlib.taskenv.decorators import task_environment_of
 _LOG_CAP = 32 << 20  # bytes of one stream kept per attempt; the console still shows all
 _HEARTBEAT_EVERY = 10.0
 _TERM_GRACE = 3.0
+# @timeout first raises TimeoutException inside the step (so @catch keeps what it set); a step
+# that swallows it or is stuck in native code is killed this many seconds later.
+TIMEOUT_KILL_GRACE = 10.0
 
 
 class Launcher(Protocol):
@@ -72,6 +75,7 @@ class Scheduler:
         decorators: dict[str, dict[str, StepDecorator]] | None = None,
         tags: list[str] | None = None,
         resume: ResumePlan | None = None,
+        max_loop_iterations: int = 1000,
     ) -> None:
         self.graph = graph
         self.meta = stores.metadata
@@ -84,6 +88,9 @@ class Scheduler:
         self.max_num_splits = max_num_splits
         self.tags = tags or []
         self.resume = resume
+        # Recursive switches: how many times each task's step has repeated, and the bound.
+        self.max_loop_iterations = max_loop_iterations
+        self.iterations: dict[str, int] = {}
         self.decorators = decorators or {node.name: {} for node in graph}
         self.join_to_split = {n.matching_join: n.name for n in graph if n.matching_join}
         self.ready: deque[TaskSpec] = deque()
@@ -174,11 +181,11 @@ class Scheduler:
             self.unregistered.clear()
         while self.ready and len(self.workers) < self.max_workers:
             spec = self.ready.popleft()
+            timeout = self._prepare(spec)
             worker = self.launcher.launch(spec)
             worker.started = time.time()
-            timeout = self.decorators[spec.step].get("timeout")
-            if timeout is not None and spec.caught_error is None:
-                worker.deadline = worker.started + timeout.total_seconds
+            if timeout is not None:
+                worker.deadline = worker.started + timeout + TIMEOUT_KILL_GRACE
             self.workers.append(worker)
             for fd in worker.fds:
                 os.set_blocking(fd, False)
@@ -191,6 +198,20 @@ class Scheduler:
             )
             if spec.attempt or spec.caught_error is not None:
                 self.console.task_event(spec.pathspec, f"Task is starting ({what}).")
+
+    def _prepare(self, spec: TaskSpec) -> float | None:
+        """Tell the attempt what its decorators ask of the task itself; return its timeout."""
+        decorators = self.decorators[spec.step]
+        catch = decorators.get("catch")
+        spec.catch_var = catch.var if catch is not None else None
+        if spec.caught_error is not None:
+            return None
+        timeout = decorators.get("timeout")
+        spec.timeout_seconds = timeout.total_seconds if timeout is not None else None
+        retry = decorators.get("retry")
+        user_attempts = 1 + (int(retry.times) if retry is not None else 0)
+        spec.catch_in_step = catch is not None and spec.attempt + 1 >= user_attempts
+        return spec.timeout_seconds
 
     def _read(self, fd: int) -> None:
         worker = self.active.get(fd)
@@ -230,14 +251,19 @@ class Scheduler:
     def _finish(self, worker: Worker) -> None:
         self.workers.remove(worker)
         spec = worker.spec
+        record = self._attempt_record(spec)
+        error = None
+        if record is None or record.status == RUNNING:
+            error = self._crash_error(worker, record is None)
+            # The reason goes into the attempt's stored stderr too, where `logs` and
+            # Task.stderr show it (Metaflow: "Task failed with a segmentation fault.").
+            worker.output["stderr"] += f"\nflowlib: Task failed: {error['message']}.\n".encode()
         logs = {
             stream: self.stores.artifacts(self.flow).put_bytes(bytes(data))
             for stream, data in worker.output.items()
             if data
         }
-        record = self._attempt_record(spec)
-        if record is None or record.status == RUNNING:
-            error = self._crash_error(worker, record is None)
+        if error is not None:
             self._record_crash(spec, error, started=record is not None)
             status = FAILED
         else:
@@ -272,7 +298,9 @@ class Scheduler:
         if worker.timed_out and step_timeout is not None:
             return crash_record(
                 "Timeout",
-                f"the attempt exceeded @timeout of {step_timeout.total_seconds:g} s and was killed",
+                f"the attempt exceeded @timeout of {step_timeout.total_seconds:g} s and did not "
+                f"stop within {TIMEOUT_KILL_GRACE:g} s of the TimeoutException raised in the "
+                "step, so it was killed",
             )
         if worker.failure_reason:
             return crash_record("Infrastructure", worker.failure_reason)
@@ -302,7 +330,11 @@ class Scheduler:
         catch = decorators.get("catch")
         user_attempts = 1 + (int(retry.times) if retry is not None else 0)
         if spec.caught_error is None and spec.attempt + 1 < user_attempts:
-            delay = float(retry.minutes_between_retries) * 60.0
+            # On this machine a retry starts at once, as in Metaflow's local runtime: the wait
+            # exists to spare shared services (Batch queues, the cluster, rate-limited APIs)
+            # from a retry storm, and a local task uses none of them.
+            remote = compute_backend(decorators) is not None
+            delay = float(retry.minutes_between_retries) * 60.0 if remote else 0.0
             self.console.task_event(
                 spec.pathspec,
                 f"Task failed ({summary}); retrying (attempt {spec.attempt + 2} of "
@@ -346,10 +378,26 @@ class Scheduler:
                 self._enqueue(target, [pathspec], [*frames, frame], inputs_cloned=cloned)
             return
         for target in targets:
-            if self.graph[target].is_join:
+            if target == step:
+                self._repeat(step, frames, pathspec, cloned)
+            elif self.graph[target].is_join:
                 self._arrive(target, step, pathspec, frames, cloned)
             else:
                 self._enqueue(target, [pathspec], frames, inputs_cloned=cloned)
+
+    def _repeat(self, step: str, frames: list[ForeachFrame], pathspec: str, cloned: bool) -> None:
+        """A recursive switch chose its own step again: one more task, bounded."""
+        iteration = self.iterations.get(pathspec, 0) + 1
+        if iteration >= self.max_loop_iterations:
+            message = (
+                f"step '{step}' repeated itself {iteration} times through its switch, the "
+                f"limit; raise it with run --max-loop-iterations, or check that the condition "
+                "can end the loop"
+            )
+            self.console.warn(f"[{pathspec}] {message}")
+            self.failures.append(Failure(pathspec, step, crash_record("LoopLimit", message)))
+            return
+        self._enqueue(step, [pathspec], frames, inputs_cloned=cloned, iteration=iteration)
 
     def _arrive(
         self, join: str, parent_step: str, pathspec: str, frames: list[ForeachFrame], cloned: bool
@@ -360,9 +408,18 @@ class Scheduler:
             key = (join, frame.split_task)
             expected, order, out_frames = frame.num_splits, frame.index, frames[:-1]
         else:
-            parents = self.graph[join].in_funcs
+            # One input per branch of the static split, whichever step ends the branch: a
+            # branch that goes through a switch reaches the join from one of several steps.
+            branches = list(dict.fromkeys(self.graph[split].out_funcs)) if split else []
+            scope = self.graph.edge_scopes.get((parent_step, join), ())
+            branch = scope[-1][1] if scope and scope[-1][0] == split else None
+            if branch in branches:
+                expected, order = len(branches), branches.index(branch)
+            else:
+                parents = self.graph[join].in_funcs
+                expected, order = len(parents), parents.index(parent_step)
             key = (join, tuple((f.split_task, f.index) for f in frames))
-            expected, order, out_frames = len(parents), parents.index(parent_step), frames
+            out_frames = frames
         barrier = self.barriers.setdefault(key, _Barrier(expected, out_frames))
         barrier.arrived[order] = pathspec
         barrier.cloned = barrier.cloned and cloned
@@ -372,12 +429,23 @@ class Scheduler:
             self._enqueue(join, inputs, barrier.frames, inputs_cloned=barrier.cloned)
 
     def _enqueue(
-        self, step: str, input_paths: list[str], frames: list[ForeachFrame], inputs_cloned: bool
+        self,
+        step: str,
+        input_paths: list[str],
+        frames: list[ForeachFrame],
+        inputs_cloned: bool,
+        iteration: int = 0,
     ) -> None:
         self._task_counter += 1
         task_id = str(self._task_counter)
         pathspec = f"{self.flow}/{self.run_id}/{step}/{task_id}"
-        source = self.resume.clone_source(step, frames, inputs_cloned) if self.resume else None
+        if iteration:
+            self.iterations[pathspec] = iteration
+        source = (
+            self.resume.clone_source(step, frames, inputs_cloned, iteration)
+            if self.resume
+            else None
+        )
         stack = [f.to_dict() for f in frames]
         if source is not None:
             self.meta.clone_task(source, self.run_id, task_id, input_paths, stack)

@@ -28,6 +28,12 @@ class TaskSpec:
     # task itself at start, so every launcher and orchestrator passes them on unchanged.
     secret_sources: list[str] = field(default_factory=list)
     env_vars: dict[str, str] = field(default_factory=dict)
+    # @timeout's limit: the step gets a TimeoutException raised inside it at this many seconds.
+    timeout_seconds: float | None = None
+    # Last attempt of a step with @catch: an exception of the step is handled in the task,
+    # keeping what the step set before it (as Metaflow does); ``catch_var`` receives it.
+    catch_in_step: bool = False
+    catch_var: str | None = None
 
     @property
     def pathspec(self) -> str:
@@ -53,4 +59,10 @@ class TaskSpec:
             args += ["--secret-source", source]
         for name, value in sorted(self.env_vars.items()):
             args += ["--env-var", f"{name}={value}"]
+        if self.timeout_seconds is not None:
+            args += ["--timeout", repr(self.timeout_seconds)]
+        if self.catch_in_step:
+            args.append("--catch-in-step")
+        if self.catch_var:
+            args += ["--catch-var", self.catch_var]
         return args

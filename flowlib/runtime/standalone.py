@@ -27,6 +27,9 @@ def run_standalone(
     catch_fallback: bool,
     secret_sources: list[str] | None = None,
     env_vars: dict[str, str] | None = None,
+    timeout_seconds: float | None = None,
+    catch_in_step: bool = False,
+    catch_var: str | None = None,
 ) -> bool:
     stores = open_stores()
     meta = stores.metadata
@@ -61,5 +64,8 @@ def run_standalone(
     )
     # AWS Batch re-runs a job whose host was lost (its retry strategy retries only that):
     # the same flowlib attempt starts again instead of consuming a user @retry.
+    spec.timeout_seconds = timeout_seconds
+    spec.catch_in_step = catch_in_step
+    spec.catch_var = catch_var
     spec.restart = int(os.environ.get("AWS_BATCH_JOB_ATTEMPT", "1") or 1) > 1
     return execute_task(flow_cls, graph, stores, spec)

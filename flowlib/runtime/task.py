@@ -7,12 +7,16 @@ writes never depends on how it was launched.
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flowlib.current import current
 from flowlib.datastore.artifacts import ArtifactRef
-from flowlib.exceptions import FlowlibError
+from flowlib.exceptions import FlowlibError, TimeoutException
 from flowlib.graph import FlowGraph, StepNode
 from flowlib.metadata.records import FAILED, SUCCEEDED
 from flowlib.runtime.errors import StepException, crash_record, error_record, user_traceback
@@ -47,7 +51,7 @@ def execute_task(flow_cls: type, graph: FlowGraph, stores: Stores, spec: TaskSpe
         # Before user code: a bad secret source fails the attempt here, naming the source.
         environment = _start_environment(stores, spec)
         started = True
-        artifacts, transition = _run_step(flow_cls, graph, stores, spec)
+        artifacts, transition, caught = _run_step(flow_cls, graph, stores, spec)
         _record_environment(stores, spec, environment, artifacts)
     except BaseException as exc:  # noqa: BLE001 - every failure of the attempt is recorded
         mask = environment.masker.mask_record if environment is not None else (lambda r: r)
@@ -81,7 +85,7 @@ def execute_task(flow_cls: type, graph: FlowGraph, stores: Stores, spec: TaskSpe
         SUCCEEDED,
         artifacts,
         transition,
-        None,
+        caught,
     )
     return True
 
@@ -122,13 +126,15 @@ def _record_environment(
 
 def _run_step(
     flow_cls: type, graph: FlowGraph, stores: Stores, spec: TaskSpec
-) -> tuple[dict[str, ArtifactRef], dict[str, Any]]:
+) -> tuple[dict[str, ArtifactRef], dict[str, Any], dict[str, Any] | None]:
     node = graph[spec.step]
     meta = stores.metadata
     store = stores.artifacts(spec.flow)
     parents = [_parent_refs(meta, path) for path in spec.input_paths]
     param_names = _parameter_names(flow_cls)
-    current._set(parameter_names=sorted(param_names))
+    from flowlib.parameters import flow_parameters
+
+    current._set(parameter_names=sorted(flow_parameters(flow_cls)))
     if node.is_join:
         # A join inherits only the run's parameters (read from the run's own parameters task,
         # so a join over an empty foreach still has them).
@@ -154,30 +160,74 @@ def _run_step(
     object.__setattr__(flow, "_task", state)
     func = getattr(flow, spec.step)
 
+    caught: dict[str, Any] | None = None
     if spec.caught_error is not None:
-        _fallback(flow, node, spec)
-    elif node.is_join:
-        views = [
-            Inputs.view(path, refs, store, _frames_of(meta, path), split_values)
-            for path, refs in zip(spec.input_paths, parents, strict=True)
-        ]
-        func(Inputs(views))
+        _fallback(flow, node, spec, spec.caught_error)
     else:
-        func()
+        try:
+            with step_timeout(spec):
+                if node.is_join:
+                    views = [
+                        Inputs.view(path, refs, store, _frames_of(meta, path), split_values)
+                        for path, refs in zip(spec.input_paths, parents, strict=True)
+                    ]
+                    func(Inputs(views))
+                else:
+                    func()
+        except Exception as exc:
+            if not spec.catch_in_step:
+                raise
+            # @catch on the last attempt: keep what the step set before it failed, store the
+            # exception and go on as the graph says (Metaflow's behaviour).
+            caught = error_record(exc)
+            catch = next((d for d in node.decorators if d.name == "catch"), None)
+            if catch is None or catch.print_exception:
+                sys.stderr.write(user_traceback(exc))
+                print(f"flowlib: @catch handled {caught['type']}: {exc}", file=sys.stderr)
+            state.transition = None
+            _fallback(flow, node, spec, caught)
 
     transition = _resolve_transition(flow, node, state, spec)
     artifacts = _persist(flow, state, spec)
-    return artifacts, transition
+    return artifacts, transition, caught
 
 
-def _fallback(flow: Any, node: StepNode, spec: TaskSpec) -> None:
-    """@catch's last attempt: don't run the step; record the error and go on as the graph says."""
-    catch = next(d for d in node.decorators if d.name == "catch")
-    if catch.var:
-        setattr(flow, catch.var, StepException.from_record(spec.caught_error or {}))
+@contextmanager
+def step_timeout(spec: TaskSpec) -> Iterator[None]:
+    """@timeout: raise TimeoutException inside the step when its time is up (SIGALRM), so the
+    step's own handlers and @catch see it; the scheduler kills the process only if the step
+    still runs a grace period later."""
+    seconds = spec.timeout_seconds
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise TimeoutException(
+            f"Step '{spec.step}' exceeded its @timeout of {seconds:g} s ({spec.pathspec})."
+        )
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _fallback(flow: Any, node: StepNode, spec: TaskSpec, error: dict[str, Any]) -> None:
+    """@catch: record the error and go on as the graph says (after the step raised, or in the
+    fallback attempt that follows an attempt that died without recording itself)."""
+    catch = next((d for d in node.decorators if d.name == "catch"), None)
+    var = spec.catch_var or (catch.var if catch is not None else None)
+    if var:
+        setattr(flow, var, StepException.from_record(error))
     state: TaskState = flow._task
     from flowlib.flowspec import Transition
 
+    if node.name == "end":
+        return  # the run ends here, with the exception stored (as in Metaflow)
     if node.transition == "switch":
         raise FlowlibError(
             f"Step '{node.name}' failed and @catch cannot choose a branch of its condition "
@@ -279,6 +329,10 @@ def _frames_of(meta: Any, pathspec: str) -> list[ForeachFrame]:
 
 
 def _parameter_names(flow_cls: type) -> set[str]:
-    from flowlib.parameters import flow_parameters
+    """What every task inherits from the run's parameters task: parameters and constants."""
+    from flowlib.flow_config import flow_configs
+    from flowlib.parameters import flow_constants, flow_parameters
 
-    return set(flow_parameters(flow_cls))
+    return set(flow_parameters(flow_cls)) | set(flow_constants(flow_cls)) | set(
+        flow_configs(flow_cls)
+    )

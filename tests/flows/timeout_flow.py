@@ -1,11 +1,14 @@
-"""@timeout: a step that would sleep for a minute is stopped after one second."""
+"""@timeout: a step that would sleep for a minute is stopped after one second (--stubborn:
+the step swallows the TimeoutException and is killed after the grace period)."""
 
 import time
 
-from flowlib import FlowSpec, step, timeout
+from flowlib import FlowSpec, Parameter, step, timeout
 
 
 class TimeoutFlow(FlowSpec):
+    stubborn = Parameter("stubborn", default=False, help="swallow the TimeoutException")
+
     @step
     def start(self):
         self.next(self.sleepy)
@@ -14,7 +17,13 @@ class TimeoutFlow(FlowSpec):
     @step
     def sleepy(self):
         print("going to sleep", flush=True)
-        time.sleep(60)
+        try:
+            time.sleep(60)
+        except Exception:
+            if not self.stubborn:
+                raise
+            print("ignoring the timeout", flush=True)
+            time.sleep(60)
         self.next(self.end)
 
     @step

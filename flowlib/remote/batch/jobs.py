@@ -141,7 +141,12 @@ def step_target(step: str, decorators: dict[str, StepDecorator], profile: Any) -
     timeout = decorators.get("timeout")
     seconds = None
     if timeout is not None:
-        seconds = max(MIN_ATTEMPT_SECONDS, int(math.ceil(timeout.total_seconds)))
+        # The step raises TimeoutException at the deadline and the runtime kills it a grace
+        # period later; Batch's own limit is the backstop after both.
+        from flowlib.runtime.scheduler import TIMEOUT_KILL_GRACE
+
+        limit = int(math.ceil(timeout.total_seconds + TIMEOUT_KILL_GRACE))
+        seconds = max(MIN_ATTEMPT_SECONDS, limit)
     return StepTarget(step, queue, shape, seconds)
 
 

@@ -42,6 +42,7 @@ from flowlib.remote.kubernetes.auth import api_client
 from flowlib.remote.kubernetes.entry import LogDemux
 from flowlib.remote.kubernetes.watch import NamespaceWatch
 from flowlib.runtime.launcher import Worker
+from flowlib.runtime.scheduler import TIMEOUT_KILL_GRACE
 from flowlib.runtime.spec import TaskSpec
 from flowlib.stores import Stores
 from flowlib.version import __version__
@@ -171,8 +172,11 @@ class KubernetesLauncher:
             command=command,
             env=env,
             labels=jobs.job_labels(spec, self.user, self.store),
+            # The step raises at @timeout and the runtime kills it a grace period later; the
+            # Job's deadline comes after both.
             timeout_seconds=(
-                timeout.total_seconds if timeout is not None and spec.caught_error is None
+                timeout.total_seconds + TIMEOUT_KILL_GRACE
+                if timeout is not None and spec.caught_error is None
                 else None
             ),
         )

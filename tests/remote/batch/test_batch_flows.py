@@ -98,9 +98,11 @@ def test_retry_catch_and_failing_step(batch_backend):
 
 
 def test_timeout_terminates_the_job(batch_backend, batch_stack):
+    # --stubborn: the step swallows the TimeoutException raised in it, so the runtime stops
+    # the job after the grace period.
     proc = run_flow(batch_backend, FLOWS / "timeout_flow.py", "run", "--with", "batch",
-                    expect=1)
-    assert "exceeded @timeout of 1 s" in proc.stderr
+                    "--stubborn", "true", expect=1)
+    assert "exceeded @timeout of 1 s and did not stop" in proc.stderr
     run = Flow("TimeoutFlow").latest_run
     task = run["sleepy"].task
     assert task.exception.type == "Timeout"

@@ -28,7 +28,8 @@ def _tail(stderr: str) -> str:
     [
         ("image_pull", "ImagePullBackOff: pod flowlib-k8sfaultflow-"),
         ("unschedulable", "pod unschedulable: 0/3 nodes are available: 3 Insufficient"),
-        ("deadline", "exceeded activeDeadlineSeconds (70 s, from @timeout)"),
+        # @timeout 60 s + the grace before the runtime kills + the scheduling slack
+        ("deadline", "exceeded activeDeadlineSeconds (80 s, from @timeout)"),
         ("oom", "OOMKilled: the container went over its memory limit of 4096 MiB"),
     ],
 )

@@ -75,8 +75,10 @@ def test_retry_runs_each_attempt_as_its_own_job(k8s, kube):
 
 
 def test_timeout_stops_the_job(k8s, kube):
-    proc = k8s.run("timeout_flow.py", "run", expect=1)
-    assert "exceeded @timeout of 1 s" in proc.stderr and "step 'sleepy'" in proc.stderr
+    # --stubborn: the step swallows the TimeoutException, so the runtime stops the job.
+    proc = k8s.run("timeout_flow.py", "run", "--stubborn", "true", expect=1)
+    assert "exceeded @timeout of 1 s and did not stop" in proc.stderr
+    assert "step 'sleepy'" in proc.stderr
     (job,) = _jobs(kube, "TimeoutFlow", "sleepy")
     assert job["spec"]["activeDeadlineSeconds"] >= 1  # the cluster's backstop
     name = job["metadata"]["name"]
