@@ -2,6 +2,7 @@
 
 from flowlib.client.namespace import default_namespace, get_namespace, namespace
 from flowlib.client.objects import DataArtifact, Flow, Run, Step, Task
+from flowlib.datastore.safe_load import safe_load
 
 __all__ = [
     "DataArtifact",
@@ -12,4 +13,5 @@ __all__ = [
     "default_namespace",
     "get_namespace",
     "namespace",
+    "safe_load",
 ]

@@ -116,9 +116,15 @@ resource "aws_s3_bucket_logging" "this" {
 }
 
 # TLS only, and no object stored under any encryption but SSE-KMS with this bucket's key.
-# The "IfExists" forms let requests without the header through (default encryption then
-# applies SSE-KMS with the key): UploadPart carries no SSE header, so a "header must be
-# present" rule would break multipart uploads.
+# A PutObject (or CreateMultipartUpload, which S3 authorizes as s3:PutObject) is denied when:
+# - it asks for an encryption other than aws:kms (DenyNonKmsEncryption);
+# - it names a KMS key other than this bucket's (DenyOtherKmsKeys);
+# - it asks for aws:kms but names no key (DenyKmsWithoutKeyId): S3 would then use the
+#   AWS-managed aws/s3 key, not this one. StringNotEqualsIfExists alone does not catch this
+#   case, since a missing key id "exists" nowhere to compare.
+# A request with no SSE header at all is allowed: the bucket's default encryption then applies
+# SSE-KMS with this key. That is what UploadPart always is (it carries no SSE header), so a
+# "header must be present" rule would break multipart uploads.
 data "aws_iam_policy_document" "bucket" {
   statement {
     sid       = "DenyInsecureTransport"
@@ -181,6 +187,27 @@ data "aws_iam_policy_document" "bucket" {
       test     = "StringNotEqualsIfExists"
       variable = "s3:x-amz-server-side-encryption-aws-kms-key-id"
       values   = [local.kms_key_arn]
+    }
+  }
+
+  statement {
+    sid       = "DenyKmsWithoutKeyId"
+    effect    = "Deny"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.this.arn}/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "s3:x-amz-server-side-encryption"
+      values   = ["aws:kms"]
+    }
+    condition {
+      test     = "Null"
+      variable = "s3:x-amz-server-side-encryption-aws-kms-key-id"
+      values   = ["true"]
     }
   }
 }
