@@ -225,3 +225,34 @@ def test_flowlib_puts_send_both_sse_headers_or_none() -> None:
     assert with_key.sse_args == {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": KEY}
     without = S3BlobStore(_Aws(None), "acme-artifacts", "flowlib", "Flow")  # type: ignore[arg-type]
     assert without.sse_args == {}
+
+
+def test_a_403_on_head_still_writes_the_blob() -> None:
+    """If a policy ever lacks s3:ListBucket over a key, S3 answers its HEAD with 403: the store
+    then uploads instead of failing the step's first write (the PUT is idempotent)."""
+    import boto3
+    from botocore.stub import ANY, Stubber
+
+    from flowlib.datastore.hashing import content_key
+    from flowlib.datastore.s3 import S3BlobStore
+
+    client = boto3.client("s3", region_name="us-east-1", aws_access_key_id="x",
+                          aws_secret_access_key="x")
+
+    class _Aws:
+        profile = {"s3_kms_key_arn": KEY}
+
+        def client(self, name: str) -> Any:
+            return client
+
+    store = S3BlobStore(_Aws(), "acme-artifacts", "flowlib", "Flow")  # type: ignore[arg-type]
+    data = b"hello"
+    key = content_key([data])
+    with Stubber(client) as stub:
+        stub.add_client_error("head_object", "403", http_status_code=403)
+        stub.add_response("put_object", {"ETag": '"e"'}, {
+            "Bucket": "acme-artifacts", "Key": store.object_key(key), "Body": ANY,
+            "ContentLength": len(data), "ServerSideEncryption": "aws:kms", "SSEKMSKeyId": KEY,
+        })
+        assert store.put([data]) == key
+        stub.assert_no_pending_responses()
