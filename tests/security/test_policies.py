@@ -256,3 +256,33 @@ def test_a_403_on_head_still_writes_the_blob() -> None:
         })
         assert store.put([data]) == key
         stub.assert_no_pending_responses()
+
+
+def test_bucket_check_falls_back_to_the_prefix_when_head_bucket_is_denied() -> None:
+    """HeadBucket needs s3:ListBucket without a prefix, which the task roles lack: the store
+    check then lists one key under the profile's prefix, which they may do."""
+    import os
+
+    import boto3
+    from botocore.stub import Stubber
+
+    from flowlib.config import Profile
+    from flowlib.config.aws import AwsContext
+    from flowlib.exceptions import FlowlibError
+
+    profile = Profile("dev", {"region": "us-east-1", "s3_bucket": "acme-artifacts",
+                              "s3_prefix": "projects/fraud"}, {})
+    aws = AwsContext(profile)
+    client = boto3.client("s3", region_name="us-east-1", aws_access_key_id="x",
+                          aws_secret_access_key="x")
+    aws._clients[(os.getpid(), "s3")] = client
+    listed = {"Bucket": "acme-artifacts", "Prefix": "projects/fraud/", "MaxKeys": 1}
+    with Stubber(client) as stub:
+        stub.add_client_error("head_bucket", "403", http_status_code=403)
+        stub.add_response("list_objects_v2", {"KeyCount": 0}, listed)
+        aws.check_bucket()
+        stub.add_client_error("head_bucket", "403", http_status_code=403)
+        stub.add_client_error("list_objects_v2", "AccessDenied", http_status_code=403,
+                              expected_params=listed)
+        with pytest.raises(FlowlibError, match="Access denied.*ListObjectsV2 of the prefix"):
+            aws.check_bucket()
