@@ -55,8 +55,9 @@ Writes:
   recorded once) and the task's status.
 * Outcomes: the artifact items are written before the attempt and task flip to
   ``succeeded``, in the same transaction when they fit in one (the usual case), else by
-  BatchWriteItem first. A failed write therefore never leaves a task marked done.
-* Tasks of a foreach are registered with BatchWriteItem (25 per request).
+  further transactions first. A failed write therefore never leaves a task marked done.
+* Tasks of a foreach are registered with transactions of up to 100 puts. No BatchWriteItem
+  anywhere: IAM authorizes it as a whole (deletes included), transactions item by item.
 * Retries (botocore ``adaptive`` mode) are safe: botocore fills TransactWriteItems'
   ``ClientRequestToken`` (idempotency), so a transaction retried after a lost response is not
   applied twice and cannot fail its own ``attribute_not_exists`` check; a retried counter
@@ -182,15 +183,36 @@ class DynamoDBMetadataStore(MetadataStore):
         )
 
     def _batch_write(self, requests: list[dict[str, Any]]) -> None:
-        for i in range(0, len(requests), 25):
-            pending = {self.table: requests[i : i + 25]}
-            delay = 0.05
-            while pending:
-                response = self._call("batch_write_item", RequestItems=pending)
-                pending = response.get("UnprocessedItems") or {}
-                if pending:
-                    time.sleep(delay * (1 + random.random()))
-                    delay = min(delay * 2, 5)
+        """Put many items (``PutRequest`` entries), in transactions of up to 100 items and
+        3.5 MB. Not BatchWriteItem: IAM authorizes that call as a whole, so a role allowed it
+        could also delete items through its DeleteRequests, while a transaction is authorized
+        item by item and the task role has no DeleteItem (README, trust model). Each
+        transaction is idempotent (botocore's ClientRequestToken); a conflict with another
+        transaction on the same items is retried."""
+        chunk: list[dict[str, Any]] = []
+        size = 0
+        for request in requests:
+            item = request["PutRequest"]["Item"]
+            n = len(json.dumps(item))
+            if chunk and (len(chunk) == TRANSACTION_ITEMS or size + n > TRANSACTION_BYTES):
+                self._put_all(chunk)
+                chunk, size = [], 0
+            chunk.append({"Put": {"TableName": self.table, "Item": item}})
+            size += n
+        if chunk:
+            self._put_all(chunk)
+
+    def _put_all(self, puts: list[dict[str, Any]]) -> None:
+        delay = 0.05
+        for attempt in range(8):
+            try:
+                self._transact(puts)
+                return
+            except _Cancelled as exc:
+                if "TransactionConflict" not in exc.codes or attempt == 7:
+                    raise exc.as_error(f"{len(puts)} item(s)", self) from None
+                time.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 2)
 
     def _batch_get(self, keys: list[dict[str, Any]]) -> list[dict]:
         items: list[dict] = []
@@ -536,7 +558,7 @@ class DynamoDBMetadataStore(MetadataStore):
     def _write_with(self, items: list[dict[str, Any]], final: list[dict[str, Any]], what: str
                     ) -> None:
         """Write ``items`` (puts), then the ``final`` transaction items; in one transaction
-        when everything fits, else the items first by BatchWriteItem."""
+        when everything fits, else the items first by further transactions."""
         puts = [{"Put": {"TableName": self.table, "Item": i}} for i in items]
         size = sum(len(json.dumps(i)) for i in items)
         try:

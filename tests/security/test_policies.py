@@ -108,6 +108,8 @@ def test_task_role_cannot_delete_or_rewind(task_policies: dict[str, Any]) -> Non
         assert evaluate(role, "s3:ListBucketVersions", BUCKET,
                         {"s3:prefix": f"{prefix}/"}) == IMPLICIT_DENY
         assert evaluate(role, "dynamodb:DeleteItem", table) == IMPLICIT_DENY
+        # BatchWriteItem is authorized as a whole, DeleteRequests included.
+        assert evaluate(role, "dynamodb:BatchWriteItem", table) == IMPLICIT_DENY
         assert evaluate(role, "dynamodb:DeleteTable", table) == IMPLICIT_DENY
         for action in ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query",
                        "dynamodb:ConditionCheckItem"):
