@@ -13,7 +13,8 @@ pickle before anything in it runs:
 * numpy arrays (of any dtype but ``object``, whose elements must be allowed values
   themselves), numpy scalars and dtypes, masked arrays; their out-of-band buffers are
   plain bytes handed to ``pickle.loads(buffers=...)``, so they cannot carry code;
-* pandas DataFrames stored as Parquet (``parquet`` encoding: read by pyarrow, no pickle).
+* pandas DataFrames stored as Parquet (``parquet`` encoding: read by pyarrow, no pickle;
+  pyarrow 14.0.1 or later, since older versions unpickle one kind of extension column).
 
 How: ``pickle.Unpickler.find_class`` is the one place where a pickle names a Python object
 (class or function) to call; :class:`DataOnlyUnpickler` answers it from the allow-list above
@@ -110,6 +111,8 @@ def decode(blob: memoryview, encoding: str, type_name: str) -> Any:
             f"is stored with the '{encoding}' encoding ({type_name}), which safe loading does "
             "not read. " + _HOW_TO_LOAD
         )
+    if encoding == "parquet":
+        _check_pyarrow()
     if encoding != "pickle5":
         return codec.decode(blob, encoding)
     try:
@@ -120,6 +123,20 @@ def decode(blob: memoryview, encoding: str, type_name: str) -> Any:
             "safe loading reads only builtins, numpy arrays and DataFrames stored as Parquet. "
             + _HOW_TO_LOAD
         ) from None
+
+
+def _check_pyarrow() -> None:
+    """pyarrow before 14.0.1 unpickles "arrow.py_extension_type" columns of a Parquet file
+    (CVE-2023-47248): such a file is a pickle in disguise."""
+    import pyarrow
+
+    version = tuple(int(p) for p in pyarrow.__version__.split(".")[:3] if p.isdigit())
+    if version < (14, 0, 1):
+        raise UnsafeArtifactError(
+            f"is a Parquet file, and pyarrow {pyarrow.__version__} can run code while reading "
+            "one (CVE-2023-47248); safe loading needs pyarrow 14.0.1 or later. "
+            "Upgrade pyarrow."
+        )
 
 
 _HOW_TO_LOAD = (
