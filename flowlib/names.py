@@ -2,30 +2,24 @@
 
 A name that passes these checks fits every store and backend; one that does not is refused
 before a run starts (flow, step and parameter names by the graph lint, with file:line; tags when
-a run starts or a tag is added), never by a store halfway through a run. Where each name ends up,
-and the tightest limit there:
+a run starts or a tag is added), never by a store halfway through a run.
 
-========== ======================================================== ==========================
-name       stored in                                                tightest limit
-========== ======================================================== ==========================
-flow       DynamoDB keys ``FLOW#<flow>`` (sort key), ``RUN#<flow>#``  local folder name: 255
-           (partition key), ``TAG#<flow>#<tag>`` (index key); S3      bytes; S3 keys: 1,024
-           keys ``<prefix>/<flow>/data/...``; a local folder name;    bytes; AWS tag values:
-           Batch job names (cut to 128) and tags; Kubernetes labels   256 characters
-step       DynamoDB sort keys ``TASK#<step>#<task>``,                  Step Functions state
-           ``ATTEMPT#<step>#..``, ``ARTS#<step>#..`` (1,024 bytes);    names: 80 characters
-           Batch job names and tags; Step Functions state names
-parameter  a command-line option, an artifact name, an environment    (kept like flow names)
-           variable
-tag        DynamoDB sort key ``TAG#<tag>`` (1,024 bytes) and index     1,024 bytes with its
-           key ``TAG#<flow>#<tag>`` (2,048 bytes)                      ``TAG#`` prefix
-========== ======================================================== ==========================
+Where each name ends up, and the limit that binds:
 
-Flow, step and parameter names are ASCII identifiers, so characters are bytes: a flow name of
-at most ``MAX_FLOW_NAME`` characters leaves room for the longest S3 prefix a profile allows in
-the 1,024-byte S3 key, and a step name of ``MAX_STEP_NAME`` fits every sort key with its task
-id, attempt and part numbers many times over. Tags are free text: at most ``MAX_TAG_CHARS``
-characters and ``MAX_TAG_BYTES`` bytes of UTF-8, no control characters, no surrounding spaces.
+* flow: DynamoDB keys ``FLOW#<flow>`` (sort key, 1,024 bytes), ``RUN#<flow>#<run>`` and the
+  index key ``TAG#<flow>#<tag>`` (2,048 bytes); S3 keys ``<prefix>/<flow>/data/..`` (1,024
+  bytes); a local folder name (255 bytes); Batch job names (cut to 128) and AWS tag values
+  (256 characters). Limit: an ASCII identifier of at most ``MAX_FLOW_NAME`` characters, which
+  leaves room in the S3 key for the longest prefix.
+* step: DynamoDB sort keys ``TASK#<step>#<task>``, ``ATTEMPT#<step>#..``, ``ARTS#<step>#..``;
+  Batch job names and tags; Step Functions state names (80 characters, the binding limit).
+  Limit: lowercase letters, digits and underscores, at most ``MAX_STEP_NAME`` characters.
+* parameter: a command-line option, an artifact name, an environment variable. Limit: an ASCII
+  identifier (dashes allowed) of at most ``MAX_PARAMETER_NAME`` characters.
+* tag: DynamoDB sort key ``TAG#<tag>`` (1,024 bytes) and index key ``TAG#<flow>#<tag>``.
+  Limit: at most ``MAX_TAG_CHARS`` characters and ``MAX_TAG_BYTES`` bytes of UTF-8, no control
+  characters, line separators or surrogates, no surrounding white space.
+
 Every pattern is matched against the whole name (``re.fullmatch``), so a trailing newline is
 refused like any other character.
 """
