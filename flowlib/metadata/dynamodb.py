@@ -55,9 +55,9 @@ Writes:
   recorded once) and the task's status.
 * Outcomes: the artifact items are written before the attempt and task flip to
   ``succeeded``, in the same transaction when they fit in one (the usual case), else by
-  further transactions first. A failed write therefore never leaves a task marked done.
-* Tasks of a foreach are registered with transactions of up to 100 puts. No BatchWriteItem
-  anywhere: IAM authorizes it as a whole (deletes included), transactions item by item.
+  parallel PutItems first. A failed write therefore never leaves a task marked done.
+* Tasks of a foreach are registered with parallel PutItems (16 at a time). No BatchWriteItem
+  anywhere: IAM authorizes it as a whole, its deletes included, PutItem as itself.
 * Retries (botocore ``adaptive`` mode) are safe: botocore fills TransactWriteItems'
   ``ClientRequestToken`` (idempotency), so a transaction retried after a lost response is not
   applied twice and cannot fail its own ``attribute_not_exists`` check; a retried counter
@@ -112,6 +112,8 @@ from flowlib.metadata.records import (
     RunRecord,
     TaskRecord,
 )
+
+PUT_WORKERS = 16  # parallel PutItems of one bulk write (the client pools 32 connections)
 
 
 class DynamoDBMetadataStore(MetadataStore):
@@ -183,36 +185,27 @@ class DynamoDBMetadataStore(MetadataStore):
         )
 
     def _batch_write(self, requests: list[dict[str, Any]]) -> None:
-        """Put many items (``PutRequest`` entries), in transactions of up to 100 items and
-        3.5 MB. Not BatchWriteItem: IAM authorizes that call as a whole, so a role allowed it
-        could also delete items through its DeleteRequests, while a transaction is authorized
-        item by item and the task role has no DeleteItem (README, trust model). Each
-        transaction is idempotent (botocore's ClientRequestToken); a conflict with another
-        transaction on the same items is retried."""
-        chunk: list[dict[str, Any]] = []
-        size = 0
-        for request in requests:
-            item = request["PutRequest"]["Item"]
-            n = len(json.dumps(item))
-            if chunk and (len(chunk) == TRANSACTION_ITEMS or size + n > TRANSACTION_BYTES):
-                self._put_all(chunk)
-                chunk, size = [], 0
-            chunk.append({"Put": {"TableName": self.table, "Item": item}})
-            size += n
-        if chunk:
-            self._put_all(chunk)
+        """Put many items (``PutRequest`` entries) with parallel PutItem calls.
 
-    def _put_all(self, puts: list[dict[str, Any]]) -> None:
-        delay = 0.05
-        for attempt in range(8):
-            try:
-                self._transact(puts)
-                return
-            except _Cancelled as exc:
-                if "TransactionConflict" not in exc.codes or attempt == 7:
-                    raise exc.as_error(f"{len(puts)} item(s)", self) from None
-                time.sleep(delay * (1 + random.random()))
-                delay = min(delay * 2, 2)
+        Not BatchWriteItem: IAM authorizes that call as a whole, so a role allowed it could
+        also delete items through its DeleteRequests, while PutItem is authorized as itself and
+        the task role has no DeleteItem (README, trust model). Like BatchWriteItem this is not
+        atomic and costs the same write units; each put is idempotent and retried by botocore
+        (throttling included). Not transactions either: they cost twice the write units, and
+        moto copies the whole table for every item of one, which made a 1,000-task foreach
+        take minutes in the tests."""
+        items = [r["PutRequest"]["Item"] for r in requests]
+        if len(items) <= 1:
+            for item in items:
+                self._call("put_item", TableName=self.table, Item=item)
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(PUT_WORKERS, len(items)), "flowlib-ddb") as pool:
+            futures = [pool.submit(self._call, "put_item", TableName=self.table, Item=item)
+                       for item in items]
+            for future in futures:
+                future.result()
 
     def _batch_get(self, keys: list[dict[str, Any]]) -> list[dict]:
         items: list[dict] = []
@@ -558,7 +551,7 @@ class DynamoDBMetadataStore(MetadataStore):
     def _write_with(self, items: list[dict[str, Any]], final: list[dict[str, Any]], what: str
                     ) -> None:
         """Write ``items`` (puts), then the ``final`` transaction items; in one transaction
-        when everything fits, else the items first by further transactions."""
+        when everything fits, else the items first by parallel PutItems."""
         puts = [{"Put": {"TableName": self.table, "Item": i}} for i in items]
         size = sum(len(json.dumps(i)) for i in items)
         try:
