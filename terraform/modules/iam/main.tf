@@ -79,8 +79,8 @@ resource "aws_iam_role" "task" {
 #   objects and records; nothing a step runs needs to remove or rewind them, so a step (or code
 #   planted in one) cannot destroy history. Noncurrent versions stay out of its reach.
 # - No dynamodb:BatchWriteItem either: IAM authorizes it as a whole, DeleteRequests included.
-#   flowlib writes with TransactWriteItems, which IAM authorizes item by item (PutItem,
-#   UpdateItem, ConditionCheckItem; there is no TransactWriteItems action).
+#   flowlib writes with PutItem, UpdateItem and TransactWriteItems, which IAM authorizes item
+#   by item (PutItem, UpdateItem, ConditionCheckItem; there is no TransactWriteItems action).
 # - s3:ListBucket is limited to the prefix. S3 answers a GET/HEAD of a missing key with 404
 #   only to a caller allowed s3:ListBucket, else with 403; the blob store relies on that 404
 #   (a first write HEADs the key). For that implicit check S3 evaluates s3:prefix as the
