@@ -19,6 +19,13 @@ def profile_for_stack(flowlib_config: dict[str, Any]) -> dict[str, Any]:
     return profile_from_stack_output(flowlib_config)
 
 
+def project_profiles_for_stack(flowlib_config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``<env>-<project>`` profiles of the stack's isolated projects (empty without any)."""
+    from flowlib.config import project_profiles_from_stack_output
+
+    return project_profiles_from_stack_output(flowlib_config)
+
+
 def write(name: str, profile: dict[str, Any], make_default: bool = False) -> tuple[Path, bool]:
     """Write profile ``name``; returns (file, changed) so re-runs can say "unchanged"."""
     from flowlib.config import write_profile

@@ -21,6 +21,14 @@ output "flowlib_config" {
     kubernetes_service_account = var.enable_eks ? var.kubernetes_service_account : null
     ecr_repository_url         = local.ecr_repository_url
     image                      = local.image
+    projects = length(local.projects) == 0 ? null : {
+      for name, project in local.projects : name => {
+        s3_prefix                  = project.s3_prefix
+        dynamodb_table             = module.project_metadata[name].table_name
+        task_role_arn              = module.project_iam[name].task_role_arn
+        kubernetes_service_account = var.enable_eks ? project.kubernetes_service_account : null
+      }
+    }
   }
 }
 

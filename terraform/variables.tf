@@ -173,6 +173,26 @@ variable "dynamodb_table_deletion_protection_enabled" {
   default     = true
 }
 
+variable "projects" {
+  type = map(object({
+    s3_prefix = optional(string)
+  }))
+  description = "Isolated projects (or teams), keyed by name: each gets its own S3 prefix (default projects/<name>), metadata table and task role, so one project's steps cannot write another's artifacts or runs. platform writes a flowlib profile <environment>-<name> for each."
+  default     = {}
+
+  validation {
+    condition     = alltrue([for name in keys(var.projects) : can(regex("^[a-z][a-z0-9-]{0,29}$", name))])
+    error_message = "Project names must be 1-30 characters: lowercase letters, digits and dashes, starting with a letter."
+  }
+
+  validation {
+    condition = alltrue([
+      for p in values(var.projects) : p.s3_prefix == null || can(regex("^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*$", p.s3_prefix))
+    ])
+    error_message = "A project's s3_prefix must be non-empty, without leading, trailing or double slashes, using S3's safe characters."
+  }
+}
+
 # ---------------------------------------------------------------------------------------------
 # IAM (each *_arn set means: bring that role, do not create it)
 # ---------------------------------------------------------------------------------------------

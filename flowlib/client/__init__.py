@@ -3,6 +3,7 @@
 from flowlib.client.metaflow_names import Metaflow, get_metadata, metadata
 from flowlib.client.namespace import default_namespace, get_namespace, namespace
 from flowlib.client.objects import DataArtifact, Flow, Run, Step, Task
+from flowlib.datastore.safe_load import safe_load
 
 __all__ = [
     "DataArtifact",
@@ -16,4 +17,5 @@ __all__ = [
     "get_metadata",
     "metadata",
     "namespace",
+    "safe_load",
 ]

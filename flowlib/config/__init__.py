@@ -439,6 +439,43 @@ def profile_from_stack_output(output: dict[str, Any]) -> dict[str, Any]:
     return profile
 
 
+def project_profiles_from_stack_output(output: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """One profile per isolated project of the stack (``flowlib_config.projects``), named
+    ``<environment>-<project>``: the environment's profile with the project's S3 prefix,
+    metadata table and task role (also the Batch job role) and Kubernetes service account, so
+    steps run with it can write only that project's artifacts and runs. Empty without projects.
+    """
+    if set(output) >= {"value"} and isinstance(output.get("value"), dict):
+        output = output["value"]
+    base = profile_from_stack_output(output)
+    projects = output.get("projects") or {}
+    if not isinstance(projects, dict):
+        raise ConfigError("The stack output's 'projects' must be an object of projects.")
+    environment = output.get("environment") or "profile"
+    profiles: dict[str, dict[str, Any]] = {}
+    for project, keys in sorted(projects.items()):
+        name = f"{environment}-{project}"
+        for required in ("s3_prefix", "dynamodb_table", "task_role_arn"):
+            if not isinstance(keys, dict) or not keys.get(required):
+                raise ConfigError(
+                    f"The stack output's project '{project}' lacks '{required}'; check the "
+                    "Terraform stack's flowlib_config output."
+                )
+        profile = dict(base)
+        profile["s3_prefix"] = keys["s3_prefix"]
+        profile["dynamodb_table"] = keys["dynamodb_table"]
+        profile["task_role_arn"] = keys["task_role_arn"]
+        if base.get("batch_job_role_arn"):
+            profile["batch_job_role_arn"] = keys["task_role_arn"]
+        if keys.get("kubernetes_service_account"):
+            profile["kubernetes_service_account"] = keys["kubernetes_service_account"]
+        for key, value in profile.items():
+            _check_value(key, value, name, "stack output")
+        _check_profile(profile, name, {})
+        profiles[name] = profile
+    return profiles
+
+
 def write_profile(name: str, profile: dict[str, Any], make_default: bool = False) -> Path:
     """Add or replace profile ``name`` in the config file (atomically); return the file path."""
     path = config_path()

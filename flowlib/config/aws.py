@@ -215,7 +215,12 @@ class AwsContext:
             code = str(exc.response.get("Error", {}).get("Code"))
             if status == 404 or code in ("404", "NoSuchBucket", "NotFound"):
                 raise BucketMissingError(self.bucket_missing_message()) from None
-            raise self.wrap(exc, "s3:ListBucket (HeadBucket)", f"s3://{bucket}") from None
+            if status == 403:
+                # HeadBucket needs s3:ListBucket on the whole bucket; the task roles may list
+                # only their prefix (README, trust model), so ask about the prefix instead.
+                response = self._list_own_prefix(bucket)
+            else:
+                raise self.wrap(exc, "s3:ListBucket (HeadBucket)", f"s3://{bucket}") from None
         except Exception as exc:  # noqa: BLE001 - translated or re-raised
             raise self.wrap(exc, "s3:ListBucket (HeadBucket)", f"s3://{bucket}") from None
         actual = response.get("BucketRegion") or response.get("ResponseMetadata", {}).get(
@@ -224,3 +229,19 @@ class AwsContext:
         if actual and actual != self.region:
             raise self.region_mismatch(actual)
 
+    def _list_own_prefix(self, bucket: str) -> dict[str, Any]:
+        """ListObjectsV2 of one key under the profile's prefix (what a task role may do)."""
+        prefix = (self.profile["s3_prefix"] or "").strip("/")
+        where = f"s3://{bucket}/{prefix}".rstrip("/")
+        try:
+            return self.client("s3").list_objects_v2(
+                Bucket=bucket, Prefix=f"{prefix}/" if prefix else "", MaxKeys=1
+            )
+        except botocore.exceptions.ClientError as exc:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if status == 404 or exc.response.get("Error", {}).get("Code") == "NoSuchBucket":
+                raise BucketMissingError(self.bucket_missing_message()) from None
+            raise self.wrap(exc, "s3:ListBucket (HeadBucket, then ListObjectsV2 of the prefix)",
+                            where) from None
+        except Exception as exc:  # noqa: BLE001 - translated or re-raised
+            raise self.wrap(exc, "s3:ListBucket (ListObjectsV2 of the prefix)", where) from None

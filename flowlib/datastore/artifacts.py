@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from flowlib.datastore import codec, dataframe  # noqa: F401 - registers the parquet encoding
+from flowlib.datastore import codec, dataframe, safe_load  # noqa: F401 - dataframe registers parquet
 from flowlib.datastore.base import BlobStore
 from flowlib.exceptions import ArtifactError, CorruptArtifactError, FlowlibError
 
@@ -54,6 +54,13 @@ class ArtifactStore:
             raise CorruptArtifactError(f"Artifact '{name}' of {where}: {exc}") from None
         except FlowlibError as exc:
             raise type(exc)(f"Artifact '{name}' of {where}: {exc}") from None
+        if safe_load.safe_load_enabled():
+            try:
+                return safe_load.decode(blob, ref.encoding, ref.type)
+            except safe_load.UnsafeArtifactError as exc:
+                raise safe_load.UnsafeArtifactError(
+                    f"Safe loading refused artifact '{name}' of {where}: it {exc}"
+                ) from None
         return codec.decode(blob, ref.encoding)
 
     def load_cached(self, ref: ArtifactRef, name: str = "", where: str = "") -> Any:

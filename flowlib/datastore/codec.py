@@ -96,7 +96,8 @@ def encode_pickle(value: Any) -> Encoded:
     return Encoded(chunks, "pickle5", type_name(value))
 
 
-def decode_pickle(blob: memoryview) -> Any:
+def decode_pickle(blob: memoryview, loads: Callable[..., Any] = pickle.loads) -> Any:
+    """Rebuild a pickle5 value; ``loads`` is ``pickle.loads`` or safe_load's data-only one."""
     blob = memoryview(blob).cast("B")
     if blob[:4] != MAGIC:
         raise ArtifactError("not a flowlib pickle5 object (bad magic bytes)")
@@ -111,7 +112,7 @@ def decode_pickle(blob: memoryview) -> Any:
                 bytearray(_zstd().ZstdDecompressor().decompress(segment, max_output_size=raw_len))
             )
         parts.append(segment)
-    return pickle.loads(parts[0], buffers=parts[1:])
+    return loads(parts[0], buffers=parts[1:])
 
 
 def _aligned(n: int) -> int:

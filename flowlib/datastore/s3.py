@@ -214,6 +214,11 @@ class S3BlobStore(BlobStore):
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             if status == 404 or exc.response.get("Error", {}).get("Code") in ("404", "NotFound"):
                 return False
+            if status == 403:
+                # S3 answers 403, not 404, for a missing key when s3:ListBucket does not cover
+                # it. Not proven present, so write it: an idempotent PUT of the same bytes, and
+                # a caller really denied gets the PutObject's own AccessDenied.
+                return False
             raise self._error(exc, "s3:GetObject (HeadObject; a missing key needs "
                               "s3:ListBucket to answer 404)", key) from None
         except Exception as exc:  # noqa: BLE001

@@ -12,11 +12,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from flowlib import names
 from flowlib.exceptions import FlowGraphError, GraphProblem
 from flowlib.graph.model import FlowGraph, StepNode
 from flowlib.graph.parse import class_lineno
 
-STEP_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
 # Names the runtime or CLI uses on a flow object, beyond what FlowSpec itself defines (Metaflow
 # reserves name, next, input, index and cmd).
 EXTRA_RESERVED = frozenset({"cmd", "run", "resume", "input", "index", "next", "name"})
@@ -37,8 +37,13 @@ def validate(graph: FlowGraph, flow_cls: type | None = None) -> None:
         raise FlowGraphError(problems)
 
 
-def _names(names: Iterable[str]) -> str:
-    return ", ".join(f"'{n}'" for n in names)
+def _names(items: Iterable[str]) -> str:
+    return ", ".join(f"'{n}'" for n in items)
+
+
+def _shorter(name: str, limit: int) -> str:
+    """``name`` cut to ``limit`` characters (without a trailing underscore)."""
+    return name[:limit].rstrip("_") or name[:1]
 
 
 class _Linter:
@@ -129,16 +134,24 @@ class _Linter:
 
     # -- names --------------------------------------------------------------------------------
     def check_names(self) -> None:
+        flow_problem = names.flow_name_problem(self.graph.name)
+        if flow_problem:
+            ascii_name = re.sub(r"[^A-Za-z0-9_]", "_", self.graph.name)
+            self.add(
+                None,
+                f"{flow_problem}.",
+                f"Rename the class, e.g. to '{_shorter(ascii_name, names.MAX_FLOW_NAME)}'.",
+            )
         reserved = reserved_names()
         for node in self.graph.nodes.values():
-            if not STEP_NAME.match(node.name):
+            problem = names.step_name_problem(node.name)
+            if problem:
                 suggestion = re.sub(r"[^a-z0-9_]", "_", node.name.lower()).strip("_") or "step"
                 self.add(
                     node,
-                    f"the name '{node.name}' is not allowed: step names may use only "
-                    "lowercase letters, digits and underscores, and must start with a letter.",
-                    f"Rename it, e.g. to '{suggestion}', and update the self.next() calls that "
-                    "point at it.",
+                    f"{problem}.",
+                    f"Rename it, e.g. to '{_shorter(suggestion, names.MAX_STEP_NAME)}', and "
+                    "update the self.next() calls that point at it.",
                 )
             if node.name in reserved:
                 self.add(
@@ -161,6 +174,17 @@ class _Linter:
                         shown += f" (--{cli_name})"
                         params[cli_name.replace("-", "_")] = shown
                     params[attr] = shown
+                    for param_name in dict.fromkeys((attr, cli_name)):
+                        problem = (
+                            names.parameter_name_problem(param_name)
+                            if isinstance(param_name, str) else None
+                        )
+                        if problem:
+                            self.add(
+                                None,
+                                f"{shown}: {problem}.",
+                                "Rename the parameter (its attribute and its name=).",
+                            )
         for node in self.graph.nodes.values():
             if node.name in params:
                 self.add(

@@ -51,9 +51,13 @@ def system_tags() -> list[str]:
 
 
 def validate_tags(tags: list[str]) -> list[str]:
+    """The tags without duplicates; FlowlibError for one that does not fit every store."""
+    from flowlib.names import tag_problem
+
     for tag in tags:
-        if not tag or len(tag) > 255 or tag != tag.strip():
-            raise FlowlibError(f"Tag {tag!r} is invalid: use 1-255 characters without padding.")
+        problem = tag_problem(tag)
+        if problem:
+            raise FlowlibError(f"Invalid tag: {problem}.")
     return list(dict.fromkeys(tags))
 
 

@@ -98,6 +98,10 @@ def _write_profile_and_check(record: envs.EnvRecord, runner: Any) -> int:
     path, changed = profiles.write(record.name, profile, make_default=make_default)
     info(f"{OK} flowlib profile '{record.name}' {'written to' if changed else 'unchanged in'} "
          f"{path}" + (" (default profile)" if make_default else ""))
+    for project_name, project_profile in profiles.project_profiles_for_stack(config).items():
+        path, changed = profiles.write(project_name, project_profile)
+        info(f"{OK} flowlib profile '{project_name}' (isolated project) "
+             f"{'written to' if changed else 'unchanged in'} {path}")
     info("...  doctor")
     checks = doctor.run_checks(record.name, record.region, config, profiles.read(record.name))
     for check in checks:

@@ -116,9 +116,19 @@ resource "aws_s3_bucket_logging" "this" {
 }
 
 # TLS only, and no object stored under any encryption but SSE-KMS with this bucket's key.
-# The "IfExists" forms let requests without the header through (default encryption then
-# applies SSE-KMS with the key): UploadPart carries no SSE header, so a "header must be
-# present" rule would break multipart uploads.
+# A PutObject (S3 also authorizes CreateMultipartUpload and UploadPart as s3:PutObject) is
+# denied when it:
+# - asks for an encryption other than aws:kms (DenyNonKmsEncryption);
+# - names a KMS key other than this bucket's (DenyOtherKmsKeys);
+# - asks for aws:kms but names no key (DenyKmsWithoutKeyId): S3 would then use the AWS-managed
+#   aws/s3 key, not this one.
+# A request with no SSE header at all is allowed: the bucket's default encryption applies
+# SSE-KMS with this key. UploadPart never carries the header, so a "header must be present"
+# rule would break multipart uploads.
+# Each "differs from" test is paired with a Null test that the header is present. IAM treats a
+# missing key as matching a negated operator (StringNotEquals) and as true for ...IfExists, so
+# the "IfExists" forms used before denied every request without the header (UploadPart
+# included) instead of letting it through, and never distinguished "aws:kms without a key".
 data "aws_iam_policy_document" "bucket" {
   statement {
     sid       = "DenyInsecureTransport"
@@ -162,7 +172,12 @@ data "aws_iam_policy_document" "bucket" {
       identifiers = ["*"]
     }
     condition {
-      test     = "StringNotEqualsIfExists"
+      test     = "Null"
+      variable = "s3:x-amz-server-side-encryption"
+      values   = ["false"]
+    }
+    condition {
+      test     = "StringNotEquals"
       variable = "s3:x-amz-server-side-encryption"
       values   = ["aws:kms"]
     }
@@ -178,9 +193,35 @@ data "aws_iam_policy_document" "bucket" {
       identifiers = ["*"]
     }
     condition {
-      test     = "StringNotEqualsIfExists"
+      test     = "Null"
+      variable = "s3:x-amz-server-side-encryption-aws-kms-key-id"
+      values   = ["false"]
+    }
+    condition {
+      test     = "StringNotEquals"
       variable = "s3:x-amz-server-side-encryption-aws-kms-key-id"
       values   = [local.kms_key_arn]
+    }
+  }
+
+  statement {
+    sid       = "DenyKmsWithoutKeyId"
+    effect    = "Deny"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.this.arn}/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "s3:x-amz-server-side-encryption"
+      values   = ["aws:kms"]
+    }
+    condition {
+      test     = "Null"
+      variable = "s3:x-amz-server-side-encryption-aws-kms-key-id"
+      values   = ["true"]
     }
   }
 }

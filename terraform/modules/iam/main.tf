@@ -73,12 +73,25 @@ resource "aws_iam_role" "task" {
   tags = var.tags
 }
 
+# What the task role may do, and why each permission is there (README "Trust model"):
+# - No s3:DeleteObject, no object-version actions (GetObjectVersion, ListBucketVersions,
+#   DeleteObjectVersion) and no dynamodb:DeleteItem: flowlib only adds content-addressed
+#   objects and records; nothing a step runs needs to remove or rewind them, so a step (or code
+#   planted in one) cannot destroy history. Noncurrent versions stay out of its reach.
+# - No dynamodb:BatchWriteItem either: IAM authorizes it as a whole, DeleteRequests included.
+#   flowlib writes with PutItem, UpdateItem and TransactWriteItems, which IAM authorizes item
+#   by item (PutItem, UpdateItem, ConditionCheckItem; there is no TransactWriteItems action).
+# - s3:ListBucket is limited to the prefix. S3 answers a GET/HEAD of a missing key with 404
+#   only to a caller allowed s3:ListBucket, else with 403; the blob store relies on that 404
+#   (a first write HEADs the key). For that implicit check S3 evaluates s3:prefix as the
+#   requested key, so a key under the prefix matches "<prefix>/*" and gets its 404.
+# - kms only through S3 and DynamoDB (kms:ViaService): the role cannot decrypt anything else.
 data "aws_iam_policy_document" "task" {
   count = var.create_task_role ? 1 : 0
 
   statement {
     sid       = "ListOwnPrefix"
-    actions   = ["s3:ListBucket", "s3:ListBucketVersions"]
+    actions   = ["s3:ListBucket"]
     resources = [var.s3_bucket_arn]
     condition {
       test     = "StringLike"
@@ -91,11 +104,8 @@ data "aws_iam_policy_document" "task" {
     sid = "ReadWriteOwnPrefix"
     actions = [
       "s3:GetObject",
-      "s3:GetObjectVersion",
       "s3:PutObject",
-      "s3:DeleteObject",
       "s3:AbortMultipartUpload",
-      "s3:ListMultipartUploadParts",
     ]
     resources = ["${var.s3_bucket_arn}/${var.s3_prefix}/*"]
   }
@@ -109,8 +119,6 @@ data "aws_iam_policy_document" "task" {
       "dynamodb:Query",
       "dynamodb:PutItem",
       "dynamodb:UpdateItem",
-      "dynamodb:DeleteItem",
-      "dynamodb:BatchWriteItem",
       "dynamodb:ConditionCheckItem",
     ]
     resources = [var.dynamodb_table_arn, "${var.dynamodb_table_arn}/index/*"]
