@@ -9,7 +9,7 @@
 locals {
   # Known at plan time (the key ARN may not be: it is checked by a precondition instead).
   create_task_secrets_policy = var.create_task_role && var.task_secrets_enabled && var.secrets_prefix != null
-  secrets_prefix             = trim(var.secrets_prefix, "/")
+  secrets_prefix             = var.secrets_prefix == null ? "" : trim(var.secrets_prefix, "/")
 }
 
 data "aws_iam_policy_document" "task_secrets" {
