@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from platform_cli.lifecycle import TEARDOWN_VARS
 from tests.platform.conftest import (
     MOTO_SETS,
     REPO,
@@ -212,6 +213,28 @@ def test_env_list_show_export_import(platform: Platform, tmp_path: Path) -> None
     data = json.loads((tmp_path / "scientist.json").read_text())
     assert data["default_profile"] == ENV
     assert data["profiles"][ENV] == platform.profiles()["profiles"][ENV]
+
+
+def test_failed_destroy_leaves_later_applies_protecting_data(platform: Platform) -> None:
+    """A destroy lifts deletion protection for its own run only: when it fails (here Terraform
+    refuses the destroy command through its documented TF_CLI_ARGS_destroy setting, after the
+    protection was lifted), the record keeps what the user decided and the next apply puts
+    the protection back."""
+    needs("flow")
+    table = f"flowlib-{ENV}-metadata"
+    dynamodb = platform.client("dynamodb")
+    result = platform.run("destroy", ENV, "--yes", "--delete-data",
+                          env={"TF_CLI_ARGS_destroy": "-no-such-flag"})
+    assert_clean_error(result, "terraform destroy failed")
+    assert dynamodb.describe_table(TableName=table)["Table"]["DeletionProtectionEnabled"] is False
+    record = json.loads((platform.home / "envs" / ENV / "environment.json").read_text())
+    assert record["last_status"] == "failed"
+    assert not set(TEARDOWN_VARS) & set(record["sets"]), record["sets"]
+    applied = platform.run("apply", ENV, "--yes")
+    assert applied.code == 0, applied.text
+    assert dynamodb.describe_table(TableName=table)["Table"]["DeletionProtectionEnabled"] is True
+    forced = managed(state(platform))["module.artifacts.aws_s3_bucket.this"]
+    assert forced["instances"][0]["attributes"]["force_destroy"] is False
 
 
 def test_destroy_refuses_to_delete_data(platform: Platform) -> None:
