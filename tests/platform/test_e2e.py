@@ -31,6 +31,7 @@ from tests.platform.conftest import (
 
 ENV = "dev"
 STATE_KEY = f"flowlib/{ENV}/terraform.tfstate"
+KEY = "module.kms[0].aws_kms_key.this"
 FLOW = REPO / "tests" / "aws" / "flows" / "small_flow.py"
 _passed: set[str] = set()
 
@@ -73,12 +74,12 @@ def test_apply_failing_midway_keeps_state(platform: Platform) -> None:
                        "kept in the state", f"platform init {ENV}")
     doc = state(platform)
     kept = managed(doc)
-    assert "aws_kms_key.this" in kept and "module.metadata.aws_dynamodb_table.this" in kept
+    assert KEY in kept and "module.metadata.aws_dynamodb_table.this" in kept
     assert "module.artifacts.aws_s3_bucket.this" not in kept
     record = json.loads((platform.home / "envs" / ENV / "environment.json").read_text())
     assert record["last_status"] == "failed"
     assert ENV not in platform.profiles().get("profiles", {})
-    platform.kms_key = kept["aws_kms_key.this"]["instances"][0]["attributes"]["arn"]  # type: ignore[attr-defined]
+    platform.kms_key = kept[KEY]["instances"][0]["attributes"]["arn"]  # type: ignore[attr-defined]
     _passed.add("failing")
 
 
@@ -92,7 +93,7 @@ def test_init_resumes_and_writes_profile(platform: Platform) -> None:
     assert "[  1/" in result.stderr and "created module." in result.stderr
     # What was created before the failure is reused, not recreated.
     kept = managed(state(platform))
-    assert kept["aws_kms_key.this"]["instances"][0]["attributes"]["arn"] == platform.kms_key  # type: ignore[attr-defined]
+    assert kept[KEY]["instances"][0]["attributes"]["arn"] == platform.kms_key  # type: ignore[attr-defined]
     config = platform.profiles()
     profile = config["profiles"][ENV]
     assert config["default_profile"] == ENV

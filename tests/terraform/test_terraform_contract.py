@@ -21,7 +21,10 @@ from tests.terraform.helpers import (
     load_hcl,
 )
 
-CONFIG_DIRS = {"root": TERRAFORM_DIR, **{name: MODULES_DIR / name for name in MODULE_NAMES}}
+EXAMPLE_DIRS = {f"examples/{p.name}": p for p in sorted((TERRAFORM_DIR / "examples").iterdir())
+                if (p / "main.tf").is_file()}
+CONFIG_DIRS = {"root": TERRAFORM_DIR, **{name: MODULES_DIR / name for name in MODULE_NAMES},
+               **EXAMPLE_DIRS}
 EXPECTED_MODULES = {"network", "artifacts", "metadata", "iam", "batch", "eks", "ecr", "kms"}
 
 
