@@ -31,8 +31,7 @@ DISTRIBUTION = "flowlib-platform"
 
 def report(prefix: str, exc: BaseException) -> int:
     """Print a user error as ``prefix: message`` (+ ``  hint: ...``); return its exit code."""
-    message = getattr(exc, "message", None) or str(exc)
-    click.echo(f"{prefix}: {message}", err=True)
+    click.echo(f"{prefix}: {exc}", err=True)
     hint = getattr(exc, "hint", None)
     if hint:
         click.echo(f"  hint: {hint}", err=True)
