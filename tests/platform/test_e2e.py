@@ -226,12 +226,14 @@ def test_failed_destroy_leaves_later_applies_protecting_data(platform: Platform)
     dynamodb = platform.client("dynamodb")
     result = platform.run("destroy", ENV, "--yes", "--delete-data",
                           env={"TF_CLI_ARGS_destroy": "-no-such-flag"})
+    platform.timings["destroy_failing"] = round(result.seconds, 1)
     assert_clean_error(result, "terraform destroy failed")
     assert dynamodb.describe_table(TableName=table)["Table"]["DeletionProtectionEnabled"] is False
     record = json.loads((platform.home / "envs" / ENV / "environment.json").read_text())
     assert record["last_status"] == "failed"
     assert not set(TEARDOWN_VARS) & set(record["sets"]), record["sets"]
     applied = platform.run("apply", ENV, "--yes")
+    platform.timings["apply_after_failed_destroy"] = round(applied.seconds, 1)
     assert applied.code == 0, applied.text
     assert dynamodb.describe_table(TableName=table)["Table"]["DeletionProtectionEnabled"] is True
     forced = managed(state(platform))["module.artifacts.aws_s3_bucket.this"]
