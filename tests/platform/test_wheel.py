@@ -5,7 +5,7 @@ server, and a flow runs on it.
 One module-scoped fixture pays for everything once: build the wheel from a copy of the tracked
 files (the copy is deleted before anything runs), one venv (pip's cache is reused; nothing is
 downloaded on a warm machine), install without extras (to see the missing-extra message), then
-with the ``platform`` extra. The environment is small (no Batch, ECR or flow logs) because the
+with the ``platform`` extra. The environment is small (no VPC, Batch, ECR or flow logs) because the
 apply cycle is tested in test_e2e.py; this test is about what the wheel contains.
 
 Test doubles, as in test_e2e.py: moto for AWS, and the two moto overrides of
@@ -41,7 +41,7 @@ from tests.platform.conftest import (
 
 ENV = "wheel"
 SMALL_STACK = ["--set", "enable_batch=false", "--set", "create_ecr_repository=false",
-               "--set", "enable_flow_logs=false"]
+               "--set", "enable_flow_logs=false", "--set", "create_vpc=false"]
 PIP = ["-m", "pip", "--disable-pip-version-check", "-q"]
 
 
