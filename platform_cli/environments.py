@@ -25,20 +25,29 @@ from typing import Any
 
 from platform_cli.errors import InvalidNameError, PlatformError, UnknownEnvironmentError
 
-NAME_RE = re.compile(r"^[a-z][a-z0-9-]{1,20}$")  # = the root stack's `environment` validation
+# = the root stack's `environment` validation. Always used with ``fullmatch``: ``$`` in
+# ``match`` also accepts a name ending in a newline ("dev\n").
+NAME_RE = re.compile(r"[a-z][a-z0-9-]{1,20}")
 RESERVED = {"local", "env", "default"}
 PROD_RE = re.compile(r"(^|-)(prod|prd|production|live)(-|$|\d)")
 STATE_KEY_PREFIX = "flowlib"
 
 
+def is_valid_name(name: object) -> bool:
+    """True for a name ``validate_name`` accepts (no message; for filtering listings)."""
+    return isinstance(name, str) and name not in RESERVED and bool(NAME_RE.fullmatch(name))
+
+
 def validate_name(name: str) -> str:
-    """Names are the stack's ``environment`` variable and the flowlib profile name at once."""
+    """Names are the stack's ``environment`` variable and the flowlib profile name at once,
+    and a folder name under ``$PLATFORM_HOME/envs``: every command taking a name checks it
+    here first (``commands.common.ENV_ARG``)."""
     if name in RESERVED:
         raise InvalidNameError(
             f"'{name}' is reserved by flowlib; choose another environment name (e.g. dev).")
-    if not NAME_RE.match(name or ""):
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise InvalidNameError(
-            f"Invalid environment name '{name}': use 2-21 characters, lowercase letters, digits "
+            f"Invalid environment name {name!r}: use 2-21 characters, lowercase letters, digits "
             "and dashes, starting with a letter (e.g. dev, ml-prod).")
     return name
 
@@ -57,7 +66,7 @@ def platform_home() -> Path:
 
 
 def env_dir(name: str) -> Path:
-    return platform_home() / "envs" / name
+    return platform_home() / "envs" / validate_name(name)
 
 
 def terraform_source_dir() -> Path:
@@ -158,7 +167,8 @@ def local_names() -> list[str]:
     root = platform_home() / "envs"
     if not root.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if (p / "environment.json").is_file())
+    return sorted(p.name for p in root.iterdir()
+                  if is_valid_name(p.name) and (p / "environment.json").is_file())
 
 
 def prepare_working_copy(name: str) -> Path:

@@ -1,14 +1,17 @@
 """Errors a user can act on.
 
 Every failure a user can fix (credentials, names, locks, a failed apply) is a ``PlatformError``
-whose message says what is wrong and what to do. ``main.cli`` prints it as one line on stderr
+whose message says what is wrong and what to do. It is a ``FlowlibError``, so the error
+wrapper the three command lines share (``flowlib.cli.errors``) prints it as one line on stderr
 (plus an optional hint line) and exits with its code; tracebacks are kept for our own bugs.
 """
 
 from __future__ import annotations
 
+from flowlib.exceptions import FlowlibError
 
-class PlatformError(Exception):
+
+class PlatformError(FlowlibError):
     """A problem the user can fix; ``exit_code`` is the process exit status."""
 
     exit_code = 1

@@ -7,14 +7,16 @@ when invoked (``LazyGroup``), and boto3 / python-terraform only inside the funct
 from __future__ import annotations
 
 import importlib
-import sys
 from typing import Any
 
 import click
 
-from platform_cli.errors import PlatformError
-
+# = flowlib.cli.errors.CONTEXT_SETTINGS (a test checks); not imported, as importing flowlib
+# would slow `platform --help` down.
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+# A module an extra provides -> that extra, for the message when it is missing.
+MISSING_EXTRAS = {"boto3": "platform", "botocore": "platform", "python_terraform": "platform"}
 
 # command name -> "module:attribute"; loaded on first use.
 COMMANDS = {
@@ -45,8 +47,11 @@ SHORT_HELP = {
 
 
 class LazyGroup(click.Group):
-    """A group whose subcommands are imported on demand, and that turns our errors into one
-    line on stderr."""
+    """A group whose subcommands are imported on demand, and whose user errors are one line
+    on stderr (``flowlib.cli.errors``, shared by the three command lines).
+
+    Adding a command (or a group such as ``secrets``) is one entry in ``COMMANDS`` and one in
+    ``SHORT_HELP``."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
@@ -64,26 +69,10 @@ class LazyGroup(click.Group):
             formatter.write_dl([(name, SHORT_HELP[name]) for name in COMMANDS])
 
     def invoke(self, ctx: click.Context) -> Any:
-        try:
+        from flowlib.cli.errors import user_errors  # here: `platform --help` skips flowlib
+
+        with user_errors("platform: error", MISSING_EXTRAS):
             return super().invoke(ctx)
-        except PlatformError as exc:
-            fail(exc.message, exc.hint, exc.exit_code)
-        except Exception as exc:  # flowlib's own user errors (a corrupt config file, ...)
-            if _is_flowlib_error(exc):
-                fail(str(exc), None, getattr(exc, "exit_code", 1) or 1)
-            raise
-
-
-def _is_flowlib_error(exc: BaseException) -> bool:
-    module = sys.modules.get("flowlib.exceptions")
-    return module is not None and isinstance(exc, module.FlowlibError)
-
-
-def fail(message: str, hint: str | None = None, exit_code: int = 1) -> None:
-    click.echo(f"platform: error: {message}", err=True)
-    if hint:
-        click.echo(f"  hint: {hint}", err=True)
-    sys.exit(exit_code)
 
 
 @click.group(cls=LazyGroup, context_settings=CONTEXT)

@@ -80,6 +80,7 @@ def import_file(path: Path, make_default: bool) -> list[str]:
     """Import every profile of a file written by ``platform env export`` (validated by
     flowlib exactly like its own config file)."""
     from flowlib.config import load_config, write_profile
+    from platform_cli.environments import validate_name
 
     if not path.is_file():
         raise PlatformError(f"No such file: {path}.")
@@ -87,6 +88,11 @@ def import_file(path: Path, make_default: bool) -> list[str]:
     names = sorted(data.get("profiles", {}))
     if not names:
         raise PlatformError(f"{path} holds no profile.")
+    for name in names:  # all checked before anything is written
+        try:
+            validate_name(name)
+        except PlatformError as exc:
+            raise PlatformError(f"{path}: {exc} Nothing was imported.") from None
     for name in names:
         write_profile(name, data["profiles"][name], make_default=make_default and len(names) == 1)
     return names

@@ -265,7 +265,7 @@ def put_record(region: str, bucket: str, key: str, record: dict[str, Any]) -> No
 
 def list_remote(region: str, bucket: str) -> dict[str, dict[str, Any]]:
     """Environments found in the state bucket: name -> record (from platform.json)."""
-    from platform_cli.environments import STATE_KEY_PREFIX
+    from platform_cli.environments import STATE_KEY_PREFIX, is_valid_name
 
     s3 = _s3(region)
     found: dict[str, dict[str, Any]] = {}
@@ -273,7 +273,8 @@ def list_remote(region: str, bucket: str) -> dict[str, dict[str, Any]]:
     for page in paginator.paginate(Bucket=bucket, Prefix=f"{STATE_KEY_PREFIX}/"):
         for obj in page.get("Contents", []):
             parts = obj["Key"].split("/")
-            if len(parts) == 3 and parts[2] in ("terraform.tfstate", "platform.json"):
+            if (len(parts) == 3 and parts[2] in ("terraform.tfstate", "platform.json")
+                    and is_valid_name(parts[1])):
                 entry = found.setdefault(parts[1], {})
                 entry[parts[2]] = obj["Key"]
     return found

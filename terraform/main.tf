@@ -12,7 +12,7 @@ locals {
     var.tags,
   )
 
-  kms_key_arn = var.create_kms_key ? aws_kms_key.this[0].arn : var.kms_key_arn
+  kms_key_arn = var.create_kms_key ? module.kms[0].key_arn : var.kms_key_arn
 
   ecr_repository_url = try(module.ecr[0].repository_url, null)
   image = (
@@ -42,7 +42,6 @@ module "network" {
 
   enable_flow_logs                       = var.enable_flow_logs
   cloudwatch_log_group_retention_in_days = var.cloudwatch_log_group_retention_in_days
-  create_kms_key                         = false
   kms_key_arn                            = local.kms_key_arn
 
   iam_role_path                 = var.iam_role_path
@@ -60,7 +59,6 @@ module "artifacts" {
   access_logging_target_bucket       = var.s3_access_logging_target_bucket
   noncurrent_version_expiration_days = var.s3_noncurrent_version_expiration_days
   noncurrent_versions_to_keep        = var.s3_noncurrent_versions_to_keep
-  create_kms_key                     = false
   kms_key_arn                        = local.kms_key_arn
 }
 
@@ -72,7 +70,6 @@ module "metadata" {
 
   table_name                        = var.dynamodb_table_name
   table_deletion_protection_enabled = var.dynamodb_table_deletion_protection_enabled
-  create_kms_key                    = false
   kms_key_arn                       = local.kms_key_arn
 }
 
@@ -98,19 +95,15 @@ module "iam" {
   task_role_arn                    = var.task_role_arn
   task_role_trust_eks_pod_identity = var.enable_eks
 
-  create_batch_roles        = var.enable_batch
-  create_batch_service_role = var.batch_service_role_arn == null
-  batch_service_role_arn    = var.batch_service_role_arn
-  create_ecs_instance_role  = var.batch_instance_profile_arn == null
-  ecs_instance_profile_arn  = var.batch_instance_profile_arn
-  create_execution_role     = var.batch_execution_role_arn == null
-  execution_role_arn        = var.batch_execution_role_arn
+  create_batch_roles       = var.enable_batch
+  create_ecs_instance_role = var.batch_instance_profile_arn == null
+  ecs_instance_profile_arn = var.batch_instance_profile_arn
+  create_execution_role    = var.batch_execution_role_arn == null
+  execution_role_arn       = var.batch_execution_role_arn
 
-  create_eks_roles        = var.enable_eks
-  create_eks_cluster_role = var.eks_cluster_role_arn == null
-  eks_cluster_role_arn    = var.eks_cluster_role_arn
-  create_eks_node_role    = var.eks_node_role_arn == null
-  eks_node_role_arn       = var.eks_node_role_arn
+  create_eks_roles     = var.enable_eks
+  create_eks_node_role = var.eks_node_role_arn == null
+  eks_node_role_arn    = var.eks_node_role_arn
 }
 
 module "batch" {
@@ -120,19 +113,21 @@ module "batch" {
   name = local.name
   tags = local.tags
 
-  vpc_id                       = module.network.vpc_id
-  subnet_ids                   = module.network.private_subnet_ids
-  service_role_arn             = module.iam.batch_service_role_arn
-  instance_profile_arn         = module.iam.ecs_instance_profile_arn
-  job_role_arn                 = module.iam.task_role_arn
-  execution_role_arn           = module.iam.execution_role_arn
-  compute_environments         = var.batch_compute_environments
-  default_compute_environment  = var.batch_default_compute_environment
-  job_state_time_limit_actions = var.batch_job_state_time_limit_actions
-  job_definition_image         = coalesce(local.image, var.batch_job_definition_image)
+  vpc_id                        = module.network.vpc_id
+  subnet_ids                    = module.network.private_subnet_ids
+  create_iam_role               = var.batch_service_role_arn == null
+  iam_role_arn                  = var.batch_service_role_arn
+  iam_role_path                 = var.iam_role_path
+  iam_role_permissions_boundary = var.iam_role_permissions_boundary
+  instance_profile_arn          = module.iam.ecs_instance_profile_arn
+  job_role_arn                  = module.iam.task_role_arn
+  execution_role_arn            = module.iam.execution_role_arn
+  compute_environments          = var.batch_compute_environments
+  default_compute_environment   = var.batch_default_compute_environment
+  job_state_time_limit_actions  = var.batch_job_state_time_limit_actions
+  job_definition_image          = coalesce(local.image, var.batch_job_definition_image)
 
   cloudwatch_log_group_retention_in_days = var.cloudwatch_log_group_retention_in_days
-  create_kms_key                         = false
   kms_key_arn                            = local.kms_key_arn
 }
 
@@ -146,7 +141,10 @@ module "eks" {
   kubernetes_version                   = var.eks_kubernetes_version
   vpc_id                               = module.network.vpc_id
   subnet_ids                           = module.network.private_subnet_ids
-  cluster_role_arn                     = module.iam.eks_cluster_role_arn
+  create_iam_role                      = var.eks_cluster_role_arn == null
+  iam_role_arn                         = var.eks_cluster_role_arn
+  iam_role_path                        = var.iam_role_path
+  iam_role_permissions_boundary        = var.iam_role_permissions_boundary
   node_role_arn                        = module.iam.eks_node_role_arn
   cluster_endpoint_public_access       = var.eks_cluster_endpoint_public_access
   cluster_endpoint_public_access_cidrs = var.eks_cluster_endpoint_public_access_cidrs
@@ -161,7 +159,6 @@ module "eks" {
   kubernetes_service_account      = var.kubernetes_service_account
 
   cloudwatch_log_group_retention_in_days = var.cloudwatch_log_group_retention_in_days
-  create_kms_key                         = false
   kms_key_arn                            = local.kms_key_arn
 }
 
@@ -173,6 +170,5 @@ module "ecr" {
   tags = local.tags
 
   repository_force_delete = var.ecr_repository_force_delete
-  create_kms_key          = false
   kms_key_arn             = local.kms_key_arn
 }

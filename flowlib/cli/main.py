@@ -8,6 +8,7 @@ from typing import NoReturn
 
 import click
 
+from flowlib.cli.errors import report
 from flowlib.exceptions import FlowlibError
 
 
@@ -28,8 +29,7 @@ def main(flow_cls: type) -> NoReturn:
         click.echo("Aborted.", err=True)
         code = 1
     except FlowlibError as exc:
-        click.echo(f"{flow_cls.__name__}: {exc}", err=True)
-        code = exc.exit_code
+        code = report(flow_cls.__name__, exc)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         code = 130

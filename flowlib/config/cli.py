@@ -14,23 +14,18 @@ from typing import Any
 
 import click
 
+from flowlib.cli.errors import CONTEXT_SETTINGS, UserErrorGroup
 from flowlib.exceptions import FlowlibError
 
-_CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+class _Group(UserErrorGroup):
+    """FlowlibErrors become one line on stderr and their exit code (no traceback)."""
+
+    error_prefix = "flowlib"
+    missing_extras = {"boto3": "aws", "botocore": "aws"}
 
 
-class _Group(click.Group):
-    """Turns FlowlibErrors into one line on stderr and exit code 1 (no traceback)."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except FlowlibError as exc:
-            click.echo(f"flowlib: {exc}", err=True)
-            ctx.exit(exc.exit_code)
-
-
-@click.group(cls=_Group, context_settings=_CONTEXT)
+@click.group(cls=_Group, context_settings=CONTEXT_SETTINGS)
 def main() -> None:
     """flowlib's configuration and environment.
 

@@ -10,7 +10,7 @@ import click
 
 from platform_cli import environments as envs
 from platform_cli.commands.common import ENV_ARG
-from platform_cli.errors import PlatformError, UnknownEnvironmentError
+from platform_cli.errors import PlatformError
 from platform_cli.output import emit_json, info, output_option, table
 
 
@@ -178,9 +178,4 @@ def import_(file: Path, make_default: bool) -> None:
     from platform_cli import profiles
 
     names = profiles.import_file(file, make_default)
-    for name in names:
-        try:
-            envs.validate_name(name)
-        except PlatformError as exc:
-            raise UnknownEnvironmentError(str(exc)) from None
     click.echo(f"Imported profile(s): {', '.join(names)}. Next: python flow.py run")

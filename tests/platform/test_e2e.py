@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from platform_cli.lifecycle import TEARDOWN_VARS
 from tests.platform.conftest import (
     MOTO_SETS,
     REPO,
@@ -30,6 +31,7 @@ from tests.platform.conftest import (
 
 ENV = "dev"
 STATE_KEY = f"flowlib/{ENV}/terraform.tfstate"
+KEY = "module.kms[0].aws_kms_key.this"
 FLOW = REPO / "tests" / "aws" / "flows" / "small_flow.py"
 _passed: set[str] = set()
 
@@ -72,12 +74,12 @@ def test_apply_failing_midway_keeps_state(platform: Platform) -> None:
                        "kept in the state", f"platform init {ENV}")
     doc = state(platform)
     kept = managed(doc)
-    assert "aws_kms_key.this" in kept and "module.metadata.aws_dynamodb_table.this" in kept
+    assert KEY in kept and "module.metadata.aws_dynamodb_table.this" in kept
     assert "module.artifacts.aws_s3_bucket.this" not in kept
     record = json.loads((platform.home / "envs" / ENV / "environment.json").read_text())
     assert record["last_status"] == "failed"
     assert ENV not in platform.profiles().get("profiles", {})
-    platform.kms_key = kept["aws_kms_key.this"]["instances"][0]["attributes"]["arn"]  # type: ignore[attr-defined]
+    platform.kms_key = kept[KEY]["instances"][0]["attributes"]["arn"]  # type: ignore[attr-defined]
     _passed.add("failing")
 
 
@@ -91,7 +93,7 @@ def test_init_resumes_and_writes_profile(platform: Platform) -> None:
     assert "[  1/" in result.stderr and "created module." in result.stderr
     # What was created before the failure is reused, not recreated.
     kept = managed(state(platform))
-    assert kept["aws_kms_key.this"]["instances"][0]["attributes"]["arn"] == platform.kms_key  # type: ignore[attr-defined]
+    assert kept[KEY]["instances"][0]["attributes"]["arn"] == platform.kms_key  # type: ignore[attr-defined]
     config = platform.profiles()
     profile = config["profiles"][ENV]
     assert config["default_profile"] == ENV
@@ -212,6 +214,30 @@ def test_env_list_show_export_import(platform: Platform, tmp_path: Path) -> None
     data = json.loads((tmp_path / "scientist.json").read_text())
     assert data["default_profile"] == ENV
     assert data["profiles"][ENV] == platform.profiles()["profiles"][ENV]
+
+
+def test_failed_destroy_leaves_later_applies_protecting_data(platform: Platform) -> None:
+    """A destroy lifts deletion protection for its own run only: when it fails (here Terraform
+    refuses the destroy command through its documented TF_CLI_ARGS_destroy setting, after the
+    protection was lifted), the record keeps what the user decided and the next apply puts
+    the protection back."""
+    needs("flow")
+    table = f"flowlib-{ENV}-metadata"
+    dynamodb = platform.client("dynamodb")
+    result = platform.run("destroy", ENV, "--yes", "--delete-data",
+                          env={"TF_CLI_ARGS_destroy": "-no-such-flag"})
+    platform.timings["destroy_failing"] = round(result.seconds, 1)
+    assert_clean_error(result, "terraform destroy failed")
+    assert dynamodb.describe_table(TableName=table)["Table"]["DeletionProtectionEnabled"] is False
+    record = json.loads((platform.home / "envs" / ENV / "environment.json").read_text())
+    assert record["last_status"] == "failed"
+    assert not set(TEARDOWN_VARS) & set(record["sets"]), record["sets"]
+    applied = platform.run("apply", ENV, "--yes")
+    platform.timings["apply_after_failed_destroy"] = round(applied.seconds, 1)
+    assert applied.code == 0, applied.text
+    assert dynamodb.describe_table(TableName=table)["Table"]["DeletionProtectionEnabled"] is True
+    forced = managed(state(platform))["module.artifacts.aws_s3_bucket.this"]
+    assert forced["instances"][0]["attributes"]["force_destroy"] is False
 
 
 def test_destroy_refuses_to_delete_data(platform: Platform) -> None:

@@ -19,29 +19,44 @@ ACCOUNT = "123456789012"  # moto's account
 
 
 @pytest.fixture(scope="module")
-def planner(terraform: str, provider_mirror: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+def moto_plans(
+    terraform: str, provider_mirror: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Any:
+    """(work folder, a copy of terraform/, Terraform's environment, moto URL), shared by the
+    root stack's plans and the examples' plans: one moto server for the module."""
     base = tmp_path_factory.mktemp("tf-plan")
     with MotoServer(mode="process", log_path=base / "moto.log", startup_timeout=120) as server:
-        stack_dir = copy_terraform_tree(base / "terraform")
-        # Local state for plans: the S3 backend is exercised by the apply cycle.
-        (stack_dir / "backend_override.tf").write_text('terraform {\n  backend "local" {}\n}\n')
+        tree = copy_terraform_tree(base / "terraform")
         env = terraform_env(base / "cli", mirror=provider_mirror, extra=aws_env(server.url))
-        run_terraform(["init"], stack_dir, env, timeout=600)
+        yield base, tree, env, server.url
 
-        def plan(name: str, tfvars: dict[str, Any]) -> dict[str, Any]:
-            var_file = base / f"{name}.tfvars.json"
-            var_file.write_text(json.dumps(tfvars))
-            plan_file = base / f"{name}.tfplan"
-            run_terraform(
-                ["plan", "-input=false", f"-var-file={var_file}", f"-out={plan_file}"],
-                stack_dir,
-                env,
-                timeout=900,
-            )
-            shown = run_terraform(["show", "-json", str(plan_file)], stack_dir, env).stdout
-            return json.loads(shown)
 
-        yield plan, server.url
+def _plan(base: Path, directory: Path, env: dict[str, str], name: str,
+          tfvars: dict[str, Any]) -> dict[str, Any]:
+    """``terraform plan`` of ``directory`` with ``tfvars``, as ``terraform show -json``."""
+    var_file = base / f"{name}.tfvars.json"
+    var_file.write_text(json.dumps(tfvars))
+    plan_file = base / f"{name}.tfplan"
+    run_terraform(
+        ["plan", "-input=false", f"-var-file={var_file}", f"-out={plan_file}"],
+        directory,
+        env,
+        timeout=900,
+    )
+    return json.loads(run_terraform(["show", "-json", str(plan_file)], directory, env).stdout)
+
+
+@pytest.fixture(scope="module")
+def planner(moto_plans: Any) -> Any:
+    base, stack_dir, env, url = moto_plans
+    # Local state for plans: the S3 backend is exercised by the apply cycle.
+    (stack_dir / "backend_override.tf").write_text('terraform {\n  backend "local" {}\n}\n')
+    run_terraform(["init"], stack_dir, env, timeout=600)
+
+    def plan(name: str, tfvars: dict[str, Any]) -> dict[str, Any]:
+        return _plan(base, stack_dir, env, name, tfvars)
+
+    return plan, url
 
 
 def _created_types(plan: dict[str, Any]) -> set[str]:
@@ -116,6 +131,10 @@ def test_bring_your_own_vpc_roles_and_key(planner: Any) -> None:
     by_address = {c["address"]: c for c in planned["resource_changes"]}
     cluster = by_address["module.eks[0].aws_eks_cluster.this"]["change"]["after"]
     assert cluster["role_arn"] == roles["eks_cluster_role_arn"]
+    environments = [c["change"]["after"] for c in planned["resource_changes"]
+                    if c["type"] == "aws_batch_compute_environment"]
+    assert environments
+    assert all(e["service_role"] == roles["batch_service_role_arn"] for e in environments)
     assert sorted(cluster["vpc_config"][0]["subnet_ids"]) == sorted(subnet_ids)
     config, _ = _flowlib_config(planned)
     assert config["task_role_arn"] == roles["task_role_arn"]
@@ -171,3 +190,58 @@ def test_everything_optional_off_gives_nulls(planner: Any) -> None:
         assert config.get(key) is None, f"{key} should be null with the feature off"
     assert config["environment"] == "minimal"
     assert config["s3_prefix"] == "flowlib"
+
+
+def _plan_example(moto_plans: Any, example: str, tfvars: dict[str, Any]) -> dict[str, Any]:
+    base, tree, env, _ = moto_plans
+    directory = tree / "examples" / example
+    run_terraform(["init", "-input=false"], directory, env, timeout=600)
+    return _plan(base, directory, env, f"example-{example}", tfvars)
+
+
+def test_example_minimal_plans_storage_and_a_task_role_only(moto_plans: Any) -> None:
+    planned = _plan_example(moto_plans, "minimal", {})
+    created = _created_types(planned)
+    for wanted in ("aws_kms_key", "aws_s3_bucket", "aws_dynamodb_table", "aws_iam_role"):
+        assert wanted in created, f"{wanted} missing from the plan"
+    for absent in ("aws_vpc", "aws_batch_compute_environment", "aws_eks_cluster"):
+        assert absent not in created
+    roles = [c for c in planned["resource_changes"] if c["type"] == "aws_iam_role"]
+    assert [r["address"] for r in roles] == ["module.iam.aws_iam_role.task[0]"]
+
+
+def test_example_existing_vpc_and_roles_creates_no_network_and_no_role(moto_plans: Any) -> None:
+    _, _, _, url = moto_plans
+    ec2 = boto3_client("ec2", url, REGION)
+    vpc_id = ec2.create_vpc(CidrBlock="10.98.0.0/16")["Vpc"]["VpcId"]
+    subnet_ids = [
+        ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.98.{i}.0/24", AvailabilityZone=az)[
+            "Subnet"
+        ]["SubnetId"]
+        for i, az in enumerate(("us-east-1a", "us-east-1b"))
+    ]
+    service_role = f"arn:aws:iam::{ACCOUNT}:role/byo-batch-service"
+    planned = _plan_example(
+        moto_plans,
+        "existing-vpc-and-roles",
+        {
+            "vpc_id": vpc_id,
+            "subnet_ids": subnet_ids,
+            "batch_service_role_arn": service_role,
+            "batch_instance_profile_arn": f"arn:aws:iam::{ACCOUNT}:instance-profile/byo-ecs",
+            "batch_execution_role_arn": f"arn:aws:iam::{ACCOUNT}:role/byo-exec",
+            "task_role_arn": f"arn:aws:iam::{ACCOUNT}:role/byo-task",
+        },
+    )
+    created = _created_types(planned)
+    for brought in ("aws_vpc", "aws_subnet", "aws_iam_role", "aws_iam_instance_profile"):
+        assert brought not in created, f"{brought} is created although it was brought"
+    for wanted in ("aws_batch_compute_environment", "aws_batch_job_queue", "aws_kms_key"):
+        assert wanted in created, f"{wanted} missing from the plan"
+    environments = [
+        c["change"]["after"]
+        for c in planned["resource_changes"]
+        if c["type"] == "aws_batch_compute_environment"
+    ]
+    assert environments and all(e["service_role"] == service_role for e in environments)
+    assert planned["output_changes"]["batch_service_role_arn"]["after"] == service_role

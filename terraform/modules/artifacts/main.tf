@@ -4,32 +4,7 @@ data "aws_partition" "current" {}
 
 locals {
   bucket_name = coalesce(var.bucket_name, "${var.name}-artifacts-${data.aws_caller_identity.current.account_id}-${data.aws_region.current.name}")
-  kms_key_arn = var.create_kms_key ? aws_kms_key.this[0].arn : var.kms_key_arn
-}
-
-data "aws_iam_policy_document" "kms" {
-  count = var.create_kms_key ? 1 : 0
-
-  statement {
-    sid       = "AccountAdministers"
-    actions   = ["kms:*"]
-    resources = ["*"]
-    principals {
-      type        = "AWS"
-      identifiers = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"]
-    }
-  }
-}
-
-resource "aws_kms_key" "this" {
-  count = var.create_kms_key ? 1 : 0
-
-  description             = "${var.name} artifact bucket SSE-KMS"
-  enable_key_rotation     = true
-  deletion_window_in_days = 30
-  policy                  = data.aws_iam_policy_document.kms[0].json
-
-  tags = var.tags
+  kms_key_arn = var.kms_key_arn
 }
 
 resource "aws_s3_bucket" "this" {

@@ -14,11 +14,6 @@ output "bucket_regional_domain_name" {
 }
 
 output "kms_key_arn" {
-  description = "ARN of the KMS key the bucket requires for SSE-KMS (created or given)."
+  description = "ARN of the KMS key the bucket requires for SSE-KMS (given as kms_key_arn)."
   value       = local.kms_key_arn
-}
-
-output "kms_key_id" {
-  description = "ID of the KMS key created by this module; null when a key was given."
-  value       = try(aws_kms_key.this[0].key_id, null)
 }

@@ -21,16 +21,9 @@ variable "bucket_force_destroy" {
   default     = false
 }
 
-variable "create_kms_key" {
-  type        = bool
-  description = "Create a KMS key for SSE-KMS. When false, kms_key_arn is used."
-  default     = true
-}
-
 variable "kms_key_arn" {
   type        = string
-  description = "ARN of an existing KMS key for SSE-KMS, used when create_kms_key is false."
-  default     = null
+  description = "ARN of the KMS key for SSE-KMS (the stack's key from modules/kms, or one made elsewhere)."
 }
 
 variable "noncurrent_version_expiration_days" {

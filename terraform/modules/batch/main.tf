@@ -7,7 +7,7 @@ locals {
   partition  = data.aws_partition.current.partition
   account_id = data.aws_caller_identity.current.account_id
 
-  kms_key_arn    = var.create_kms_key ? aws_kms_key.this[0].arn : var.kms_key_arn
+  kms_key_arn    = var.kms_key_arn
   log_group_name = "/aws/batch/${var.name}"
 
   compute_environments = {
@@ -81,7 +81,10 @@ resource "aws_batch_compute_environment" "this" {
   compute_environment_name = "${var.name}-${each.key}"
   type                     = "MANAGED"
   state                    = "ENABLED"
-  service_role             = var.service_role_arn
+  service_role             = local.iam_role_arn
+
+  # Created after, and destroyed before, the service role's policy: Batch needs it for both.
+  depends_on = [aws_iam_role_policy_attachment.service]
 
   compute_resources {
     type                = each.value.type
@@ -144,49 +147,6 @@ resource "aws_batch_job_queue" "this" {
 # ---------------------------------------------------------------------------------------------
 # Logs and the base job definition
 # ---------------------------------------------------------------------------------------------
-
-data "aws_iam_policy_document" "kms" {
-  count = var.create_kms_key ? 1 : 0
-
-  #checkov:skip=CKV_AWS_109:Key policy: resource "*" means this key; the CloudWatch Logs grant is limited to this account's log groups by kms:EncryptionContext:aws:logs:arn.
-  #checkov:skip=CKV_AWS_111:Key policy: resource "*" means this key; the CloudWatch Logs grant is limited to this account's log groups by kms:EncryptionContext:aws:logs:arn.
-  #checkov:skip=CKV_AWS_356:Key policy: resource "*" means this key; the CloudWatch Logs grant is limited to this account's log groups by kms:EncryptionContext:aws:logs:arn.
-  statement {
-    sid       = "AccountAdministers"
-    actions   = ["kms:*"]
-    resources = ["*"]
-    principals {
-      type        = "AWS"
-      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
-    }
-  }
-
-  statement {
-    sid       = "CloudWatchLogsUse"
-    actions   = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
-    resources = ["*"]
-    principals {
-      type        = "Service"
-      identifiers = ["logs.${local.region}.amazonaws.com"]
-    }
-    condition {
-      test     = "ArnLike"
-      variable = "kms:EncryptionContext:aws:logs:arn"
-      values   = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:*"]
-    }
-  }
-}
-
-resource "aws_kms_key" "this" {
-  count = var.create_kms_key ? 1 : 0
-
-  description             = "${var.name} Batch job logs"
-  enable_key_rotation     = true
-  deletion_window_in_days = 30
-  policy                  = data.aws_iam_policy_document.kms[0].json
-
-  tags = var.tags
-}
 
 resource "aws_cloudwatch_log_group" "this" {
   name              = local.log_group_name

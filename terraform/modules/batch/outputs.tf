@@ -39,6 +39,16 @@ output "launch_template_id" {
 }
 
 output "kms_key_arn" {
-  description = "ARN of the KMS key encrypting the job log group (created or given)."
+  description = "ARN of the KMS key encrypting the job log group (given as kms_key_arn)."
   value       = local.kms_key_arn
+}
+
+output "iam_role_arn" {
+  description = "ARN of the service role (created or brought)."
+  value       = local.iam_role_arn
+}
+
+output "iam_role_name" {
+  description = "Name of the service role created by this module; null when brought."
+  value       = try(aws_iam_role.service[0].name, null)
 }

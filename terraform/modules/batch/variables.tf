@@ -19,12 +19,6 @@ variable "subnet_ids" {
   description = "Private subnets (two or more AZs) the compute environments launch instances in."
 }
 
-variable "service_role_arn" {
-  type        = string
-  description = "ARN of the Batch service role. Null: Batch's service-linked role."
-  default     = null
-}
-
 variable "instance_profile_arn" {
   type        = string
   description = "ARN of the ECS container-instance profile (an instance profile, not a role)."
@@ -121,14 +115,45 @@ variable "cloudwatch_log_group_retention_in_days" {
   default     = 365
 }
 
-variable "create_kms_key" {
+variable "kms_key_arn" {
+  type        = string
+  description = "ARN of the KMS key for the job log group (modules/kms; a key made elsewhere must let CloudWatch Logs use it)."
+}
+
+# --- Service role (as terraform-aws-eks: create one, or bring iam_role_arn) ------------------
+
+variable "create_iam_role" {
   type        = bool
-  description = "Create a KMS key for the job log group. When false, kms_key_arn is used."
+  description = "Create the Batch service role. When false, iam_role_arn is used; both null: Batch's service-linked role."
   default     = true
 }
 
-variable "kms_key_arn" {
+variable "iam_role_arn" {
   type        = string
-  description = "ARN of an existing KMS key (its policy must allow CloudWatch Logs), used when create_kms_key is false."
+  description = "ARN of an existing Batch service role, used when create_iam_role is false."
   default     = null
+}
+
+variable "iam_role_name" {
+  type        = string
+  description = "Name of the created service role. Null: <name>-batch-service."
+  default     = null
+}
+
+variable "iam_role_path" {
+  type        = string
+  description = "Path of the created service role."
+  default     = "/"
+}
+
+variable "iam_role_permissions_boundary" {
+  type        = string
+  description = "ARN of the permissions boundary of the created service role."
+  default     = null
+}
+
+variable "iam_role_tags" {
+  type        = map(string)
+  description = "Tags of the created service role, merged over tags."
+  default     = {}
 }

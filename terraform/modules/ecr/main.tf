@@ -1,33 +1,5 @@
-data "aws_caller_identity" "current" {}
-data "aws_partition" "current" {}
-
 locals {
-  kms_key_arn = var.create_kms_key ? aws_kms_key.this[0].arn : var.kms_key_arn
-}
-
-data "aws_iam_policy_document" "kms" {
-  count = var.create_kms_key ? 1 : 0
-
-  statement {
-    sid       = "AccountAdministers"
-    actions   = ["kms:*"]
-    resources = ["*"]
-    principals {
-      type        = "AWS"
-      identifiers = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"]
-    }
-  }
-}
-
-resource "aws_kms_key" "this" {
-  count = var.create_kms_key ? 1 : 0
-
-  description             = "${var.name} ECR repository encryption"
-  enable_key_rotation     = true
-  deletion_window_in_days = 30
-  policy                  = data.aws_iam_policy_document.kms[0].json
-
-  tags = var.tags
+  kms_key_arn = var.kms_key_arn
 }
 
 resource "aws_ecr_repository" "this" {

@@ -19,6 +19,6 @@ output "registry_id" {
 }
 
 output "kms_key_arn" {
-  description = "ARN of the KMS key encrypting the repository (created or given)."
+  description = "ARN of the KMS key encrypting the repository (given as kms_key_arn)."
   value       = local.kms_key_arn
 }

@@ -15,16 +15,9 @@ variable "repository_force_delete" {
   default     = false
 }
 
-variable "create_kms_key" {
-  type        = bool
-  description = "Create a KMS key for repository encryption. When false, kms_key_arn is used."
-  default     = true
-}
-
 variable "kms_key_arn" {
   type        = string
-  description = "ARN of an existing KMS key for repository encryption, used when create_kms_key is false."
-  default     = null
+  description = "ARN of the KMS key for repository encryption (the stack's key from modules/kms, or one made elsewhere)."
 }
 
 variable "lifecycle_untagged_expire_days" {

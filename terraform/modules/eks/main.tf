@@ -6,7 +6,7 @@ locals {
   region      = data.aws_region.current.name
   partition   = data.aws_partition.current.partition
   account_id  = data.aws_caller_identity.current.account_id
-  kms_key_arn = var.create_kms_key ? aws_kms_key.this[0].arn : var.kms_key_arn
+  kms_key_arn = var.kms_key_arn
 
   # Add-ons networking and identity need before nodes join; the others (CoreDNS) need nodes.
   pre_node_addon_names = ["vpc-cni", "kube-proxy", "eks-pod-identity-agent"]
@@ -26,49 +26,6 @@ locals {
 # ---------------------------------------------------------------------------------------------
 # KMS key: secrets envelope encryption and the control-plane log group.
 # ---------------------------------------------------------------------------------------------
-
-data "aws_iam_policy_document" "kms" {
-  count = var.create_kms_key ? 1 : 0
-
-  #checkov:skip=CKV_AWS_109:Key policy: resource "*" means this key; the CloudWatch Logs grant is limited to this account's log groups by kms:EncryptionContext:aws:logs:arn.
-  #checkov:skip=CKV_AWS_111:Key policy: resource "*" means this key; the CloudWatch Logs grant is limited to this account's log groups by kms:EncryptionContext:aws:logs:arn.
-  #checkov:skip=CKV_AWS_356:Key policy: resource "*" means this key; the CloudWatch Logs grant is limited to this account's log groups by kms:EncryptionContext:aws:logs:arn.
-  statement {
-    sid       = "AccountAdministers"
-    actions   = ["kms:*"]
-    resources = ["*"]
-    principals {
-      type        = "AWS"
-      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
-    }
-  }
-
-  statement {
-    sid       = "CloudWatchLogsUse"
-    actions   = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
-    resources = ["*"]
-    principals {
-      type        = "Service"
-      identifiers = ["logs.${local.region}.amazonaws.com"]
-    }
-    condition {
-      test     = "ArnLike"
-      variable = "kms:EncryptionContext:aws:logs:arn"
-      values   = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:*"]
-    }
-  }
-}
-
-resource "aws_kms_key" "this" {
-  count = var.create_kms_key ? 1 : 0
-
-  description             = "${var.name} EKS secrets and control-plane logs"
-  enable_key_rotation     = true
-  deletion_window_in_days = 30
-  policy                  = data.aws_iam_policy_document.kms[0].json
-
-  tags = var.tags
-}
 
 # Created before the cluster so retention and encryption are ours, not EKS's defaults.
 resource "aws_cloudwatch_log_group" "this" {
@@ -109,7 +66,7 @@ resource "aws_vpc_security_group_ingress_rule" "cluster_https" {
 resource "aws_eks_cluster" "this" {
   name                      = var.name
   version                   = var.kubernetes_version
-  role_arn                  = var.cluster_role_arn
+  role_arn                  = local.iam_role_arn
   enabled_cluster_log_types = var.cluster_enabled_log_types
 
   vpc_config {
@@ -139,7 +96,9 @@ resource "aws_eks_cluster" "this" {
 
   tags = var.tags
 
-  depends_on = [aws_cloudwatch_log_group.this]
+  # The log group first (or EKS makes an unencrypted one); the role's policy before the
+  # cluster is created and until it is deleted.
+  depends_on = [aws_cloudwatch_log_group.this, aws_iam_role_policy_attachment.service]
 }
 
 resource "aws_eks_access_entry" "admin" {

@@ -54,11 +54,21 @@ output "kubernetes_service_account" {
 }
 
 output "kms_key_arn" {
-  description = "ARN of the KMS key for secrets encryption and control-plane logs (created or given)."
+  description = "ARN of the KMS key for secrets encryption and control-plane logs (given as kms_key_arn)."
   value       = local.kms_key_arn
 }
 
 output "cloudwatch_log_group_name" {
   description = "Name of the control-plane log group."
   value       = aws_cloudwatch_log_group.this.name
+}
+
+output "iam_role_arn" {
+  description = "ARN of the service role (created or brought)."
+  value       = local.iam_role_arn
+}
+
+output "iam_role_name" {
+  description = "Name of the service role created by this module; null when brought."
+  value       = try(aws_iam_role.service[0].name, null)
 }

@@ -25,11 +25,6 @@ variable "subnet_ids" {
   description = "Private subnets (two or more AZs) for the control plane ENIs and the nodes."
 }
 
-variable "cluster_role_arn" {
-  type        = string
-  description = "ARN of the EKS cluster IAM role."
-}
-
 variable "node_role_arn" {
   type        = string
   description = "ARN of the node IAM role shared by the managed node groups."
@@ -64,16 +59,9 @@ variable "cloudwatch_log_group_retention_in_days" {
   default     = 365
 }
 
-variable "create_kms_key" {
-  type        = bool
-  description = "Create a KMS key for secrets envelope encryption and the control-plane log group. When false, kms_key_arn is used."
-  default     = true
-}
-
 variable "kms_key_arn" {
   type        = string
-  description = "ARN of an existing KMS key (its policy must allow CloudWatch Logs), used when create_kms_key is false."
-  default     = null
+  description = "ARN of the KMS key for secrets envelope encryption and the control-plane log group (modules/kms; a key made elsewhere must let CloudWatch Logs use it)."
 }
 
 variable "cluster_authentication_mode" {
@@ -155,4 +143,42 @@ variable "kubernetes_service_account" {
   type        = string
   description = "Service account flowlib's jobs run as."
   default     = "flowlib"
+}
+
+# --- Service role (as terraform-aws-eks: create one, or bring iam_role_arn) ------------------
+
+variable "create_iam_role" {
+  type        = bool
+  description = "Create the EKS cluster service role. When false, iam_role_arn is used (required then)."
+  default     = true
+}
+
+variable "iam_role_arn" {
+  type        = string
+  description = "ARN of an existing EKS cluster service role, used when create_iam_role is false."
+  default     = null
+}
+
+variable "iam_role_name" {
+  type        = string
+  description = "Name of the created service role. Null: <name>-eks-cluster."
+  default     = null
+}
+
+variable "iam_role_path" {
+  type        = string
+  description = "Path of the created service role."
+  default     = "/"
+}
+
+variable "iam_role_permissions_boundary" {
+  type        = string
+  description = "ARN of the permissions boundary of the created service role."
+  default     = null
+}
+
+variable "iam_role_tags" {
+  type        = map(string)
+  description = "Tags of the created service role, merged over tags."
+  default     = {}
 }

@@ -8,11 +8,9 @@ locals {
   region     = data.aws_region.current.name
   managed    = "arn:${local.partition}:iam::aws:policy"
 
-  create_batch_service_role = var.create_batch_roles && var.create_batch_service_role
-  create_ecs_instance_role  = var.create_batch_roles && var.create_ecs_instance_role
-  create_execution_role     = var.create_batch_roles && var.create_execution_role
-  create_eks_cluster_role   = var.create_eks_roles && var.create_eks_cluster_role
-  create_eks_node_role      = var.create_eks_roles && var.create_eks_node_role
+  create_ecs_instance_role = var.create_batch_roles && var.create_ecs_instance_role
+  create_execution_role    = var.create_batch_roles && var.create_execution_role
+  create_eks_node_role     = var.create_eks_roles && var.create_eks_node_role
 
   eks_node_policies = {
     worker = "${local.managed}/AmazonEKSWorkerNodePolicy"
@@ -148,34 +146,6 @@ resource "aws_iam_role_policy" "task" {
 # Batch
 # ---------------------------------------------------------------------------------------------
 
-data "aws_iam_policy_document" "batch_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["batch.amazonaws.com"]
-    }
-  }
-}
-
-resource "aws_iam_role" "batch_service" {
-  count = local.create_batch_service_role ? 1 : 0
-
-  name                 = "${var.name}-batch-service"
-  path                 = var.iam_role_path
-  permissions_boundary = var.iam_role_permissions_boundary
-  assume_role_policy   = data.aws_iam_policy_document.batch_assume.json
-
-  tags = var.tags
-}
-
-resource "aws_iam_role_policy_attachment" "batch_service" {
-  count = local.create_batch_service_role ? 1 : 0
-
-  role       = aws_iam_role.batch_service[0].name
-  policy_arn = "${local.managed}/service-role/AWSBatchServiceRole"
-}
-
 data "aws_iam_policy_document" "ec2_assume" {
   statement {
     actions = ["sts:AssumeRole"]
@@ -250,34 +220,6 @@ resource "aws_iam_role_policy_attachment" "execution" {
 # ---------------------------------------------------------------------------------------------
 # EKS
 # ---------------------------------------------------------------------------------------------
-
-data "aws_iam_policy_document" "eks_assume" {
-  statement {
-    actions = ["sts:AssumeRole", "sts:TagSession"]
-    principals {
-      type        = "Service"
-      identifiers = ["eks.amazonaws.com"]
-    }
-  }
-}
-
-resource "aws_iam_role" "eks_cluster" {
-  count = local.create_eks_cluster_role ? 1 : 0
-
-  name                 = "${var.name}-eks-cluster"
-  path                 = var.iam_role_path
-  permissions_boundary = var.iam_role_permissions_boundary
-  assume_role_policy   = data.aws_iam_policy_document.eks_assume.json
-
-  tags = var.tags
-}
-
-resource "aws_iam_role_policy_attachment" "eks_cluster" {
-  count = local.create_eks_cluster_role ? 1 : 0
-
-  role       = aws_iam_role.eks_cluster[0].name
-  policy_arn = "${local.managed}/AmazonEKSClusterPolicy"
-}
 
 resource "aws_iam_role" "eks_node" {
   count = local.create_eks_node_role ? 1 : 0

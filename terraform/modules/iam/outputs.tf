@@ -11,14 +11,6 @@ output "task_role_name" {
   value       = try(aws_iam_role.task[0].name, null)
 }
 
-output "batch_service_role_arn" {
-  description = "ARN of the Batch service role (created or brought); null when Batch roles are off."
-  value       = var.create_batch_roles ? (var.create_batch_service_role ? try(aws_iam_role.batch_service[0].arn, null) : var.batch_service_role_arn) : null
-
-  # Consumers must not use the role before its policies are attached.
-  depends_on = [aws_iam_role_policy_attachment.batch_service]
-}
-
 output "ecs_instance_role_arn" {
   description = "ARN of the ECS instance role created by this module; null when brought or off."
   value       = try(aws_iam_role.ecs_instance[0].arn, null)
@@ -38,14 +30,6 @@ output "execution_role_arn" {
 
   # Consumers must not use the role before its policies are attached.
   depends_on = [aws_iam_role_policy_attachment.execution]
-}
-
-output "eks_cluster_role_arn" {
-  description = "ARN of the EKS cluster role (created or brought); null when EKS roles are off."
-  value       = var.create_eks_roles ? (var.create_eks_cluster_role ? try(aws_iam_role.eks_cluster[0].arn, null) : var.eks_cluster_role_arn) : null
-
-  # Consumers must not use the role before its policies are attached.
-  depends_on = [aws_iam_role_policy_attachment.eks_cluster]
 }
 
 output "eks_node_role_arn" {

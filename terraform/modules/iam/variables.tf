@@ -72,20 +72,8 @@ variable "task_role_trust_eks_pod_identity" {
 
 variable "create_batch_roles" {
   type        = bool
-  description = "Create the Batch service role, ECS instance role and profile, and job execution role (each can still be brought instead)."
+  description = "Create the ECS instance role and profile and the job execution role (each can still be brought instead). The Batch service role is modules/batch's."
   default     = true
-}
-
-variable "create_batch_service_role" {
-  type        = bool
-  description = "Create the Batch service role. When false, batch_service_role_arn is used."
-  default     = true
-}
-
-variable "batch_service_role_arn" {
-  type        = string
-  description = "ARN of an existing Batch service role, used when create_batch_service_role is false."
-  default     = null
 }
 
 variable "create_ecs_instance_role" {
@@ -116,20 +104,8 @@ variable "execution_role_arn" {
 
 variable "create_eks_roles" {
   type        = bool
-  description = "Create the EKS cluster and node roles (each can still be brought instead)."
+  description = "Create the EKS node role (or bring it). The cluster role is modules/eks's."
   default     = true
-}
-
-variable "create_eks_cluster_role" {
-  type        = bool
-  description = "Create the EKS cluster role. When false, eks_cluster_role_arn is used."
-  default     = true
-}
-
-variable "eks_cluster_role_arn" {
-  type        = string
-  description = "ARN of an existing EKS cluster role, used when create_eks_cluster_role is false."
-  default     = null
 }
 
 variable "create_eks_node_role" {

@@ -1,7 +1,5 @@
 # The table's keys and indexes come from flowlib's own schema file (table_schema.json is a
 # symlink to flowlib/metadata/table_schema.json), so the code and the table cannot drift.
-data "aws_caller_identity" "current" {}
-data "aws_partition" "current" {}
 
 locals {
   schema     = jsondecode(file("${path.module}/table_schema.json"))
@@ -19,32 +17,7 @@ locals {
   )
   attributes = { for a in local.key_attributes : a.name => a.type... }
 
-  kms_key_arn = var.create_kms_key ? aws_kms_key.this[0].arn : var.kms_key_arn
-}
-
-data "aws_iam_policy_document" "kms" {
-  count = var.create_kms_key ? 1 : 0
-
-  statement {
-    sid       = "AccountAdministers"
-    actions   = ["kms:*"]
-    resources = ["*"]
-    principals {
-      type        = "AWS"
-      identifiers = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"]
-    }
-  }
-}
-
-resource "aws_kms_key" "this" {
-  count = var.create_kms_key ? 1 : 0
-
-  description             = "${var.name} metadata table encryption"
-  enable_key_rotation     = true
-  deletion_window_in_days = 30
-  policy                  = data.aws_iam_policy_document.kms[0].json
-
-  tags = var.tags
+  kms_key_arn = var.kms_key_arn
 }
 
 resource "aws_dynamodb_table" "this" {

@@ -14,7 +14,7 @@ output "table_index_arns" {
 }
 
 output "kms_key_arn" {
-  description = "ARN of the KMS key encrypting the table (created or given)."
+  description = "ARN of the KMS key encrypting the table (given as kms_key_arn)."
   value       = local.kms_key_arn
 }
 

@@ -27,14 +27,7 @@ variable "point_in_time_recovery_enabled" {
   default     = true
 }
 
-variable "create_kms_key" {
-  type        = bool
-  description = "Create a KMS key for table encryption. When false, kms_key_arn is used."
-  default     = true
-}
-
 variable "kms_key_arn" {
   type        = string
-  description = "ARN of an existing KMS key for table encryption, used when create_kms_key is false."
-  default     = null
+  description = "ARN of the KMS key for table encryption (the stack's key from modules/kms, or one made elsewhere)."
 }

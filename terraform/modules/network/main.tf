@@ -25,9 +25,8 @@ locals {
   create_nat    = local.create_public && var.enable_nat_gateway
   nat_count     = local.create_nat ? (var.single_nat_gateway ? 1 : length(local.azs)) : 0
 
-  flow_logs  = var.create_vpc && var.enable_flow_logs
-  create_key = local.flow_logs && var.create_kms_key
-  key_arn    = local.create_key ? aws_kms_key.this[0].arn : var.kms_key_arn
+  flow_logs = var.create_vpc && var.enable_flow_logs
+  key_arn   = var.kms_key_arn
 
   region     = data.aws_region.current.name
   partition  = data.aws_partition.current.partition
@@ -198,46 +197,6 @@ resource "aws_vpc_endpoint" "interface" {
 # ---------------------------------------------------------------------------------------------
 # Flow logs
 # ---------------------------------------------------------------------------------------------
-
-data "aws_iam_policy_document" "kms" {
-  count = local.create_key ? 1 : 0
-
-  statement {
-    sid       = "AccountAdministers"
-    actions   = ["kms:*"]
-    resources = ["*"]
-    principals {
-      type        = "AWS"
-      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
-    }
-  }
-
-  statement {
-    sid       = "CloudWatchLogsUse"
-    actions   = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
-    resources = ["*"]
-    principals {
-      type        = "Service"
-      identifiers = ["logs.${local.region}.amazonaws.com"]
-    }
-    condition {
-      test     = "ArnLike"
-      variable = "kms:EncryptionContext:aws:logs:arn"
-      values   = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:*"]
-    }
-  }
-}
-
-resource "aws_kms_key" "this" {
-  count = local.create_key ? 1 : 0
-
-  description             = "${var.name} VPC flow logs"
-  enable_key_rotation     = true
-  deletion_window_in_days = 30
-  policy                  = data.aws_iam_policy_document.kms[0].json
-
-  tags = var.tags
-}
 
 resource "aws_cloudwatch_log_group" "flow_logs" {
   count = local.flow_logs ? 1 : 0

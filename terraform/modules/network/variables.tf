@@ -122,15 +122,9 @@ variable "cloudwatch_log_group_retention_in_days" {
   default     = 365
 }
 
-variable "create_kms_key" {
-  type        = bool
-  description = "Create a KMS key for the flow log group. When false, kms_key_arn is used."
-  default     = true
-}
-
 variable "kms_key_arn" {
   type        = string
-  description = "ARN of an existing KMS key (its policy must allow CloudWatch Logs) used when create_kms_key is false."
+  description = "ARN of the KMS key for the flow log group (modules/kms; a key made elsewhere must let CloudWatch Logs use it). Unused when flow logs are off."
   default     = null
 }
 
