@@ -37,7 +37,6 @@ module "project_metadata" {
   tags = merge(local.tags, { FlowlibProject = each.key })
 
   table_deletion_protection_enabled = var.dynamodb_table_deletion_protection_enabled
-  create_kms_key                    = false
   kms_key_arn                       = local.kms_key_arn
 }
 
@@ -54,7 +53,7 @@ module "project_iam" {
   s3_bucket_arn      = module.artifacts.bucket_arn
   s3_prefix          = each.value.s3_prefix
   dynamodb_table_arn = module.project_metadata[each.key].table_arn
-  kms_key_arns       = distinct([module.artifacts.kms_key_arn, module.project_metadata[each.key].kms_key_arn])
+  kms_key_arns       = [local.kms_key_arn]
 
   create_task_role                 = true
   task_role_trust_eks_pod_identity = var.enable_eks
