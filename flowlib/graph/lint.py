@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 from flowlib.exceptions import FlowGraphError, GraphProblem
 from flowlib.graph.model import FlowGraph, StepNode
-from flowlib.graph.parse import class_lineno
+from flowlib.graph.parse import api_bases, class_lineno
 
 STEP_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
 # Names the runtime or CLI uses on a flow object, beyond what FlowSpec itself defines (Metaflow
@@ -22,12 +22,17 @@ STEP_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
 EXTRA_RESERVED = frozenset({"cmd", "run", "resume", "input", "index", "next", "name"})
 
 
-def reserved_names() -> frozenset[str]:
-    """Attribute names a step may not take: FlowSpec's API plus words the CLI uses."""
-    from flowlib.flowspec import FlowSpec
+def reserved_names(flow_cls: type) -> frozenset[str]:
+    """Attribute names a step may not take: the flow API's names plus words the CLI uses.
 
-    public = {n for n in dir(FlowSpec) if not n.startswith("_")}
-    return frozenset(public | set(getattr(FlowSpec, "_RESERVED", ())) | EXTRA_RESERVED)
+    The API is read from the flow class itself (the bases that declare ``API_BASE_MARKER``,
+    i.e. ``FlowSpec``), so the graph layer never imports the flowspec module above it.
+    """
+    public: set[str] = set()
+    for klass in api_bases(flow_cls):
+        public |= {n for n in dir(klass) if not n.startswith("_")}
+        public |= set(getattr(klass, "_RESERVED", ()))
+    return frozenset(public | EXTRA_RESERVED)
 
 
 def validate(graph: FlowGraph, flow_cls: type | None = None) -> None:
@@ -129,7 +134,7 @@ class _Linter:
 
     # -- names --------------------------------------------------------------------------------
     def check_names(self) -> None:
-        reserved = reserved_names()
+        reserved = reserved_names(self.flow_cls)
         for node in self.graph.nodes.values():
             if not STEP_NAME.match(node.name):
                 suggestion = re.sub(r"[^a-z0-9_]", "_", node.name.lower()).strip("_") or "step"

@@ -72,7 +72,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import botocore.exceptions
@@ -114,16 +114,9 @@ from flowlib.metadata.records import (
 
 
 class DynamoDBMetadataStore(MetadataStore):
-    def __init__(
-        self,
-        aws: AwsContext,
-        table: str,
-        preflight: Callable[[], None] | None = None,
-    ) -> None:
+    def __init__(self, aws: AwsContext, table: str) -> None:
         self.aws = aws
         self.table = table
-        self._preflight = preflight
-        self._preflight_done = False
 
     @property
     def ddb(self) -> Any:
@@ -221,10 +214,16 @@ class DynamoDBMetadataStore(MetadataStore):
             raise _Cancelled(codes, exc) from None
 
     def preflight(self) -> None:
-        if self._preflight is not None and not self._preflight_done:
-            self._preflight()
-            self._preflight_done = True
-        self._call("describe_table", TableName=self.table)
+        """DescribeTable: the table exists, these credentials reach it, and its keys and index
+        are the ones flowlib's items need (``table_schema.json``)."""
+        table = self._call("describe_table", TableName=self.table)["Table"]
+        problems = check_table(table)
+        if problems:
+            raise MetadataError(
+                f"DynamoDB table '{self.table}' does not match flowlib's table schema "
+                f"(flowlib/metadata/table_schema.json): {'; '.join(problems)}. Re-apply the "
+                "Terraform metadata module."
+            )
 
     # -- runs ------------------------------------------------------------------------------
     def create_run(
@@ -235,9 +234,6 @@ class DynamoDBMetadataStore(MetadataStore):
         tags: list[str],
         origin_run_id: str | None = None,
     ) -> RunRecord:
-        if self._preflight is not None and not self._preflight_done:
-            self._preflight()
-            self._preflight_done = True
         system_tags = list(dict.fromkeys(system_tags))
         tags = [t for t in dict.fromkeys(tags) if t not in system_tags]
         for _ in range(100):

@@ -7,7 +7,8 @@ in a fresh interpreter: the exact command a remote backend (Batch, Kubernetes) r
 
 Either way each attempt is its own process in its own process group, with stdout and stderr on
 pipes read by the scheduler: a step that raises, calls ``os._exit``, segfaults or is killed by
-the OOM killer takes only its own process down.
+the OOM killer takes only its own process down. Both implement
+``flowlib.runtime.protocol.Launcher``.
 """
 
 from __future__ import annotations
@@ -127,6 +128,9 @@ class ForkLauncher:
     def closed(self, fd: int) -> None:
         self.open_fds.discard(fd)
 
+    def shutdown(self) -> None:
+        """Nothing to release: every child was reaped by the scheduler."""
+
 
 class SubprocessLauncher:
     """Run the standalone ``python <flow file> step ...`` command in a fresh interpreter."""
@@ -154,6 +158,9 @@ class SubprocessLauncher:
 
     def closed(self, fd: int) -> None:
         pass
+
+    def shutdown(self) -> None:
+        """Nothing to release: every child was reaped by the scheduler."""
 
 
 def _reseed_numpy() -> None:
