@@ -2,6 +2,8 @@
 
     python bench/scale.py                       # 100, 1,000 and 10,000 tasks, 16 workers
     python bench/scale.py --sizes 100 1000 --max-workers 2 --launcher fork
+    python bench/scale.py --tree /tmp/old-flowlib   # another checkout (git archive REV flowlib)
+    python bench/scale.py --compare /tmp/old-flowlib  # that checkout and this one, interleaved
 
 Each size runs ``start -> foreach over n -> join -> end`` (bench/flows.py's foreach flow) in a
 fresh store and reports, per task:
@@ -55,7 +57,8 @@ runpy.run_path(flow, run_name="__main__")
 """
 
 
-def measure(n: int, workers: int, launcher: str, base: Path) -> dict[str, float]:
+def measure(n: int, workers: int, launcher: str, base: Path, tree: Path = REPO_DIR
+            ) -> dict[str, float]:
     lib = flowlib_lib()
     workdir = Path(tempfile.mkdtemp(prefix=f"scale{n}-", dir=base))
     try:
@@ -64,7 +67,7 @@ def measure(n: int, workers: int, launcher: str, base: Path) -> dict[str, float]
         wrapper.write_text(WRAPPER)
         report = workdir / "rusage.json"
         env = {**lib.environ(workdir), "FLOWLIB_LAUNCHER": launcher,
-               "PYTHONPATH": str(REPO_DIR)}
+               "PYTHONPATH": str(tree)}
         argv = [sys.executable, str(wrapper), str(report), str(flow), "run", "--n", str(n),
                 "--max-num-splits", str(max(n, 100)), "--max-workers", str(workers), "--quiet"]
         start = time.perf_counter()
@@ -91,14 +94,22 @@ def main() -> int:
     parser.add_argument("--max-workers", type=int, default=16)
     parser.add_argument("--launcher", choices=["fork", "subprocess"], default="fork")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()))
+    parser.add_argument("--tree", type=Path, default=REPO_DIR,
+                        help="the folder holding the flowlib package to measure")
+    parser.add_argument("--compare", type=Path, default=None, metavar="OLD_TREE",
+                        help="measure OLD_TREE and --tree alternately, size by size")
     args = parser.parse_args()
+    trees = [("before", args.compare), ("after", args.tree)] if args.compare else [
+        ("", args.tree)]
     rows = []
     for n in args.sizes:
-        load_before = os.getloadavg()[0]
-        row = measure(n, args.max_workers, args.launcher, args.workdir)
-        row["load_avg_1min"] = f"{load_before:.1f}-{os.getloadavg()[0]:.1f}"
-        rows.append(row)
-        print(json.dumps(row), file=sys.stderr)
+        for label, tree in trees:
+            load_before = os.getloadavg()[0]
+            row = {"code": label} if label else {}
+            row.update(measure(n, args.max_workers, args.launcher, args.workdir, tree))
+            row["load_avg_1min"] = f"{load_before:.1f}-{os.getloadavg()[0]:.1f}"
+            rows.append(row)
+            print(json.dumps(row), file=sys.stderr)
     columns = list(rows[0])
     print(f"launcher {args.launcher}, --max-workers {args.max_workers}, {os.cpu_count()} CPUs")
     print("| " + " | ".join(columns) + " |")
