@@ -6,7 +6,10 @@ SQLite) and a resume checked nothing before writing.
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 
 from tests.aws.test_errors import _one_line_error, _run
 
@@ -63,3 +66,31 @@ def test_resume_checks_both_stores_before_writing(aws):
     assert run_items() == 1
     assert _run(aws, {}, "resume", "--origin-run-id", "1").returncode == 0
     assert run_items() == 2
+
+
+def _validate(aws, **env_changes: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, **aws.env, **env_changes}
+    return subprocess.run([sys.executable, "-m", "flowlib.config.cli", "config", "validate",
+                           "--check"], capture_output=True, text=True, env=env, cwd=aws.workdir,
+                          timeout=120)
+
+
+def test_config_validate_check_runs_the_same_preflight(aws):
+    ok = _validate(aws)
+    assert ok.returncode == 0 and "(AWS reached)" in ok.stdout, ok.stderr
+    assert f"S3 bucket '{MISSING}' does not exist" in _one_line_error(
+        _validate(aws, FLOWLIB_S3_BUCKET=MISSING))
+    # A table that exists but was not made from flowlib's schema (no gsi1 index).
+    ddb = aws.stack.client("dynamodb")
+    name = f"not-flowlib-{aws.table}"
+    ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                           {"AttributeName": "sk", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                {"AttributeName": "sk", "KeyType": "RANGE"}])
+    try:
+        err = _one_line_error(_validate(aws, FLOWLIB_DYNAMODB_TABLE=name))
+    finally:
+        aws.stack.delete_table(name)
+    assert f"DynamoDB table '{name}' does not match flowlib's table schema" in err
+    assert "gsi1" in err
