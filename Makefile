@@ -25,10 +25,12 @@ demo: setup
 test: setup
 	PYTHON=$(PY) bash .ci/install-infra-tools.sh
 	$(PY) -m ruff check flowlib platform_cli tests bench examples
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q
 
 lint: setup
 	$(PY) -m ruff check flowlib platform_cli tests bench examples
+	$(VENV)/bin/lint-imports
 
 bench: setup
 	$(PY) bench/run.py

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from flowlib.backends import BACKENDS, compute_decorator_names
 from flowlib.exceptions import FlowlibError
 
 
@@ -130,8 +131,9 @@ class KubernetesDecorator(ResourcesDecorator):
     }
 
 
-# Decorators that send a step to a compute backend; a step may have at most one.
-COMPUTE_DECORATORS = ("batch", "kubernetes")
+# Decorators that send a step to a compute backend (each backend's entry in flowlib.backends
+# names its decorator); a step may have at most one.
+COMPUTE_DECORATORS = compute_decorator_names()
 
 DECORATORS: dict[str, type[StepDecorator]] = {
     cls.name: cls
@@ -218,8 +220,10 @@ def parse_with_option(spec: str) -> StepDecorator:
     """
     name, _, args = spec.partition(":")
     cls = DECORATORS.get(name.strip())
+    if cls is None and name.strip() in COMPUTE_DECORATORS:
+        cls = BACKENDS[name.strip()].load("decorator")  # a backend's decorator kept in its folder
     if cls is None:
-        known = ", ".join(sorted(DECORATORS))
+        known = ", ".join(sorted({*DECORATORS, *COMPUTE_DECORATORS}))
         raise FlowlibError(f"--with {spec}: unknown decorator '{name}'. Known: {known}.")
     attributes: dict[str, Any] = {}
     for pair in filter(None, (p.strip() for p in _split_arguments(args))):

@@ -47,6 +47,9 @@ class Transition:
 class FlowSpec:
     """Base class of every flow. ``MyFlow()`` at the bottom of a flow file runs its CLI."""
 
+    # Marks the API base for the graph layer (flowlib.graph.parse.API_BASE_MARKER), which reads
+    # the reserved names from here without importing this module.
+    __flowlib_api__ = True
     _RESERVED = frozenset(
         {"next", "input", "index", "foreach_stack", "merge_artifacts", "name", "script_name"}
     )
@@ -54,6 +57,10 @@ class FlowSpec:
     def __init__(self, use_cli: bool = True) -> None:
         object.__setattr__(self, "_task", None)
         if use_cli:
+            # The one deliberate upward import of the layer contract (see the README's layout
+            # and pyproject's [tool.importlinter]): ``MyFlow()`` at the bottom of a flow file
+            # starts the flow's command line, as in Metaflow. Imported here, on use, so that
+            # importing flowlib (or a flow in a task) never loads the CLI.
             from flowlib.cli.main import main
 
             main(type(self))

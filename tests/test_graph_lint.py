@@ -239,7 +239,7 @@ def test_other_rules(flow_cls: type, words: list[str]) -> None:
 
 
 def test_reserved_names_cover_the_flowspec_api() -> None:
-    reserved = reserved_names()
+    reserved = reserved_names(FlowSpec)
     for name in ("next", "input", "index", "foreach_stack", "merge_artifacts", "name"):
         assert name in reserved
     assert "script_name" in reserved and "cmd" in reserved

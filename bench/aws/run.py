@@ -119,7 +119,7 @@ def bench_artifact(stack: Any, table: str, workdir: Path, mib: int, repeat: int
 
 
 def bulk_load_runs(meta: Any, flow: str, count: int, user: str = "bench") -> None:
-    from flowlib.runtime.run import system_tags
+    from flowlib.tags import system_tags
 
     tags = system_tags()
     tags = [f"user:{user}"] + [t for t in tags if not t.startswith("user:")]

@@ -4,15 +4,32 @@ from __future__ import annotations
 
 import click
 
+from flowlib.backends import with_cli
 from flowlib.cli import inspect_commands, run_commands
 from flowlib.cli.options import apply_top_level, top_level_options
 from flowlib.graph import FlowGraph
-from flowlib.remote.batch.cli import batch_group
-from flowlib.remote.kubernetes.cli import kubernetes_group
+
+
+class FlowGroup(click.Group):
+    """The flow file's group: its own commands, plus each backend's command group
+    (``flowlib.backends``), imported only when that command runs or ``--help`` lists it."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(dict.fromkeys([*super().list_commands(ctx), *(b.name for b in with_cli())]))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        if command is None:
+            found = next((b for b in with_cli() if b.name == name), None)
+            if found is not None:
+                command = found.load("cli_group")()
+                self.add_command(command, name)
+        return command
 
 
 def build_cli(flow_cls: type) -> click.Group:
     @click.group(
+        cls=FlowGroup,
         help=f"Run and inspect the flow {flow_cls.__name__}.\n\n"
         + (flow_cls.__doc__ or "").strip()
         + "\n\nExample: python flow.py run",
@@ -33,8 +50,6 @@ def build_cli(flow_cls: type) -> click.Group:
         inspect_commands.logs_command(),
         inspect_commands.dump_command(),
         inspect_commands.tag_group(),
-        batch_group(),
-        kubernetes_group(),
     ):
         cli.add_command(command)
     return cli

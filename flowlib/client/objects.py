@@ -27,9 +27,9 @@ from flowlib.metadata.records import (
     PENDING,
     SUCCEEDED,
     RunRecord,
+    StepException,
     TaskRecord,
 )
-from flowlib.runtime.errors import StepException
 from flowlib.stores import Stores, open_stores
 
 _INTERNAL_STEPS = ("_parameters",)
@@ -167,7 +167,7 @@ class Run(RunNames):
         self.add_tags([tag])
 
     def add_tags(self, tags: list[str]) -> None:
-        from flowlib.runtime.run import validate_tags
+        from flowlib.tags import validate_tags
 
         _stores().metadata.add_tags(self.flow_name, self.id, validate_tags(list(tags)))
         self._refresh()

@@ -52,6 +52,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flowlib.backends import BACKENDS
 from flowlib.exceptions import ConfigError
 
 LOCAL_DIR_NAME = ".flowlib"
@@ -79,8 +80,8 @@ class Key:
         return f"FLOWLIB_{self.name.upper()}"
 
 
-# The keys of a profile (schema version 1). Compute keys are stored and validated now and used
-# by the Batch and Kubernetes backends later.
+# The keys of a profile (schema version 1): the stores' and the shared compute keys here, each
+# compute backend's own keys in its entry of flowlib.backends.
 KEYS: dict[str, Key] = {
     k.name: k
     for k in [
@@ -97,14 +98,9 @@ KEYS: dict[str, Key] = {
         Key("aws_profile", "str", "AWS credentials profile (default: the AWS SDK's chain)"),
         Key("environment", "str", "environment name (from the Terraform stack)"),
         Key("task_role_arn", "str", "IAM role steps assume on Batch and EKS"),
-        Key("batch_job_queue", "str", "default AWS Batch job queue"),
-        Key("batch_job_queues", "map", "compute environment name -> job queue ARN", env=False),
-        Key("batch_job_role_arn", "str", "job role for Batch jobs"),
-        Key("batch_execution_role_arn", "str", "ECS execution role for Batch jobs"),
-        Key("eks_cluster_name", "str", "EKS cluster name"),
-        Key("eks_cluster_endpoint", "str", "EKS cluster API endpoint"),
-        Key("kubernetes_namespace", "str", "namespace flowlib's jobs run in"),
-        Key("kubernetes_service_account", "str", "service account of flowlib's jobs"),
+        # Each compute backend's own keys, from its entry in flowlib.backends.
+        *(Key(k.name, k.kind, k.help, env=k.env)
+          for b in BACKENDS.values() for k in b.profile_keys),
         Key("ecr_repository_url", "str", "repository of the step runtime image"),
         Key("image", "str", "default step image (repository URL and tag)"),
     ]

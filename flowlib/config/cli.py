@@ -150,23 +150,11 @@ def validate(profile: str | None, all_profiles: bool, check: bool) -> None:
 
 
 def _check_aws(profile: Any) -> None:
-    from flowlib.config.aws import AwsContext
+    """The same checks a run makes before writing anything (``Stores.preflight``): the bucket
+    (HeadBucket, region) and the table (exists, keys and index match flowlib's schema)."""
+    from flowlib.stores import stores_for
 
-    aws = AwsContext(profile)
-    if profile["datastore"] == "s3":
-        aws.check_bucket()
-    if profile["metadata"] == "dynamodb":
-        from flowlib.metadata.dynamodb import DynamoDBMetadataStore, check_table
-
-        store = DynamoDBMetadataStore(aws, profile["dynamodb_table"])
-        table = store._call("describe_table", TableName=profile["dynamodb_table"])["Table"]
-        problems = check_table(table)
-        if problems:
-            raise FlowlibError(
-                f"DynamoDB table '{profile['dynamodb_table']}' does not match flowlib's table "
-                f"schema (flowlib/metadata/table_schema.json): {'; '.join(problems)}. "
-                "Re-apply the Terraform metadata module."
-            )
+    stores_for(profile).preflight("flowlib-config-check")
 
 
 if __name__ == "__main__":

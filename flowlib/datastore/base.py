@@ -48,3 +48,7 @@ class BlobStore(ABC):
     @abstractmethod
     def location(self, key: str) -> str:
         """Where the blob lives (a path or URL), for users and other tools."""
+
+    def preflight(self) -> None:  # noqa: B027 - a backend with nothing to check keeps it
+        """Check, before a run writes anything, that the store exists and this process may
+        write to it; raise a FlowlibError saying what is wrong and how to fix it."""

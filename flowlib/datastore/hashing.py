@@ -26,6 +26,3 @@ def content_key(chunks: Iterable[bytes | bytearray | memoryview]) -> str:
         hasher.update(chunk)
     return hasher.hexdigest(length=KEY_BYTES)
 
-
-def is_content_key(key: str) -> bool:
-    return len(key) == 2 * KEY_BYTES and all(c in "0123456789abcdef" for c in key)

@@ -10,7 +10,7 @@ from typing import Any
 
 from flowlib.datastore.base import BlobStore
 from flowlib.datastore.hashing import content_key
-from flowlib.exceptions import CorruptArtifactError, NotFoundError
+from flowlib.exceptions import ArtifactError, CorruptArtifactError, NotFoundError
 
 # Below this size a plain read is cheaper than setting up a mapping.
 _MAP_FROM = 1 << 20
@@ -27,6 +27,20 @@ class LocalBlobStore(BlobStore):
 
     def location(self, key: str) -> str:
         return str(self._path(key))
+
+    def preflight(self) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ArtifactError(
+                f"Cannot create the local datastore folder {self.root}: {exc}. Set "
+                "FLOWLIB_DATASTORE_ROOT (or the profile's datastore_root) to a writable folder."
+            ) from None
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise ArtifactError(
+                f"The local datastore folder {self.root} is not writable. Fix its permissions "
+                "or set FLOWLIB_DATASTORE_ROOT (or the profile's datastore_root) to another."
+            )
 
     def _exists_with_size(self, key: str, size: int) -> bool:
         try:

@@ -190,6 +190,10 @@ class S3BlobStore(BlobStore):
     def location(self, key: str) -> str:
         return f"s3://{self.bucket}/{self.object_key(key)}"
 
+    def preflight(self) -> None:
+        """HeadBucket: the bucket exists, these credentials reach it, in the profile's region."""
+        self.aws.check_bucket()
+
     def _pool(self) -> ThreadPoolExecutor:
         import os
 

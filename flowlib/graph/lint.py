@@ -15,19 +15,24 @@ from collections.abc import Iterable
 from flowlib import names
 from flowlib.exceptions import FlowGraphError, GraphProblem
 from flowlib.graph.model import FlowGraph, StepNode
-from flowlib.graph.parse import class_lineno
+from flowlib.graph.parse import api_bases, class_lineno
 
 # Names the runtime or CLI uses on a flow object, beyond what FlowSpec itself defines (Metaflow
 # reserves name, next, input, index and cmd).
 EXTRA_RESERVED = frozenset({"cmd", "run", "resume", "input", "index", "next", "name"})
 
 
-def reserved_names() -> frozenset[str]:
-    """Attribute names a step may not take: FlowSpec's API plus words the CLI uses."""
-    from flowlib.flowspec import FlowSpec
+def reserved_names(flow_cls: type) -> frozenset[str]:
+    """Attribute names a step may not take: the flow API's names plus words the CLI uses.
 
-    public = {n for n in dir(FlowSpec) if not n.startswith("_")}
-    return frozenset(public | set(getattr(FlowSpec, "_RESERVED", ())) | EXTRA_RESERVED)
+    The API is read from the flow class itself (the bases that declare ``API_BASE_MARKER``,
+    i.e. ``FlowSpec``), so the graph layer never imports the flowspec module above it.
+    """
+    public: set[str] = set()
+    for klass in api_bases(flow_cls):
+        public |= {n for n in dir(klass) if not n.startswith("_")}
+        public |= set(getattr(klass, "_RESERVED", ()))
+    return frozenset(public | EXTRA_RESERVED)
 
 
 def validate(graph: FlowGraph, flow_cls: type | None = None) -> None:
@@ -142,7 +147,7 @@ class _Linter:
                 f"{flow_problem}.",
                 f"Rename the class, e.g. to '{_shorter(ascii_name, names.MAX_FLOW_NAME)}'.",
             )
-        reserved = reserved_names()
+        reserved = reserved_names(self.flow_cls)
         for node in self.graph.nodes.values():
             problem = names.step_name_problem(node.name)
             if problem:

@@ -18,9 +18,6 @@ from flowlib.exceptions import GraphProblem
 # pair per enclosing split, where the branch is the split's target the path went through.
 Scope = tuple[tuple[str, str], ...]
 
-TRANSITIONS = ("linear", "split", "foreach", "switch", "end", "none")
-
-
 @dataclass
 class StepNode:
     """One step of the flow as written in the source."""
@@ -30,7 +27,7 @@ class StepNode:
     lineno: int
     is_join: bool
     num_args: int
-    transition: str
+    transition: str  # "linear", "split", "foreach", "switch", "end" or "none"
     out_funcs: list[str]
     in_funcs: list[str]
     foreach_param: str | None

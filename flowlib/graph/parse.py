@@ -131,17 +131,27 @@ def class_lineno(flow_cls: type, file: str) -> int:
     return 1
 
 
+# The class attribute that marks the flow API's base class (``FlowSpec`` sets it). Graph code
+# recognises the API by this marker instead of importing flowspec, which sits above it.
+API_BASE_MARKER = "__flowlib_api__"
+
+
+def api_bases(flow_cls: type) -> list[type]:
+    """The classes of ``flow_cls``'s MRO that make up the flow API (``FlowSpec``)."""
+    return [k for k in flow_cls.__mro__ if vars(k).get(API_BASE_MARKER)]
+
+
 def step_functions(flow_cls: type) -> dict[str, object]:
     """Steps by attribute name, including inherited ones; a subclass attribute overrides.
 
-    FlowSpec itself and ``object`` are skipped: their attributes are the API, never steps.
+    The API base (``FlowSpec``) and ``object`` are skipped: their attributes are the API,
+    never steps.
     """
-    from flowlib.flowspec import FlowSpec
-
+    skipped = {*api_bases(flow_cls), object}
     found: dict[str, object] = {}
     seen: set[str] = set()
     for klass in flow_cls.__mro__:
-        if klass is FlowSpec or klass is object:
+        if klass in skipped:
             continue
         for attr, value in vars(klass).items():
             if attr in seen:

@@ -1,7 +1,17 @@
 """The metadata store interface: every backend (SQLite, DynamoDB) implements it.
 
 Ids are strings. Runs of a flow are numbered 1, 2, 3... by the store, which guarantees that
-concurrent runs never share an id. Task ids are allocated by the run's scheduler.
+concurrent runs never share an id. Task ids are allocated by the run's scheduler. A run id that
+is not a run number (``"latest"``, ``"x"``) names no run: reads return None or empty, they do
+not raise.
+
+Statuses are ``Status`` members (``records.py``; a ``str`` enum, so they compare equal to the
+stored strings). Errors a caller can cause are the ``MetadataError`` subclasses below, raised
+the same way by every backend; a store that cannot be reached raises the backend's
+``MetadataError`` (or a more precise ``FlowlibError`` such as missing credentials) with a
+message saying what to fix. Nothing already stored is changed by a call that raises.
+
+The same contract test suite runs against every backend: ``tests/contracts/test_metadata.py``.
 """
 
 from __future__ import annotations
@@ -11,7 +21,32 @@ from collections.abc import Iterator
 from typing import Any
 
 from flowlib.datastore.artifacts import ArtifactRef
-from flowlib.metadata.records import AttemptRecord, RunRecord, TaskRecord
+from flowlib.exceptions import MetadataError
+from flowlib.metadata.records import AttemptRecord, ErrorRecord, RunRecord, Status, TaskRecord
+
+
+class RunNotFoundError(MetadataError):
+    """The run to change does not exist."""
+
+
+class TaskNotRegisteredError(MetadataError):
+    """An attempt was started for a task that ``create_tasks`` never registered."""
+
+
+class TaskExistsError(MetadataError):
+    """A task id of the run is already taken (registered twice, or cloned onto)."""
+
+
+class AttemptAlreadyStartedError(MetadataError):
+    """The attempt was already recorded: each attempt runs once."""
+
+
+class AttemptNotStartedError(MetadataError):
+    """The attempt to finish or to attach logs to was never started."""
+
+
+def task_path(flow: str, run_id: str, step: str, task_id: str) -> str:
+    return f"{flow}/{run_id}/{step}/{task_id}"
 
 
 class MetadataStore(ABC):
@@ -24,36 +59,57 @@ class MetadataStore(ABC):
         system_tags: list[str],
         tags: list[str],
         origin_run_id: str | None = None,
-    ) -> RunRecord: ...
+    ) -> RunRecord:
+        """Allocate the flow's next run number and record the run as ``RUNNING``.
+
+        Concurrent callers always get distinct ids, never one that was used before. Tags are
+        deduplicated; a user tag that is also a system tag is kept once, as a system tag. The
+        returned record equals what ``get_run`` returns afterwards (tags sorted).
+        """
 
     @abstractmethod
-    def update_run(self, flow: str, run_id: str, status: str, finished: float | None) -> None: ...
+    def update_run(
+        self, flow: str, run_id: str, status: Status | str, finished: float | None
+    ) -> None:
+        """Set the run's status and finish time (None: not finished).
+        Raises RunNotFoundError."""
 
     @abstractmethod
-    def heartbeat(self, flow: str, run_id: str) -> None: ...
+    def heartbeat(self, flow: str, run_id: str) -> None:
+        """Record that the run's runtime is alive now. Raises RunNotFoundError."""
 
     @abstractmethod
-    def add_tags(self, flow: str, run_id: str, tags: list[str]) -> None: ...
+    def add_tags(self, flow: str, run_id: str, tags: list[str]) -> None:
+        """Add user tags (existing and system tags are left as they are).
+        Raises RunNotFoundError."""
 
     @abstractmethod
-    def remove_tags(self, flow: str, run_id: str, tags: list[str]) -> None: ...
+    def remove_tags(self, flow: str, run_id: str, tags: list[str]) -> None:
+        """Remove user tags; system tags and absent tags are ignored.
+        Raises RunNotFoundError."""
 
     @abstractmethod
-    def get_run(self, flow: str, run_id: str) -> RunRecord | None: ...
+    def get_run(self, flow: str, run_id: str) -> RunRecord | None:
+        """The run, or None."""
 
     @abstractmethod
     def list_runs(
         self, flow: str, tags: list[str] | None = None, limit: int | None = None
     ) -> Iterator[RunRecord]:
-        """Runs of ``flow`` having every tag in ``tags``, newest first."""
+        """Runs of ``flow`` having every tag in ``tags`` (user or system), newest first, at
+        most ``limit``. Reading stops when the caller stops iterating."""
 
     @abstractmethod
-    def list_flows(self) -> list[str]: ...
+    def list_flows(self) -> list[str]:
+        """Names of the flows that have at least one run, sorted."""
 
     # -- tasks -----------------------------------------------------------------------------
     @abstractmethod
     def create_tasks(self, tasks: list[TaskRecord]) -> None:
-        """Register tasks of a run (status pending) before they are launched."""
+        """Register tasks of a run as ``PENDING`` before they are launched (one write for a
+        whole foreach where the backend allows). A task id registered twice raises
+        TaskExistsError where the backend can check it cheaply (SQLite); DynamoDB's batch
+        writes cannot be conditional, so there the scheduler's unique ids are the guarantee."""
 
     @abstractmethod
     def start_attempt(
@@ -65,11 +121,13 @@ class MetadataStore(ABC):
         attempt: int,
         restart: bool = False,
     ) -> None:
-        """Record that an attempt started; fails if this attempt was already recorded.
+        """Record that an attempt started (``RUNNING``) and mark its task ``RUNNING``.
 
-        ``restart`` allows starting again an attempt that is still recorded as running: the
-        compute backend re-ran it after losing its host (e.g. a spot interruption), which must
-        not count as one of the user's @retry attempts.
+        Raises TaskNotRegisteredError if ``create_tasks`` never registered the task, and
+        AttemptAlreadyStartedError if this attempt was recorded before. ``restart`` allows
+        starting again an attempt that is still recorded as running: the compute backend
+        re-ran it after losing its host (e.g. a spot interruption), which must not count as
+        one of the user's @retry attempts; a finished attempt still cannot restart.
         """
 
     @abstractmethod
@@ -80,17 +138,25 @@ class MetadataStore(ABC):
         step: str,
         task_id: str,
         attempt: int,
-        status: str,
+        status: Status | str,
         artifacts: dict[str, ArtifactRef],
         transition: dict[str, Any] | None,
-        error: dict[str, Any] | None,
+        error: ErrorRecord | dict[str, Any] | None,
     ) -> None:
-        """Record an attempt's outcome; on success also its artifacts and transition."""
+        """Record an attempt's outcome and its task's: status, finish time, the error of a
+        failure, and on success the artifacts and the transition (what ``self.next`` chose).
+
+        Atomic for readers: the artifacts are stored before the task reads as ``SUCCEEDED``,
+        so a failed write never leaves a task marked done without them. Raises
+        AttemptNotStartedError if the attempt was never started.
+        """
 
     @abstractmethod
     def set_attempt_logs(
         self, flow: str, run_id: str, step: str, task_id: str, attempt: int, logs: dict[str, str]
-    ) -> None: ...
+    ) -> None:
+        """Attach the blob keys of an attempt's stdout/stderr (``{"stdout": key, ...}``),
+        replacing earlier ones. Raises AttemptNotStartedError."""
 
     @abstractmethod
     def clone_task(
@@ -101,28 +167,35 @@ class MetadataStore(ABC):
         input_paths: list[str],
         foreach_stack: list[dict[str, Any]],
     ) -> None:
-        """Record a task of ``run_id`` that reuses ``source``'s successful outcome."""
+        """Record a task of ``run_id`` (same flow and step) that reuses ``source``'s successful
+        outcome: its successful attempt (number, times, logs), artifacts and transition, with
+        ``origin`` = the source's pathspec. Raises TaskExistsError if the id is taken."""
 
     @abstractmethod
-    def get_task(self, flow: str, run_id: str, step: str, task_id: str) -> TaskRecord | None: ...
+    def get_task(self, flow: str, run_id: str, step: str, task_id: str) -> TaskRecord | None:
+        """The task, or None."""
 
     @abstractmethod
-    def list_tasks(self, flow: str, run_id: str, step: str | None = None) -> list[TaskRecord]: ...
+    def list_tasks(self, flow: str, run_id: str, step: str | None = None) -> list[TaskRecord]:
+        """Tasks of the run (of one step), oldest first, ties by numeric task id."""
 
     @abstractmethod
     def list_attempts(
         self, flow: str, run_id: str, step: str, task_id: str
-    ) -> list[AttemptRecord]: ...
+    ) -> list[AttemptRecord]:
+        """Attempts of the task, by attempt number (empty for an unknown task)."""
 
     @abstractmethod
     def get_artifacts(
         self, flow: str, run_id: str, step: str, task_id: str, attempt: int | None = None
     ) -> dict[str, ArtifactRef]:
-        """Artifacts of an attempt (default: the successful one, else the latest)."""
+        """Artifacts of an attempt (default: the successful one, else the latest); empty for
+        an unknown task or attempt."""
 
     def preflight(self) -> None:  # noqa: B027 - a local store has nothing to check
-        """Check that the stores are reachable and usable before a run writes anything, so a
-        misconfiguration fails with one clear message and leaves nothing behind."""
+        """Check that the store is reachable and usable before a run writes anything, so a
+        misconfiguration fails with one clear message and leaves nothing behind. The blob
+        store has its own (``BlobStore.preflight``); ``Stores.preflight`` runs both."""
 
     def close(self) -> None:  # noqa: B027 - optional hook; stateless stores need nothing
         """Release connections (before fork, at exit)."""

@@ -73,7 +73,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import botocore.exceptions
@@ -81,16 +81,22 @@ import botocore.exceptions
 from flowlib.config.aws import AwsContext
 from flowlib.datastore.artifacts import ArtifactRef
 from flowlib.exceptions import MetadataError
-from flowlib.metadata.base import MetadataStore
+from flowlib.metadata.base import (
+    AttemptAlreadyStartedError,
+    AttemptNotStartedError,
+    MetadataStore,
+    RunNotFoundError,
+    TaskExistsError,
+    TaskNotRegisteredError,
+    task_path,
+)
 from flowlib.metadata.dynamodb_items import (  # noqa: F401 - re-exported for callers
     _J,
     _N,
     _S,
     ARTIFACT_PART_BYTES,
-    ATTEMPT_DIGITS,
     FIRST_PAGE,
     MAX_PAGE,
-    RUN_DIGITS,
     TRANSACTION_BYTES,
     TRANSACTION_ITEMS,
     _att_no,
@@ -117,16 +123,9 @@ PUT_WORKERS = 16  # parallel PutItems of one bulk write (the client pools 32 con
 
 
 class DynamoDBMetadataStore(MetadataStore):
-    def __init__(
-        self,
-        aws: AwsContext,
-        table: str,
-        preflight: Callable[[], None] | None = None,
-    ) -> None:
+    def __init__(self, aws: AwsContext, table: str) -> None:
         self.aws = aws
         self.table = table
-        self._preflight = preflight
-        self._preflight_done = False
 
     @property
     def ddb(self) -> Any:
@@ -236,10 +235,16 @@ class DynamoDBMetadataStore(MetadataStore):
             raise _Cancelled(codes, exc) from None
 
     def preflight(self) -> None:
-        if self._preflight is not None and not self._preflight_done:
-            self._preflight()
-            self._preflight_done = True
-        self._call("describe_table", TableName=self.table)
+        """DescribeTable: the table exists, these credentials reach it, and its keys and index
+        are the ones flowlib's items need (``table_schema.json``)."""
+        table = self._call("describe_table", TableName=self.table)["Table"]
+        problems = check_table(table)
+        if problems:
+            raise MetadataError(
+                f"DynamoDB table '{self.table}' does not match flowlib's table schema "
+                f"(flowlib/metadata/table_schema.json): {'; '.join(problems)}. Re-apply the "
+                "Terraform metadata module."
+            )
 
     # -- runs ------------------------------------------------------------------------------
     def create_run(
@@ -250,9 +255,6 @@ class DynamoDBMetadataStore(MetadataStore):
         tags: list[str],
         origin_run_id: str | None = None,
     ) -> RunRecord:
-        if self._preflight is not None and not self._preflight_done:
-            self._preflight()
-            self._preflight_done = True
         system_tags = list(dict.fromkeys(system_tags))
         tags = [t for t in dict.fromkeys(tags) if t not in system_tags]
         for _ in range(100):
@@ -317,6 +319,9 @@ class DynamoDBMetadataStore(MetadataStore):
         return {"pk": _S(f"FLOW#{flow}"), "sk": _S(f"RUN#{_run_no(run_id)}")}
 
     def _update_run(self, flow: str, run_id: str, expression: str, values: dict) -> None:
+        missing = RunNotFoundError(f"Run {flow}/{run_id} does not exist in {self.table}.")
+        if not _is_run_id(run_id):
+            raise missing
         kwargs: dict[str, Any] = {
             "TableName": self.table, "Key": self._run_key(flow, run_id),
             "UpdateExpression": expression, "ConditionExpression": "attribute_exists(pk)",
@@ -328,14 +333,14 @@ class DynamoDBMetadataStore(MetadataStore):
         try:
             self._call("update_item", **kwargs)
         except botocore.exceptions.ClientError:  # only a failed condition gets here
-            raise MetadataError(f"Run {flow}/{run_id} does not exist in {self.table}.") from None
+            raise missing from None
 
     def update_run(self, flow: str, run_id: str, status: str, finished: float | None) -> None:
         if finished is None:
-            self._update_run(flow, run_id, "SET #s = :s REMOVE finished", {":s": _S(status)})
+            self._update_run(flow, run_id, "SET #s = :s REMOVE finished", {":s": _S(str(status))})
         else:
             self._update_run(flow, run_id, "SET #s = :s, finished = :f",
-                             {":s": _S(status), ":f": _N(finished)})
+                             {":s": _S(str(status)), ":f": _N(finished)})
 
     def heartbeat(self, flow: str, run_id: str) -> None:
         self._update_run(flow, run_id, "SET heartbeat = :h", {":h": _N(time.time())})
@@ -343,7 +348,7 @@ class DynamoDBMetadataStore(MetadataStore):
     def add_tags(self, flow: str, run_id: str, tags: list[str]) -> None:
         run = self.get_run(flow, run_id)
         if run is None:
-            raise MetadataError(f"Run {flow}/{run_id} does not exist in {self.table}.")
+            raise RunNotFoundError(f"Run {flow}/{run_id} does not exist in {self.table}.")
         # Not filtered by the tags read above: ADD and Put are idempotent, and a tag that a
         # concurrent remove_tags took away after that read must still be added.
         new = [t for t in dict.fromkeys(tags) if t not in run.system_tags]
@@ -365,7 +370,7 @@ class DynamoDBMetadataStore(MetadataStore):
     def remove_tags(self, flow: str, run_id: str, tags: list[str]) -> None:
         run = self.get_run(flow, run_id)
         if run is None:
-            raise MetadataError(f"Run {flow}/{run_id} does not exist in {self.table}.")
+            raise RunNotFoundError(f"Run {flow}/{run_id} does not exist in {self.table}.")
         gone = [t for t in dict.fromkeys(tags) if t in run.tags]
         for i in range(0, len(gone), TRANSACTION_ITEMS - 1):
             part = gone[i : i + TRANSACTION_ITEMS - 1]
@@ -499,6 +504,9 @@ class DynamoDBMetadataStore(MetadataStore):
         self, flow: str, run_id: str, step: str, task_id: str, attempt: int,
         restart: bool = False,
     ) -> None:
+        where = task_path(flow, run_id, step, task_id)
+        if not _is_run_id(run_id):
+            raise TaskNotRegisteredError(f"Task {where} is not registered in {self.table}.")
         item = {
             **self._attempt_key(flow, run_id, step, task_id, attempt), "type": _S("attempt"),
             "flow": _S(flow), "run_number": _N(int(run_id)), "step": _S(step),
@@ -523,13 +531,14 @@ class DynamoDBMetadataStore(MetadataStore):
                 }},
             ])
         except _Cancelled as exc:
-            where = f"{flow}/{run_id}/{step}/{task_id}"
             if exc.codes[:1] == ["ConditionalCheckFailed"]:
-                raise MetadataError(
+                raise AttemptAlreadyStartedError(
                     f"Attempt {attempt} of {where} was already started; a task attempt runs once."
                 ) from None
             if exc.codes[1:2] == ["ConditionalCheckFailed"]:
-                raise MetadataError(f"Task {where} is not registered in {self.table}.") from None
+                raise TaskNotRegisteredError(
+                    f"Task {where} is not registered in {self.table}."
+                ) from None
             raise exc.as_error(f"start attempt {attempt} of {where}", self) from None
 
     def _artifact_items(
@@ -556,19 +565,25 @@ class DynamoDBMetadataStore(MetadataStore):
             for i, part in enumerate(parts)
         ]
 
-    def _write_with(self, items: list[dict[str, Any]], final: list[dict[str, Any]], what: str
-                    ) -> None:
+    def _write_with(self, items: list[dict[str, Any]], final: list[dict[str, Any]], what: str,
+                    refused: list[MetadataError | None]) -> None:
         """Write ``items`` (puts), then the ``final`` transaction items; in one transaction
-        when everything fits, else the items first by parallel PutItems."""
+        when everything fits, else the items first by parallel PutItems. ``refused[i]`` is the
+        error to raise when the condition of ``final[i]`` fails (None: a generic one)."""
         puts = [{"Put": {"TableName": self.table, "Item": i}} for i in items]
         size = sum(len(json.dumps(i)) for i in items)
+        together = len(puts) + len(final) <= TRANSACTION_ITEMS and size <= TRANSACTION_BYTES
         try:
-            if len(puts) + len(final) <= TRANSACTION_ITEMS and size <= TRANSACTION_BYTES:
+            if together:
                 self._transact(puts + final)
             else:
                 self._batch_write([{"PutRequest": {"Item": i}} for i in items])
                 self._transact(final)
         except _Cancelled as exc:
+            final_codes = exc.codes[len(puts):] if together else exc.codes
+            for code, error in zip(final_codes, refused, strict=False):
+                if code == "ConditionalCheckFailed" and error is not None:
+                    raise error from None
             raise exc.as_error(what, self) from None
 
     def finish_attempt(
@@ -583,6 +598,11 @@ class DynamoDBMetadataStore(MetadataStore):
         transition: dict[str, Any] | None,
         error: dict[str, Any] | None,
     ) -> None:
+        if not _is_run_id(run_id):
+            raise AttemptNotStartedError(
+                f"Attempt {attempt} of {task_path(flow, run_id, step, task_id)} was never started."
+            )
+        status = str(status)
         now = time.time()
         attempt_set = "SET #s = :s, finished = :f" + (", #e = :e" if error else "")
         attempt_values = {":s": _S(status), ":f": _N(now)}
@@ -608,17 +628,30 @@ class DynamoDBMetadataStore(MetadataStore):
             }},
         ]
         items = self._artifact_items(flow, run_id, step, task_id, attempt, artifacts)
-        self._write_with(items, final, f"finish attempt {attempt} of "
-                                       f"{flow}/{run_id}/{step}/{task_id}")
+        where = task_path(flow, run_id, step, task_id)
+        not_started = AttemptNotStartedError(f"Attempt {attempt} of {where} was never started.")
+        self._write_with(items, final, f"finish attempt {attempt} of {where}",
+                         [not_started, None])
 
     def set_attempt_logs(
         self, flow: str, run_id: str, step: str, task_id: str, attempt: int, logs: dict[str, str]
     ) -> None:
-        self._call(
-            "update_item", TableName=self.table,
-            Key=self._attempt_key(flow, run_id, step, task_id, attempt),
-            UpdateExpression="SET logs = :l", ExpressionAttributeValues={":l": _J(logs)},
+        missing = AttemptNotStartedError(
+            f"Attempt {attempt} of {task_path(flow, run_id, step, task_id)} was never started; "
+            "it has no logs to attach."
         )
+        if not _is_run_id(run_id):
+            raise missing
+        try:
+            self._call(
+                "update_item", TableName=self.table,
+                Key=self._attempt_key(flow, run_id, step, task_id, attempt),
+                UpdateExpression="SET logs = :l", ExpressionAttributeValues={":l": _J(logs)},
+                # Without it an update of a missing attempt would create a stray item.
+                ConditionExpression="attribute_exists(sk)",
+            )
+        except botocore.exceptions.ClientError:  # only a failed condition gets here
+            raise missing from None
 
     def clone_task(
         self,
@@ -654,7 +687,12 @@ class DynamoDBMetadataStore(MetadataStore):
                      "Item": self._task_item(task, SUCCEEDED, attempt + 1, now),
                      "ConditionExpression": "attribute_not_exists(sk)"}},
         ]
-        self._write_with(items, final, f"clone {source.pathspec} into run {run_id}")
+        taken = TaskExistsError(
+            f"Task {task_path(source.flow, run_id, source.step, task_id)} already exists; a "
+            "clone needs a new task id."
+        )
+        self._write_with(items, final, f"clone {source.pathspec} into run {run_id}",
+                         [None, taken])
 
     def _task_from_item(self, item: dict) -> TaskRecord:
         return TaskRecord(

@@ -3,15 +3,76 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from enum import Enum
+from typing import Any, TypedDict
 
-RUNNING, SUCCEEDED, FAILED, INTERRUPTED, PENDING = (
-    "running",
-    "succeeded",
-    "failed",
-    "interrupted",
-    "pending",
-)
+
+class Status(str, Enum):
+    """Status of a run, a task or an attempt.
+
+    A ``str`` subclass: members compare equal to the strings stored before the enum existed
+    (``Status.SUCCEEDED == "succeeded"``), serialize to those strings (JSON, SQLite, DynamoDB)
+    and print as them.
+    """
+
+    PENDING = "pending"  # task registered, not started (the client does not list it)
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"  # run only: stopped by Ctrl-C / SIGTERM, resumable
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+    @classmethod
+    def parse(cls, value: str) -> Status | str:
+        """The member for a stored value; an unknown value (written by a newer flowlib) is
+        returned unchanged rather than refused."""
+        try:
+            return cls(value)
+        except ValueError:
+            return value
+
+
+PENDING = Status.PENDING
+RUNNING = Status.RUNNING
+SUCCEEDED = Status.SUCCEEDED
+FAILED = Status.FAILED
+INTERRUPTED = Status.INTERRUPTED
+
+
+class ErrorRecord(TypedDict):
+    """Why an attempt failed, as stored with it: the exception's type name (or a crash kind:
+    ``Crash``, ``Timeout``, ``Infrastructure``, ``Interrupted``), its message, and the user's
+    traceback (empty for failures seen from outside the task)."""
+
+    type: str
+    message: str
+    traceback: str
+
+
+class StepException:
+    """The exception of a failed step as @catch stores it (Metaflow: MetaflowExceptionWrapper)."""
+
+    def __init__(self, exception_type: str, message: str, stacktrace: str) -> None:
+        self.type = exception_type
+        self.exception = message
+        self.stacktrace = stacktrace
+
+    @classmethod
+    def from_record(cls, record: ErrorRecord | dict[str, Any]) -> StepException:
+        return cls(
+            record.get("type", "Exception"), record.get("message", ""), record.get("traceback", "")
+        )
+
+    def __str__(self) -> str:
+        return f"{self.type}: {self.exception}"
+
+    def __repr__(self) -> str:
+        return f"StepException({self.type}: {self.exception!r})"
 
 
 @dataclass
@@ -19,13 +80,16 @@ class RunRecord:
     flow: str
     run_id: str
     user: str
-    status: str
+    status: Status | str
     created: float
     finished: float | None = None
     heartbeat: float | None = None
     system_tags: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     origin_run_id: str | None = None
+
+    def __post_init__(self) -> None:
+        self.status = Status.parse(self.status)
 
 
 @dataclass
@@ -34,7 +98,7 @@ class TaskRecord:
     run_id: str
     step: str
     task_id: str
-    status: str
+    status: Status | str
     created: float
     foreach_stack: list[dict[str, Any]] = field(default_factory=list)
     input_paths: list[str] = field(default_factory=list)
@@ -42,6 +106,9 @@ class TaskRecord:
     finished: float | None = None
     origin: str | None = None
     transition: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        self.status = Status.parse(self.status)
 
     @property
     def pathspec(self) -> str:
@@ -55,8 +122,11 @@ class AttemptRecord:
     step: str
     task_id: str
     attempt: int
-    status: str
+    status: Status | str
     started: float
     finished: float | None = None
-    error: dict[str, Any] | None = None
+    error: ErrorRecord | None = None
     logs: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.status = Status.parse(self.status)

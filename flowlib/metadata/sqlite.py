@@ -13,12 +13,21 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from flowlib.datastore.artifacts import ArtifactRef
 from flowlib.exceptions import MetadataError
-from flowlib.metadata.base import MetadataStore
+from flowlib.metadata.base import (
+    AttemptAlreadyStartedError,
+    AttemptNotStartedError,
+    MetadataStore,
+    RunNotFoundError,
+    TaskExistsError,
+    TaskNotRegisteredError,
+    task_path,
+)
 from flowlib.metadata.records import (
     PENDING,
     RUNNING,
@@ -93,19 +102,34 @@ class SqliteMetadataStore(MetadataStore):
             self._conn.close()
         self._conn = None
 
-    def _write(self, statements: list[tuple[str, Any]], immediate: bool = True) -> None:
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: committed if the block returns, rolled back if it raises."""
         db = self.db
-        db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        db.execute("BEGIN IMMEDIATE")
         try:
+            yield db
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def _write(self, statements: list[tuple[str, Any]]) -> None:
+        with self._transaction() as db:
             for sql, params in statements:
                 if isinstance(params, list):
                     db.executemany(sql, params)
                 else:
                     db.execute(sql, params)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+
+    def _run_number(self, flow: str, run_id: str) -> int:
+        """The run number of an existing run (call inside a transaction); RunNotFoundError."""
+        number = _number(run_id)
+        if number is None or not self.db.execute(
+            "SELECT 1 FROM runs WHERE flow=? AND run_number=?", (flow, number)
+        ).fetchone():
+            raise RunNotFoundError(f"Run {flow}/{run_id} does not exist in {self.path}.")
+        return number
 
     # -- runs ------------------------------------------------------------------------------
     def create_run(
@@ -116,10 +140,10 @@ class SqliteMetadataStore(MetadataStore):
         tags: list[str],
         origin_run_id: str | None = None,
     ) -> RunRecord:
-        db = self.db
+        system_tags = list(dict.fromkeys(system_tags))
+        tags = [t for t in dict.fromkeys(tags) if t not in system_tags]
         now = time.time()
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction() as db:
             (last,) = db.execute(
                 "SELECT COALESCE(MAX(run_number), 0) FROM runs WHERE flow=?", (flow,)
             ).fetchone()
@@ -129,65 +153,46 @@ class SqliteMetadataStore(MetadataStore):
                 (flow, number, user, RUNNING, now, now, origin_run_id),
             )
             db.executemany(
-                "INSERT OR IGNORE INTO run_tags VALUES(?,?,?,?)",
+                "INSERT INTO run_tags VALUES(?,?,?,?)",
                 [(flow, number, t, 1) for t in system_tags] + [(flow, number, t, 0) for t in tags],
             )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return RunRecord(
-            flow,
-            str(number),
-            user,
-            RUNNING,
-            now,
-            None,
-            now,
-            list(system_tags),
-            list(tags),
+            flow, str(number), user, RUNNING, now, None, now, sorted(system_tags), sorted(tags),
             origin_run_id,
         )
 
-    def update_run(self, flow: str, run_id: str, status: str, finished: float | None) -> None:
-        self._write(
-            [
-                (
-                    "UPDATE runs SET status=?, finished=? WHERE flow=? AND run_number=?",
-                    (status, finished, flow, int(run_id)),
-                )
-            ]
-        )
+    def update_run(
+        self, flow: str, run_id: str, status: str, finished: float | None
+    ) -> None:
+        with self._transaction() as db:
+            number = self._run_number(flow, run_id)
+            db.execute(
+                "UPDATE runs SET status=?, finished=? WHERE flow=? AND run_number=?",
+                (str(status), finished, flow, number),
+            )
 
     def heartbeat(self, flow: str, run_id: str) -> None:
-        self._write(
-            [
-                (
-                    "UPDATE runs SET heartbeat=? WHERE flow=? AND run_number=?",
-                    (time.time(), flow, int(run_id)),
-                )
-            ]
-        )
+        with self._transaction() as db:
+            number = self._run_number(flow, run_id)
+            db.execute(
+                "UPDATE runs SET heartbeat=? WHERE flow=? AND run_number=?",
+                (time.time(), flow, number),
+            )
 
     def add_tags(self, flow: str, run_id: str, tags: list[str]) -> None:
-        self._write(
-            [
-                (
-                    "INSERT OR IGNORE INTO run_tags VALUES(?,?,?,0)",
-                    [(flow, int(run_id), t) for t in tags],
-                )
-            ]
-        )
+        with self._transaction() as db:
+            number = self._run_number(flow, run_id)
+            db.executemany(
+                "INSERT OR IGNORE INTO run_tags VALUES(?,?,?,0)", [(flow, number, t) for t in tags]
+            )
 
     def remove_tags(self, flow: str, run_id: str, tags: list[str]) -> None:
-        self._write(
-            [
-                (
-                    "DELETE FROM run_tags WHERE flow=? AND run_number=? AND tag=? AND system=0",
-                    [(flow, int(run_id), t) for t in tags],
-                )
-            ]
-        )
+        with self._transaction() as db:
+            number = self._run_number(flow, run_id)
+            db.executemany(
+                "DELETE FROM run_tags WHERE flow=? AND run_number=? AND tag=? AND system=0",
+                [(flow, number, t) for t in tags],
+            )
 
     def _run_from_row(self, row: tuple) -> RunRecord:
         flow, number, user, status, created, finished, heartbeat, origin = row
@@ -202,9 +207,8 @@ class SqliteMetadataStore(MetadataStore):
         )
 
     def get_run(self, flow: str, run_id: str) -> RunRecord | None:
-        try:
-            number = int(run_id)
-        except (TypeError, ValueError):
+        number = _number(run_id)
+        if number is None:
             return None
         row = self.db.execute(
             "SELECT * FROM runs WHERE flow=? AND run_number=?", (flow, number)
@@ -234,6 +238,16 @@ class SqliteMetadataStore(MetadataStore):
 
     # -- tasks -----------------------------------------------------------------------------
     def create_tasks(self, tasks: list[TaskRecord]) -> None:
+        try:
+            self._create_tasks(tasks)
+        except sqlite3.IntegrityError:
+            taken = ", ".join(t.pathspec for t in tasks if self.get_task(
+                t.flow, t.run_id, t.step, t.task_id) is not None)
+            raise TaskExistsError(
+                f"Task(s) {taken} are already registered; a task id is used once per run."
+            ) from None
+
+    def _create_tasks(self, tasks: list[TaskRecord]) -> None:
         self._write(
             [
                 (
@@ -265,33 +279,33 @@ class SqliteMetadataStore(MetadataStore):
         attempt: int,
         restart: bool = False,
     ) -> None:
-        key = (flow, int(run_id), step, task_id)
+        where = task_path(flow, run_id, step, task_id)
+        number = _number(run_id)
+        if number is None:
+            raise TaskNotRegisteredError(f"Task {where} is not registered in {self.path}.")
+        key = (flow, number, step, task_id)
         insert = (
             "INSERT INTO attempts VALUES(?,?,?,?,?,?,?,NULL,NULL,NULL)"
             if not restart
             else "INSERT INTO attempts VALUES(?,?,?,?,?,?,?,NULL,NULL,NULL) "
             "ON CONFLICT DO UPDATE SET started=excluded.started WHERE status='running'"
         )
-        try:
-            db = self.db
-            db.execute("BEGIN IMMEDIATE")
+        already = AttemptAlreadyStartedError(
+            f"Attempt {attempt} of {where} was already started; a task attempt runs once."
+        )
+        with self._transaction() as db:
             try:
                 changed = db.execute(insert, (*key, attempt, RUNNING, time.time())).rowcount
-                db.execute(
-                    f"UPDATE tasks SET status=?, attempts=MAX(attempts, ?) WHERE {_TASK_KEY}",
-                    (RUNNING, attempt + 1, *key),
-                )
-                if changed == 0:
-                    raise sqlite3.IntegrityError("attempt already finished")
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-        except sqlite3.IntegrityError:
-            raise MetadataError(
-                f"Attempt {attempt} of {flow}/{run_id}/{step}/{task_id} was already started; "
-                "a task attempt runs once."
-            ) from None
+            except sqlite3.IntegrityError:
+                raise already from None
+            if changed == 0:  # restart of an attempt that already finished
+                raise already
+            registered = db.execute(
+                f"UPDATE tasks SET status=?, attempts=MAX(attempts, ?) WHERE {_TASK_KEY}",
+                (RUNNING, attempt + 1, *key),
+            ).rowcount
+            if not registered:
+                raise TaskNotRegisteredError(f"Task {where} is not registered in {self.path}.")
 
     def finish_attempt(
         self,
@@ -305,39 +319,47 @@ class SqliteMetadataStore(MetadataStore):
         transition: dict[str, Any] | None,
         error: dict[str, Any] | None,
     ) -> None:
-        key = (flow, int(run_id), step, task_id)
+        not_started = AttemptNotStartedError(
+            f"Attempt {attempt} of {task_path(flow, run_id, step, task_id)} was never started."
+        )
+        number = _number(run_id)
+        if number is None:
+            raise not_started
+        key = (flow, number, step, task_id)
         now = time.time()
-        statements: list[tuple[str, Any]] = [
-            (
+        with self._transaction() as db:
+            changed = db.execute(
                 "UPDATE attempts SET status=?, finished=?, error=? "
                 f"WHERE {_TASK_KEY} AND attempt=?",
-                (status, now, json.dumps(error) if error else None, *key, attempt),
-            ),
-            (
+                (str(status), now, json.dumps(error) if error else None, *key, attempt),
+            ).rowcount
+            if not changed:
+                raise not_started
+            db.executemany(
                 "INSERT OR REPLACE INTO artifacts VALUES(?,?,?,?,?,?,?,?,?,?)",
                 [
                     (*key, attempt, name, r.key, r.size, r.type, r.encoding)
                     for name, r in artifacts.items()
                 ],
-            ),
-            (
+            )
+            db.execute(
                 f"UPDATE tasks SET status=?, finished=?, transition=? WHERE {_TASK_KEY}",
-                (status, now, json.dumps(transition) if transition else None, *key),
-            ),
-        ]
-        self._write(statements)
+                (str(status), now, json.dumps(transition) if transition else None, *key),
+            )
 
     def set_attempt_logs(
         self, flow: str, run_id: str, step: str, task_id: str, attempt: int, logs: dict[str, str]
     ) -> None:
-        self._write(
-            [
-                (
-                    f"UPDATE attempts SET logs=? WHERE {_TASK_KEY} AND attempt=?",
-                    (json.dumps(logs), flow, int(run_id), step, task_id, attempt),
-                ),
-            ]
-        )
+        with self._transaction() as db:
+            changed = db.execute(
+                f"UPDATE attempts SET logs=? WHERE {_TASK_KEY} AND attempt=?",
+                (json.dumps(logs), flow, _number(run_id), step, task_id, attempt),
+            ).rowcount
+            if not changed:
+                raise AttemptNotStartedError(
+                    f"Attempt {attempt} of {task_path(flow, run_id, step, task_id)} was never "
+                    "started; it has no logs to attach."
+                )
 
     def clone_task(
         self,
@@ -353,6 +375,19 @@ class SqliteMetadataStore(MetadataStore):
         attempt = done.attempt if done else 0
         key = (source.flow, int(run_id), source.step, task_id)
         now = time.time()
+        try:
+            self._clone(key, attempt, done, now, source, artifacts, input_paths, foreach_stack)
+        except sqlite3.IntegrityError:
+            raise TaskExistsError(
+                f"Task {task_path(source.flow, run_id, source.step, task_id)} already exists; "
+                "a clone needs a new task id."
+            ) from None
+
+    def _clone(
+        self, key: tuple, attempt: int, done: AttemptRecord | None, now: float,
+        source: TaskRecord, artifacts: dict[str, ArtifactRef], input_paths: list[str],
+        foreach_stack: list[dict[str, Any]],
+    ) -> None:
         self._write(
             [
                 (
@@ -421,9 +456,8 @@ class SqliteMetadataStore(MetadataStore):
         )
 
     def get_task(self, flow: str, run_id: str, step: str, task_id: str) -> TaskRecord | None:
-        try:
-            number = int(run_id)
-        except (TypeError, ValueError):
+        number = _number(run_id)
+        if number is None:
             return None
         row = self.db.execute(
             f"SELECT * FROM tasks WHERE {_TASK_KEY}", (flow, number, step, str(task_id))
@@ -432,7 +466,7 @@ class SqliteMetadataStore(MetadataStore):
 
     def list_tasks(self, flow: str, run_id: str, step: str | None = None) -> list[TaskRecord]:
         sql = "SELECT * FROM tasks WHERE flow=? AND run_number=?"
-        params: list[Any] = [flow, int(run_id)]
+        params: list[Any] = [flow, _number(run_id)]
         if step is not None:
             sql += " AND step=?"
             params.append(step)
@@ -443,7 +477,7 @@ class SqliteMetadataStore(MetadataStore):
     def list_attempts(self, flow: str, run_id: str, step: str, task_id: str) -> list[AttemptRecord]:
         rows = self.db.execute(
             f"SELECT * FROM attempts WHERE {_TASK_KEY} ORDER BY attempt",
-            (flow, int(run_id), step, str(task_id)),
+            (flow, _number(run_id), step, str(task_id)),
         ).fetchall()
         return [
             AttemptRecord(
@@ -464,7 +498,7 @@ class SqliteMetadataStore(MetadataStore):
     def get_artifacts(
         self, flow: str, run_id: str, step: str, task_id: str, attempt: int | None = None
     ) -> dict[str, ArtifactRef]:
-        key = (flow, int(run_id), step, str(task_id))
+        key = (flow, _number(run_id), step, str(task_id))
         if attempt is None:
             row = self.db.execute(
                 f"SELECT attempt FROM attempts WHERE {_TASK_KEY} "
@@ -484,3 +518,11 @@ class SqliteMetadataStore(MetadataStore):
 
 def _numeric(task_id: str) -> tuple[int, str]:
     return (int(task_id), "") if task_id.isdigit() else (1 << 62, task_id)
+
+
+def _number(run_id: str) -> int | None:
+    """The run number of a run id, or None for an id that is not one (it names no run)."""
+    try:
+        return int(run_id)
+    except (TypeError, ValueError):
+        return None

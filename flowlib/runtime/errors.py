@@ -1,10 +1,12 @@
-"""How a failed attempt's error is recorded, and what ``@catch`` hands to the flow."""
+"""How a failed attempt's error is recorded (``StepException``, what ``@catch`` hands to the flow,
+lives with the records in ``flowlib.metadata.records``)."""
 
 from __future__ import annotations
 
 import os
 import traceback
-from typing import Any
+
+from flowlib.metadata.records import ErrorRecord, StepException  # noqa: F401 - re-exported
 
 _RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -17,7 +19,7 @@ def user_traceback(exc: BaseException) -> str:
     return "".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__))
 
 
-def error_record(exc: BaseException) -> dict[str, Any]:
+def error_record(exc: BaseException) -> ErrorRecord:
     """A JSON-able description of an exception raised by a step."""
     return {"type": exception_type(exc), "message": str(exc), "traceback": user_traceback(exc)}
 
@@ -29,27 +31,6 @@ def exception_type(exc: BaseException) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def crash_record(kind: str, message: str) -> dict[str, Any]:
+def crash_record(kind: str, message: str) -> ErrorRecord:
     """A failure observed from outside the task (killed, crashed, timed out)."""
     return {"type": kind, "message": message, "traceback": ""}
-
-
-class StepException:
-    """The exception of a failed step as @catch stores it (Metaflow: MetaflowExceptionWrapper)."""
-
-    def __init__(self, exception_type: str, message: str, stacktrace: str) -> None:
-        self.type = exception_type
-        self.exception = message
-        self.stacktrace = stacktrace
-
-    @classmethod
-    def from_record(cls, record: dict[str, Any]) -> StepException:
-        return cls(
-            record.get("type", "Exception"), record.get("message", ""), record.get("traceback", "")
-        )
-
-    def __str__(self) -> str:
-        return f"{self.type}: {self.exception}"
-
-    def __repr__(self) -> str:
-        return f"StepException({self.type}: {self.exception!r})"

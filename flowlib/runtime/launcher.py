@@ -5,13 +5,18 @@ re-import of the flow or its libraries, about 2 ms per task instead of Metaflow'
 interpreter (~0.2 s). ``SubprocessLauncher`` runs the standalone ``python flow.py step`` command
 in a fresh interpreter: the exact command a remote backend (Batch, Kubernetes) runs.
 
+A forked task freezes the garbage collector's view of what it inherited (``gc.freeze``), so its
+cost does not grow with the runtime's heap (bench/scale.py, README "Performance").
+
 Either way each attempt is its own process in its own process group, with stdout and stderr on
 pipes read by the scheduler: a step that raises, calls ``os._exit``, segfaults or is killed by
-the OOM killer takes only its own process down.
+the OOM killer takes only its own process down. Both implement
+``flowlib.runtime.protocol.Launcher``.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import subprocess
@@ -97,6 +102,11 @@ class ForkLauncher:
     def _child(self, spec: TaskSpec, out_w: int, err_w: int, own_reads: tuple[int, int]) -> None:
         code = 1
         try:
+            # Everything inherited from the runtime is out of this task's garbage collector's
+            # reach: without this a collection in the task walks (and so copies, page by page)
+            # the whole runtime heap, which grows with the run (10,000 task specs at a foreach
+            # fan-out), and per-task cost grows with the run size. bench/scale.py measures it.
+            gc.freeze()
             os.setpgid(0, 0)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -127,6 +137,9 @@ class ForkLauncher:
     def closed(self, fd: int) -> None:
         self.open_fds.discard(fd)
 
+    def shutdown(self) -> None:
+        """Nothing to release: every child was reaped by the scheduler."""
+
 
 class SubprocessLauncher:
     """Run the standalone ``python <flow file> step ...`` command in a fresh interpreter."""
@@ -154,6 +167,9 @@ class SubprocessLauncher:
 
     def closed(self, fd: int) -> None:
         pass
+
+    def shutdown(self) -> None:
+        """Nothing to release: every child was reaped by the scheduler."""
 
 
 def _reseed_numpy() -> None:

@@ -1,26 +1,19 @@
-"""Which launcher starts a task: this machine, AWS Batch or Kubernetes, by the step's
-effective compute decorator (its own ``@batch``/``@kubernetes``, else ``--with``)."""
+"""Which launcher starts a task: the step's compute backend (its own ``@batch``/
+``@kubernetes``, else ``--with``, else this machine), looked up in ``flowlib.backends``.
+
+Remote launchers are built on first use (they import boto3 or the kubernetes client) and all
+launchers are shut down together when the run ends.
+"""
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
-from typing import Any
-
+from flowlib.backends import LOCAL, backend
 from flowlib.decorators import StepDecorator, compute_backend, merge_step_decorators
-from flowlib.exceptions import FlowlibError
 from flowlib.graph import FlowGraph
 from flowlib.runtime.launcher import Worker
+from flowlib.runtime.protocol import Launcher, LauncherFactory
 from flowlib.runtime.spec import TaskSpec
 from flowlib.stores import Stores
-
-# Remote launchers are imported only when a run uses them (they pull in boto3, kubernetes).
-# Each is a class built as Launcher(flow_cls, graph, stores, decorators_by_step) with
-# launch(spec) -> Worker and closed(fd).
-REMOTE_LAUNCHERS: dict[str, str] = {
-    "batch": "flowlib.remote.batch.launcher:BatchLauncher",
-    "kubernetes": "flowlib.remote.kubernetes.launcher:KubernetesLauncher",
-}
 
 
 def effective_decorators(
@@ -30,55 +23,44 @@ def effective_decorators(
 
 
 def backends_used(decorators: dict[str, dict[str, StepDecorator]]) -> set[str]:
+    """The remote backends a run's steps use (empty: everything runs on this machine)."""
     return {b for d in decorators.values() if (b := compute_backend(d)) is not None}
 
 
 class LauncherRouter:
+    """A ``Launcher`` that hands each task to its step's backend's launcher."""
+
     def __init__(
         self,
-        local: Any,
+        local: Launcher,
         flow_cls: type,
         graph: FlowGraph,
         stores: Stores,
         decorators: dict[str, dict[str, StepDecorator]],
     ) -> None:
-        self._local = local
-        self._decorators = decorators
-        self._remote: dict[str, Any] = {}
-        self._make: Callable[[str], Any] = lambda name: _load(name)(
-            flow_cls, graph, stores, decorators
-        )
+        self._launchers: dict[str, Launcher] = {LOCAL: local}
+        self._backend_of = {step: compute_backend(d) or LOCAL for step, d in decorators.items()}
+        self._build = (flow_cls, graph, stores, decorators)
 
     def launch(self, spec: TaskSpec) -> Worker:
-        backend = compute_backend(self._decorators[spec.step])
-        if backend is None:
-            return self._local.launch(spec)
-        if backend not in self._remote:
-            self._remote[backend] = self._make(backend)
-        return self._remote[backend].launch(spec)
+        name = self._backend_of[spec.step]
+        launcher = self._launchers.get(name)
+        if launcher is None:
+            factory: LauncherFactory = backend(name).load("launcher")
+            launcher = self._launchers[name] = factory(*self._build)
+        return launcher.launch(spec)
 
     def closed(self, fd: int) -> None:
-        self._local.closed(fd)
-        for launcher in self._remote.values():
+        for launcher in self._launchers.values():
             launcher.closed(fd)
 
     def shutdown(self) -> None:
-        for launcher in self._remote.values():
-            stop = getattr(launcher, "shutdown", None)
-            if stop is not None:
-                stop()
-
-
-def _load(name: str) -> Any:
-    target = REMOTE_LAUNCHERS.get(name)
-    if target is None:
-        raise FlowlibError(f"No launcher for compute backend '{name}'.")
-    module_name, _, attr = target.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        raise FlowlibError(
-            f"Running steps on {name} needs the package '{exc.name}': "
-            f"pip install 'flowlib-platform[aws,kubernetes]'."
-        ) from None
-    return getattr(module, attr)
+        """Shut every launcher down, even when one of them fails; then raise the first error."""
+        first: BaseException | None = None
+        for launcher in self._launchers.values():
+            try:
+                launcher.shutdown()
+            except BaseException as exc:  # noqa: BLE001 - the others must still stop
+                first = first or exc
+        if first is not None:
+            raise first

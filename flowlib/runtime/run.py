@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-import platform
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,12 +19,13 @@ from flowlib.metadata.records import FAILED, INTERRUPTED, SUCCEEDED, TaskRecord
 from flowlib.parameters import flow_constants, flow_parameters
 from flowlib.runtime.console import Console
 from flowlib.runtime.launcher import ForkLauncher, SubprocessLauncher
+from flowlib.runtime.protocol import Launcher
 from flowlib.runtime.resume import ResumePlan
 from flowlib.runtime.router import LauncherRouter, backends_used, effective_decorators
 from flowlib.runtime.scheduler import RunInterrupted, Scheduler
 from flowlib.runtime.task import PARAMETERS_STEP, execute_task
 from flowlib.stores import Stores, open_stores
-from flowlib.version import __version__
+from flowlib.tags import system_tags, validate_tags
 
 
 @dataclass
@@ -39,26 +40,6 @@ class RunOptions:
     resume_step: str | None = None
     max_loop_iterations: int = 1000  # repetitions of a recursive switch's step
     run_id_file: str | None = None  # written as soon as the run id is known (Metaflow's option)
-
-
-def system_tags() -> list[str]:
-    return [
-        f"user:{current_user()}",
-        "runtime:flowlib",
-        f"flowlib_version:{__version__}",
-        f"python_version:{platform.python_version()}",
-    ]
-
-
-def validate_tags(tags: list[str]) -> list[str]:
-    """The tags without duplicates; FlowlibError for one that does not fit every store."""
-    from flowlib.names import tag_problem
-
-    for tag in tags:
-        problem = tag_problem(tag)
-        if problem:
-            raise FlowlibError(f"Invalid tag: {problem}.")
-    return list(dict.fromkeys(tags))
 
 
 def execute_run(
@@ -79,6 +60,9 @@ def execute_run(
                 "resume reuses the origin run's parameters; drop the parameter options, or "
                 "start a new run with 'run' to change them."
             )
+        # Both stores, for a resume as for a new run: a store that is missing or refuses
+        # access fails here, with one message, before anything is written.
+        stores.preflight(flow)
         origin = meta.get_run(flow, options.origin_run_id)
         if origin is None:
             raise FlowlibError(
@@ -93,7 +77,7 @@ def execute_run(
             **config_values(flow_cls),
             **_resolve_parameters(flow_cls, raw_parameters),
         }
-        meta.preflight()
+        stores.preflight(flow)
         # Stored before the run exists: a store that refuses writes fails here, leaving no run
         # stuck as "running" behind.
         store = stores.artifacts(flow)
@@ -221,18 +205,25 @@ def _register_parameters(
     )
 
 
-def _launcher(flow_cls: type, graph: FlowGraph, stores: Stores, options: RunOptions) -> Any:
+# How tasks of steps without a remote backend start (--launcher, FLOWLIB_LAUNCHER).
+_LOCAL_LAUNCHERS: dict[str, Callable[[type, FlowGraph, Stores], Launcher]] = {
+    "fork": lambda flow_cls, graph, stores: ForkLauncher(
+        lambda spec: execute_task(flow_cls, graph, stores, spec)
+    ),
+    "subprocess": lambda flow_cls, graph, stores: SubprocessLauncher(
+        os.path.abspath(sys.modules[flow_cls.__module__].__file__), stores.task_env
+    ),
+}
+
+
+def _launcher(flow_cls: type, graph: FlowGraph, stores: Stores, options: RunOptions) -> Launcher:
     decorators = effective_decorators(graph, options.decorators)
-    launcher = os.environ.get("FLOWLIB_LAUNCHER", options.launcher)
-    if launcher not in ("fork", "subprocess"):
-        raise FlowlibError(f"Unknown launcher '{launcher}'; use fork or subprocess.")
+    kind = os.environ.get("FLOWLIB_LAUNCHER", options.launcher)
+    if kind not in _LOCAL_LAUNCHERS:
+        raise FlowlibError(f"Unknown launcher '{kind}'; use {' or '.join(_LOCAL_LAUNCHERS)}.")
     # Remote launchers run threads (log streaming, status polling); forking a threaded process
     # is unsafe, so local tasks of such a run start as fresh interpreters instead.
-    if launcher == "subprocess" or backends_used(decorators):
-        script = os.path.abspath(sys.modules[flow_cls.__module__].__file__)
-        local: Any = SubprocessLauncher(script, stores.task_env)
-    else:
-        local = ForkLauncher(lambda spec: execute_task(flow_cls, graph, stores, spec))
-    if not backends_used(decorators):
-        return local
+    if backends_used(decorators):
+        kind = "subprocess"
+    local = _LOCAL_LAUNCHERS[kind](flow_cls, graph, stores)
     return LauncherRouter(local, flow_cls, graph, stores, decorators)

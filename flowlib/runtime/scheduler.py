@@ -14,7 +14,7 @@ import signal
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from flowlib.decorators import StepDecorator, compute_backend
 from flowlib.exceptions import FlowlibError
@@ -23,6 +23,7 @@ from flowlib.metadata.records import FAILED, RUNNING, SUCCEEDED, TaskRecord
 from flowlib.runtime.console import Console
 from flowlib.runtime.errors import crash_record
 from flowlib.runtime.launcher import Worker
+from flowlib.runtime.protocol import Launcher
 from flowlib.runtime.resume import ResumePlan
 from flowlib.runtime.spec import TaskSpec
 from flowlib.runtime.state import ForeachFrame
@@ -35,11 +36,6 @@ _TERM_GRACE = 3.0
 # @timeout first raises TimeoutException inside the step (so @catch keeps what it set); a step
 # that swallows it or is stuck in native code is killed this many seconds later.
 TIMEOUT_KILL_GRACE = 10.0
-
-
-class Launcher(Protocol):
-    def launch(self, spec: TaskSpec) -> Worker: ...
-    def closed(self, fd: int) -> None: ...
 
 
 class RunInterrupted(FlowlibError):
@@ -123,7 +119,7 @@ class Scheduler:
         finally:
             signal.signal(signal.SIGTERM, previous)
             self._selector.close()
-            getattr(self.launcher, "shutdown", lambda: None)()
+            self.launcher.shutdown()
         return self.succeeded and not self.failures
 
     def mark_cloned(self, pathspec: str) -> None:

@@ -1,10 +1,10 @@
-"""The DynamoDB metadata store against the moto server: the table contract, request counts,
-conditional writes under concurrency, pagination, large artifact maps, tags."""
+"""The DynamoDB metadata store against the moto server, beyond the contract every metadata store
+passes (tests/contracts/test_metadata.py): the table contract shared with Terraform, request
+counts, conditional writes under concurrency, pagination, large artifact maps, failed writes."""
 
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from pathlib import Path
@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 
 from flowlib.datastore.artifacts import ArtifactRef
-from flowlib.exceptions import MetadataError
 from flowlib.metadata import dynamodb as ddbmod
-from flowlib.metadata.records import FAILED, RUNNING, SUCCEEDED, TaskRecord
+from flowlib.metadata.records import RUNNING, SUCCEEDED, TaskRecord
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -90,17 +89,6 @@ def test_a_counter_behind_the_runs_never_overwrites_a_run(aws, stores):
     assert meta.get_run("F", "1").user == "alice"
 
 
-def test_an_attempt_is_recorded_once(stores):
-    meta = stores.metadata
-    run = meta.create_run("F", "alice", [], [])
-    meta.create_tasks([TaskRecord("F", run.run_id, "start", "1", "pending", time.time())])
-    meta.start_attempt("F", run.run_id, "start", "1", 0)
-    with pytest.raises(MetadataError, match="already started"):
-        meta.start_attempt("F", run.run_id, "start", "1", 0)
-    with pytest.raises(MetadataError, match="not registered"):
-        meta.start_attempt("F", run.run_id, "start", "2", 0)
-
-
 def test_latest_run_is_a_few_requests_whatever_the_number_of_runs(stores):
     meta = stores.metadata
     counter = Counter(meta)
@@ -134,17 +122,6 @@ def test_runs_by_several_tags_paginate_newest_first(stores):
     assert len(list(meta.list_runs("F", tags=["user:alice"]))) == 40
     assert list(meta.list_runs("F", tags=["nope"])) == []
     assert meta.list_flows() == ["F"]
-
-
-def test_tags_add_remove_and_system_tags_stay(stores):
-    meta = stores.metadata
-    run = meta.create_run("F", "alice", ["user:alice", "runtime:flowlib"], ["a"])
-    meta.add_tags("F", run.run_id, ["b", "c", "user:alice"])
-    meta.remove_tags("F", run.run_id, ["a", "runtime:flowlib"])
-    got = meta.get_run("F", run.run_id)
-    assert got.tags == ["b", "c"] and got.system_tags == ["runtime:flowlib", "user:alice"]
-    assert [r.run_id for r in meta.list_runs("F", tags=["b"])] == [run.run_id]
-    assert list(meta.list_runs("F", tags=["a"])) == []
 
 
 def _task(meta, run_id, step="start", task_id="1"):
@@ -185,32 +162,6 @@ def test_a_failed_outcome_write_leaves_the_task_not_done(stores):
     assert meta.get_artifacts("F", run.run_id, "start", "1") == {}
 
 
-def test_attempts_logs_clone_and_artifact_choice(stores):
-    meta = stores.metadata
-    run = meta.create_run("F", "alice", [], [])
-    _task(meta, run.run_id)
-    meta.finish_attempt("F", run.run_id, "start", "1", 0, FAILED, {}, None,
-                        {"type": "ValueError", "message": "boom"})
-    meta.start_attempt("F", run.run_id, "start", "1", 1)
-    good = {"x": ArtifactRef("cd" * 20, 3, "int")}
-    meta.finish_attempt("F", run.run_id, "start", "1", 1, SUCCEEDED, good, {"next": []}, None)
-    meta.set_attempt_logs("F", run.run_id, "start", "1", 1, {"stdout": "ef" * 20})
-    attempts = meta.list_attempts("F", run.run_id, "start", "1")
-    assert [(a.attempt, a.status) for a in attempts] == [(0, FAILED), (1, SUCCEEDED)]
-    assert attempts[0].error["message"] == "boom" and attempts[1].logs == {"stdout": "ef" * 20}
-    assert meta.get_artifacts("F", run.run_id, "start", "1") == good
-    assert meta.get_artifacts("F", run.run_id, "start", "1", attempt=0) == {}
-    task = meta.get_task("F", run.run_id, "start", "1")
-    assert task.attempts == 2
-    second = meta.create_run("F", "alice", [], [], origin_run_id=run.run_id)
-    meta.clone_task(task, second.run_id, "7", ["F/2/_parameters/0"], [])
-    cloned = meta.get_task("F", second.run_id, "start", "7")
-    assert cloned.status == SUCCEEDED and cloned.origin == task.pathspec
-    assert meta.get_artifacts("F", second.run_id, "start", "7") == good
-    assert meta.list_attempts("F", second.run_id, "start", "7")[0].logs == {"stdout": "ef" * 20}
-    assert meta.get_run("F", second.run_id).origin_run_id == run.run_id
-
-
 def test_a_thousand_way_foreach_registers_in_batches(stores):
     meta = stores.metadata
     run = meta.create_run("F", "alice", [], [])
@@ -226,10 +177,3 @@ def test_a_thousand_way_foreach_registers_in_batches(stores):
     assert [t.task_id for t in tasks] == [str(i) for i in range(1000)]
     assert tasks[5].foreach_stack == [{"index": 5}]
     assert len(counter.ops) <= 3  # paginated (1 MB pages)
-
-
-def test_ids_that_are_not_run_numbers_are_simply_absent(stores):
-    meta = stores.metadata
-    assert meta.get_run("F", "latest") is None
-    assert meta.get_task("F", "x", "start", "1") is None
-    assert os.environ["FLOWLIB_PROFILE"] == "aws-test"

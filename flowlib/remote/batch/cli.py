@@ -2,7 +2,7 @@
 
 Jobs are found by name (``flowlib-<flow>-<run>-<step>-<task>``, see ``jobs.job_name``) on the
 profile's queues (``batch_job_queue`` and the ``batch_job_queues`` map) or ``--queue``. The
-lead registers the group in ``flowlib/cli/commands.py``: ``batch_cli.batch_group()``.
+flow CLI adds the group on use, from the backend's entry in ``flowlib/backends.py``.
 """
 
 from __future__ import annotations

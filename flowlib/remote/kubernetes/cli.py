@@ -1,8 +1,8 @@
 """``python flow.py kubernetes list`` and ``kubernetes kill``: the flow's Jobs on the cluster.
 
 Jobs are found by flowlib's labels (flow and store, see ``jobs.store_id``), in the profile's
-namespace and every namespace the flow's ``@kubernetes`` steps name. Registered by the flow CLI
-as ``cli.add_command(kubernetes_group())``.
+namespace and every namespace the flow's ``@kubernetes`` steps name. The flow CLI adds the
+group on use, from the backend's entry in ``flowlib/backends.py``.
 """
 
 from __future__ import annotations

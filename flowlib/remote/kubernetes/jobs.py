@@ -18,7 +18,6 @@ from flowlib.exceptions import FlowlibError
 from flowlib.runtime.spec import TaskSpec
 
 LABEL_PREFIX = "flowlib/"
-LABELS = ("flow", "run", "step", "task", "attempt", "user", "store")
 PATHSPEC_ANNOTATION = "flowlib/pathspec"
 GPU_RESOURCE = "nvidia.com/gpu"
 TTL_AFTER_FINISHED = 600

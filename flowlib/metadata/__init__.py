@@ -1,0 +1,2 @@
+"""Metadata stores: the interface (``base``), its records (``records``) and the SQLite and
+DynamoDB backends."""
