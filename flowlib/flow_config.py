@@ -163,7 +163,7 @@ def _read(name: str, path: str) -> str:
 
 def _command_line() -> dict[str, tuple[str, str]]:
     """``--config NAME FILE`` and ``--config-value NAME JSON`` given before the command."""
-    from flowlib.cli.options import first_command_index
+    from flowlib.argv import first_command_index
 
     args = sys.argv[1:]
     top = args[: first_command_index(args)]

@@ -202,11 +202,11 @@ def flow_constants(flow_cls: type) -> dict[str, Any]:
     """The flow's class-level constants (``LIMIT = 5`` in the class body): plain values, not
     parameters, steps, methods or properties. As in Metaflow they are stored with the run's
     parameters, so every task has them as artifacts, and a step cannot assign them."""
-    from flowlib.flowspec import FlowSpec
-
     found: dict[str, Any] = {}
     for klass in reversed(flow_cls.__mro__):
-        if klass is object or klass is FlowSpec or not issubclass(klass, FlowSpec):
+        # FlowSpec (and any API base) carries the marker in its own body; user classes
+        # inherit it. The marker keeps this layer from importing flowspec.
+        if "__flowlib_api__" in vars(klass) or not getattr(klass, "__flowlib_api__", False):
             continue
         for attr, value in vars(klass).items():
             if attr.startswith("_") or isinstance(value, Parameter) or _is_code(value):

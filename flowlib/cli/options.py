@@ -4,7 +4,8 @@ pass them.
 Where an option means something here it maps onto the profile keys (the same environment
 variables a profile can be set with, so task processes inherit them); where it does not, it is
 accepted with a one-line notice saying why it has no effect. Each option's handling is stated
-in ``TOP_LEVEL_OPTIONS``.
+in ``TOP_LEVEL_OPTIONS`` (``flowlib/argv.py``, a leaf module: ``flow_config`` reads
+``--config`` from the command line without depending on the CLI).
 """
 
 from __future__ import annotations
@@ -15,38 +16,8 @@ from typing import Any
 
 import click
 
+from flowlib.argv import TOP_LEVEL_OPTIONS, first_command_index  # noqa: F401 - re-export
 from flowlib.exceptions import FlowlibError
-
-# name -> number of values it takes (0: a flag)
-TOP_LEVEL_OPTIONS: dict[str, int] = {
-    "--metadata": 1,  # local -> SQLite, dynamodb -> DynamoDB (FLOWLIB_METADATA)
-    "--datastore": 1,  # local / s3 (FLOWLIB_DATASTORE)
-    "--datastore-root": 1,  # folder, or s3://bucket/prefix with --datastore s3
-    "--environment": 1,  # local only: flowlib runs steps in the current Python environment
-    "--quiet": 0,  # as run --quiet
-    "--config": 2,  # Config objects (flowlib.flow_config), read when the flow file loads
-    "--config-value": 2,
-    "--with": 1,  # as run --with
-    "--no-pylint": 0,  # accepted: flowlib runs its own graph lint, never pylint
-    "--pylint": 0,
-    "--event-logger": 1,
-    "--monitor": 1,
-}
-
-
-def first_command_index(args: list[str]) -> int:
-    """Index of the first argument that is not a top-level option or its value."""
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        name = arg.split("=", 1)[0]
-        if name in TOP_LEVEL_OPTIONS:
-            i += 1 if "=" in arg else 1 + TOP_LEVEL_OPTIONS[name]
-        elif arg.startswith("-"):
-            i += 1
-        else:
-            return i
-    return len(args)
 
 
 def top_level_options(func: Callable) -> Callable:

@@ -15,7 +15,6 @@ from typing import Any
 import click
 
 from flowlib.cli.errors import CONTEXT_SETTINGS, UserErrorGroup
-from flowlib.exceptions import FlowlibError
 
 
 class _Group(UserErrorGroup):
