@@ -12,6 +12,7 @@ from flowlib.current import current
 from flowlib.decorators import batch, catch, kubernetes, resources, retry, timeout
 from flowlib.flowspec import FlowSpec, step
 from flowlib.parameters import IncludeFile, JSONType, Parameter
+from flowlib.remote.stepfunctions.flow_decorators import project, schedule
 from flowlib.version import __version__
 
 _CLIENT = {
@@ -38,6 +39,8 @@ __all__ = [
     "resources",
     "batch",
     "kubernetes",
+    "schedule",
+    "project",
     *sorted(_CLIENT),
     "__version__",
 ]

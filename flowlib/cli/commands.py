@@ -8,6 +8,7 @@ from flowlib.cli import inspect_commands, run_commands
 from flowlib.graph import FlowGraph
 from flowlib.remote.batch.cli import batch_group
 from flowlib.remote.kubernetes.cli import kubernetes_group
+from flowlib.remote.stepfunctions.cli import step_functions_group
 
 
 def build_cli(flow_cls: type) -> click.Group:
@@ -32,6 +33,7 @@ def build_cli(flow_cls: type) -> click.Group:
         inspect_commands.tag_group(),
         batch_group(),
         kubernetes_group(),
+        step_functions_group(flow_cls),
     ):
         cli.add_command(command)
     return cli

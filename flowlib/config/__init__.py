@@ -107,6 +107,9 @@ KEYS: dict[str, Key] = {
         Key("kubernetes_service_account", "str", "service account of flowlib's jobs"),
         Key("ecr_repository_url", "str", "repository of the step runtime image"),
         Key("image", "str", "default step image (repository URL and tag)"),
+        Key("sfn_role_arn", "str", "Step Functions execution role (step-functions create)"),
+        Key("scheduler_role_arn", "str", "EventBridge Scheduler role that starts executions"),
+        Key("sfn_log_group_arn", "str", "CloudWatch log group of Step Functions executions"),
     ]
 }
 ENV_VARS = {k.env_var: k.name for k in KEYS.values() if k.env}
@@ -395,6 +398,9 @@ _STACK_KEYS = {
     "kubernetes_service_account": "kubernetes_service_account",
     "ecr_repository_url": "ecr_repository_url",
     "image": "image",
+    "sfn_role_arn": "sfn_role_arn",
+    "scheduler_role_arn": "scheduler_role_arn",
+    "sfn_log_group_arn": "sfn_log_group_arn",
 }
 
 
