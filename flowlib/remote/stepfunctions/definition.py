@@ -23,7 +23,7 @@ from flowlib.graph import FlowGraph
 from flowlib.remote.batch import jobs
 from flowlib.remote.package import build_package
 from flowlib.remote.stepfunctions import entry
-from flowlib.remote.stepfunctions.compiler import StepRole, compile_flow
+from flowlib.remote.stepfunctions.compiler import CompileError, StepRole, compile_flow
 from flowlib.remote.stepfunctions.naming import Deployment
 from flowlib.stores import Stores
 from flowlib.version import __version__
@@ -64,6 +64,10 @@ def build(flow_cls: type, graph: FlowGraph, stores: Stores, deployment: Deployme
     targets: dict[str, jobs.StepTarget] = {}
     job_definitions: dict[str, dict[str, Any]] = {}
     for node in graph:
+        if "kubernetes" in decorators[node.name]:
+            raise CompileError(
+                f"step '{node.name}' has @kubernetes: Step Functions runs steps on AWS Batch "
+                "only; use @batch or @resources for this step (or run the flow with 'run').")
         # Every state is a Batch job: a step without @batch gets the defaults, like
         # ``--with batch``; @resources sizes it.
         own = {**decorators[node.name]}
