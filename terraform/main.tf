@@ -172,3 +172,18 @@ module "ecr" {
   create_kms_key          = false
   kms_key_arn             = local.kms_key_arn
 }
+
+module "stepfunctions" {
+  source = "./modules/stepfunctions"
+  count  = var.enable_step_functions && var.enable_batch ? 1 : 0
+
+  name = local.name
+  tags = local.tags
+
+  job_queue_arns = values(try(module.batch[0].job_queue_arns, {}))
+  bucket_arn     = module.artifacts.bucket_arn
+  table_arn      = module.metadata.table_arn
+  kms_key_arn    = local.kms_key_arn
+
+  cloudwatch_log_group_retention_in_days = var.cloudwatch_log_group_retention_in_days
+}

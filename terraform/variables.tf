@@ -407,3 +407,9 @@ variable "image" {
   description = "Full default step image reference, overriding the ECR repository and image_tag. Null: use them."
   default     = null
 }
+
+variable "enable_step_functions" {
+  type        = bool
+  description = "Create what `step-functions create` needs: the Step Functions execution role, the EventBridge Scheduler role and an execution log group (needs enable_batch)."
+  default     = true
+}

@@ -330,7 +330,7 @@ def _package(command: list[str] | None) -> str | None:
     return command[command.index("--package") + 1]
 
 
-def wait_for(sfn: Any, execution_arn: str, poll: float = 2.0, report: Any = None) -> str:
+def wait_for(sfn: Any, execution_arn: str, poll: float = 1.0, report: Any = None) -> str:
     """Follow an execution to its end; returns its final status."""
     while True:
         status = sfn.describe_execution(executionArn=execution_arn)["status"]

@@ -13,11 +13,12 @@ for a scheduled execution, which allocates the run here).
 
 The entry then (1) registers the task with its input paths and foreach frames, read from its
 parents' records in the metadata store (or clones the origin run's task on resume), (2) runs
-``python -m flowlib.remote.bootstrap ... -- step S --run-id R --task-id T --attempt N``, the
-command ``--with batch`` submits, with the step's ``@timeout`` as a deadline, (3) records an
-attempt that died without recording itself, exactly like the local scheduler, and (4) writes
-the control record the state machine reads after a start, foreach or switch task, and marks
-the run finished after ``end`` or after a failure no ``@retry``/``@catch`` will handle.
+``python flow.py step S --run-id R --task-id T --attempt N`` from the code package, the
+command ``--with batch`` submits (what ``flowlib.remote.bootstrap`` does, in-process), with
+the step's ``@timeout`` as a deadline, (3) records an attempt that died without recording
+itself, like the local scheduler, and (4) writes the control record the state machine reads
+after a start, foreach or switch task, and marks the run finished after ``end`` or after a
+failure no ``@retry``/``@catch`` will handle.
 Exit status 0 means the task succeeded (Step Functions moves on), anything else fails the
 Batch job (Step Functions applies the state's Retry and Catch).
 """
@@ -29,9 +30,12 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
+from flowlib.exceptions import FlowlibError
 from flowlib.metadata.records import FAILED, RUNNING, SUCCEEDED, TaskRecord
 from flowlib.version import __version__
 
@@ -90,6 +94,7 @@ class Entry:
         self.task_id = environ.get(ENV_TASK) or "1"
         self.rerun = set(json.loads(environ.get(ENV_RERUN) or "[]"))
         self.run_id = environ.get(ENV_RUN) or ""
+        self.script = ""
 
     # -- the run ------------------------------------------------------------------------
     def resolve_run(self) -> None:
@@ -220,18 +225,18 @@ class Entry:
                      "--attempt", str(attempt), "--max-num-splits", str(self.args.max_num_splits)]
         if self.args.catch_fallback:
             step_args.append("--catch-fallback")
-        command = [sys.executable, "-m", "flowlib.remote.bootstrap", "--flow", self.flow,
-                   "--package", self.args.package, "--expect-version", self.args.expect_version,
-                   "--", *step_args]
+        # What ``python -m flowlib.remote.bootstrap`` does (the version was checked in
+        # ``main``), without a third interpreter: fetch the package, run the step command.
+        workdir = self._unpack()
+        command = [sys.executable, str(workdir / self.script), *step_args]
         deadline = None if self.args.catch_fallback else self.args.timeout
         timed_out = False
         try:
-            result = subprocess.run(command, timeout=deadline, check=False)  # noqa: S603
+            result = subprocess.run(command, timeout=deadline, check=False,  # noqa: S603
+                                    cwd=workdir)
             code = result.returncode
         except subprocess.TimeoutExpired:
             timed_out, code = True, None
-        if code == VERSION_MISMATCH_EXIT:
-            raise SystemExit(VERSION_MISMATCH_EXIT)
         record = next((a for a in self.meta.list_attempts(*key) if a.attempt == attempt), None)
         if record is None or record.status == RUNNING or timed_out:
             if timed_out:
@@ -250,6 +255,17 @@ class Entry:
             print(f"flowlib: {error['type']}: {error['message']}", file=sys.stderr, flush=True)
             return False
         return record.status == SUCCEEDED
+
+    def _unpack(self) -> Path:
+        from flowlib.remote.package import unpack_package
+
+        workdir = Path(tempfile.mkdtemp(prefix="flowlib-task-"))
+        try:
+            manifest = unpack_package(self.stores, self.flow, self.args.package, workdir)
+        except FlowlibError as exc:
+            raise EntryError(f"cannot fetch the code package: {exc}") from None
+        self.script = manifest["script"]
+        return workdir
 
     def write_control(self, task: TaskRecord) -> None:
         if not self.args.control:

@@ -39,7 +39,10 @@ def artifacts(pathspec: str, step: str = "end") -> dict[str, Any]:
 
     run = Run(pathspec)
     task = run[step].task
-    return {a.id: a.data for a in task.artifacts if not a.id.startswith("_")}
+    data = {a.id: a.data for a in task.artifacts if not a.id.startswith("_")}
+    if isinstance(data.get("seen"), dict):  # current.* of the start step: the run id differs
+        data["seen"] = {k: v for k, v in data["seen"].items() if k not in ("run", "pathspec")}
+    return data
 
 
 def task_ids(pathspec: str, step: str) -> list[str]:
