@@ -69,12 +69,15 @@ def step_functions_group(flow_cls: type) -> click.Group:
                   help="Fail an execution that runs longer than this many seconds.")
     @click.option("--max-num-splits", type=int, default=100, show_default=True,
                   help="Largest foreach fan-out allowed.")
+    @click.option("--use-distributed-map", is_flag=True, help="Run foreach steps as Distributed "
+                  "Maps (items read from S3, one child execution per split): for foreach "
+                  "wider than a few thousand splits.")
     @click.option("--only-json", is_flag=True, help="Print the state machine definition and "
                   "change nothing.")
     @click.pass_obj
     def create(obj: Any, name: str | None, branch: str | None, production: bool,
                max_workers: int, workflow_timeout: int | None, max_num_splits: int,
-               only_json: bool) -> None:
+               use_distributed_map: bool, only_json: bool) -> None:
         from flowlib.remote.stepfunctions.compiler import check_compilable, to_json
         from flowlib.remote.stepfunctions.definition import build
         from flowlib.remote.stepfunctions.deploy import Deployer, require_aws
@@ -88,7 +91,7 @@ def step_functions_group(flow_cls: type) -> click.Group:
         if not only_json:
             require_aws(stores, need_schedule=schedule is not None)
         built = build(obj.flow_cls, graph, stores, deployment, effective_decorators(graph, []),
-                      max_workers, workflow_timeout, max_num_splits)
+                      max_workers, workflow_timeout, max_num_splits, use_distributed_map)
         if only_json:
             click.echo(to_json(built.definition))
             return

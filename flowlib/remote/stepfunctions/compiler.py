@@ -8,6 +8,8 @@ through ``entry``), followed by what its transition needs:
 * foreach: a DynamoDB ``GetItem`` of the control record the split task wrote (its number of
   splits), then a ``Map`` over the split indices (``MaxConcurrency`` = ``--max-workers``);
   a foreach of zero splits goes straight to the join, like the local runtime;
+  with ``--use-distributed-map``, a Distributed ``Map`` reading the indices from an S3 object
+  the split task wrote, each iteration a child execution with its own history;
 * switch: a ``GetItem`` of the chosen step, then a ``Choice``; the branches merge where the
   graph merges them;
 * ``@retry``: a ``Retry`` on ``States.TaskFailed`` (``times`` more attempts, the minutes between
@@ -109,12 +111,14 @@ def _descendants(graph: FlowGraph, name: str) -> set[str]:
 class _Compiler:
     def __init__(self, graph: FlowGraph, decorators: dict[str, dict[str, StepDecorator]],
                  task_state: TaskStateFactory, control_key: Callable[[str], dict[str, Any]],
-                 table: str, max_workers: int) -> None:
+                 table: str, max_workers: int,
+                 items_reader: Callable[[str], dict[str, Any]] | None = None) -> None:
         self.graph = graph
         self.decorators = decorators
         self.task_state = task_state
         self.control_key = control_key
         self.table = table
+        self.items_reader = items_reader
         self.max_workers = max(1, min(max_workers, MAX_MAP_CONCURRENCY))
         self.roles = step_roles(graph)
         self.join_to_split = {n.matching_join: n.name for n in graph if n.matching_join}
@@ -234,6 +238,15 @@ class _Compiler:
                 "ResultPath": None,
                 **self._next(join, stop),
             }
+            if self.items_reader is not None:
+                # Distributed Map: items read from S3, each iteration a child execution with
+                # its own history, so a 10,000-way foreach stays far from the 25,000-event
+                # limit of one execution.
+                state = states[f"{name}.foreach"]
+                del state["ItemsPath"]
+                state["ItemReader"] = self.items_reader(name)
+                state["ItemProcessor"]["ProcessorConfig"] = {"Mode": "DISTRIBUTED",
+                                                             "ExecutionType": "STANDARD"}
             return {"Next": f"{name}.empty"}
         if node.transition == "switch":
             cases = sorted(set((node.switch_cases or {}).values())) or self.graph.children(name)
@@ -252,10 +265,12 @@ class _Compiler:
 def compile_flow(graph: FlowGraph, decorators: dict[str, dict[str, StepDecorator]],
                  task_state: TaskStateFactory, control_key: Callable[[str], dict[str, Any]],
                  table: str, max_workers: int = 16, comment: str = "",
-                 timeout_seconds: int | None = None) -> dict[str, Any]:
+                 timeout_seconds: int | None = None,
+                 items_reader: Callable[[str], dict[str, Any]] | None = None) -> dict[str, Any]:
     """The state machine definition of ``graph`` (a dict; serialize with ``to_json``)."""
     check_compilable(graph)
-    compiler = _Compiler(graph, decorators, task_state, control_key, table, max_workers)
+    compiler = _Compiler(graph, decorators, task_state, control_key, table, max_workers,
+                         items_reader)
     definition = {"Comment": comment, **compiler.segment("start", None)}
     if timeout_seconds:
         definition["TimeoutSeconds"] = int(timeout_seconds)

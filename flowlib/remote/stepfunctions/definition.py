@@ -54,7 +54,8 @@ def _job_definition_kwargs(deployment: Deployment, shape: jobs.JobShape) -> dict
 
 def build(flow_cls: type, graph: FlowGraph, stores: Stores, deployment: Deployment,
           decorators: dict[str, dict[str, StepDecorator]], max_workers: int,
-          workflow_timeout: int | None, max_num_splits: int = 100) -> Built:
+          workflow_timeout: int | None, max_num_splits: int = 100,
+          distributed_map: bool = False) -> Built:
     """Everything ``create`` needs; raises a clear error before anything is created."""
     script = Path(sys.modules[flow_cls.__module__].__file__ or "").resolve()
     package, _ = build_package(script)
@@ -95,6 +96,8 @@ def build(flow_cls: type, graph: FlowGraph, stores: Stores, deployment: Deployme
             command += ["--split", role.split]
         if role.control:
             command.append("--control")
+        if distributed_map and graph[step].transition == "foreach":
+            command.append("--items-to-s3")
         if step_decorators.get("catch") is not None:
             command.append("--catch")
         if fallback:
@@ -138,10 +141,20 @@ def build(flow_cls: type, graph: FlowGraph, stores: Stores, deployment: Deployme
         return {"pk": {"S.$": f"States.Format('SFN#{graph.name}#{{}}', $$.Execution.Name)"},
                 "sk": sk}
 
+    def items_reader(step: str) -> dict[str, Any]:
+        key = entry.items_key(profile["s3_prefix"] if profile is not None else "", graph.name,
+                              "{}", step, "{}")
+        return {"Resource": "arn:aws:states:::s3:getObject",
+                "ReaderConfig": {"InputType": "JSON"},
+                "Parameters": {
+                    "Bucket": (profile["s3_bucket"] if profile is not None else "") or "",
+                    "Key.$": f"States.Format('{key}', $$.Execution.Name, $.path)"}}
+
     definition = compile_flow(
         graph, decorators, task_state, control_key, table, max_workers,
         comment=f"flowlib flow {graph.name} ({deployment.name}), flowlib {__version__}",
-        timeout_seconds=workflow_timeout)
+        timeout_seconds=workflow_timeout,
+        items_reader=items_reader if distributed_map else None)
     return Built(definition, package, package_key, job_definitions)
 
 

@@ -61,6 +61,13 @@ def control_key(flow: str, execution: str, step: str, task_id: str) -> dict[str,
     return {"pk": {"S": f"SFN#{flow}#{execution}"}, "sk": {"S": f"{step}#{task_id}"}}
 
 
+def items_key(prefix: str, flow: str, execution: str, step: str, task_id: str) -> str:
+    """Where a foreach task writes its split indices for a Distributed Map (S3)."""
+    parts = [p for p in ((prefix or "").strip("/"), "stepfunctions", "items", flow, execution,
+                         step, f"{task_id}.json") if p]
+    return "/".join(parts)
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m flowlib.remote.stepfunctions.entry")
     parser.add_argument("--flow", required=True)
@@ -72,6 +79,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--parents", default="")
     parser.add_argument("--split", default=None)
     parser.add_argument("--control", action="store_true")
+    parser.add_argument("--items-to-s3", action="store_true")
     parser.add_argument("--retries", type=int, default=0)
     parser.add_argument("--catch", action="store_true")
     parser.add_argument("--catch-fallback", action="store_true")
@@ -280,6 +288,13 @@ class Entry:
         elif transition.get("next"):
             ctl["next"] = transition["next"][0]
         profile = self.stores.profile
+        if self.args.items_to_s3 and transition.get("foreach"):
+            kms = profile["s3_kms_key_arn"]
+            sse = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms} if kms else {}
+            AwsContext(profile).client("s3").put_object(
+                Bucket=profile["s3_bucket"], Body=json.dumps(ctl["splits"]).encode(),
+                Key=items_key(profile["s3_prefix"], self.flow, self.execution, self.step,
+                              self.task_id), **sse)
         client = AwsContext(profile).client("dynamodb")
         client.put_item(TableName=profile["dynamodb_table"],
                         Item={**control_key(self.flow, self.execution, self.step, self.task_id),

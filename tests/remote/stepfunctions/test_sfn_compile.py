@@ -96,6 +96,25 @@ def test_every_flow_compiles_to_valid_states_language(path: Path, offline_profil
     assert ("switch" in transitions) <= ("Choice" in kinds)
 
 
+def test_distributed_map_reads_items_from_s3(offline_profile: None) -> None:
+    from flowlib.remote.stepfunctions.definition import build
+    from flowlib.runtime.router import effective_decorators
+    from flowlib.stores import open_stores
+
+    flow_cls = load_flow(REPO / "tests" / "flows" / "foreach_flow.py")
+    graph = FlowGraph(flow_cls)
+    definition = build(flow_cls, graph, open_stores(), Deployment(graph.name, None, None, "dev"),
+                       effective_decorators(graph, []), 16, None,
+                       distributed_map=True).definition
+    assert lint_definition(definition) == []
+    maps = [s for s in states(definition).values() if s["Type"] == "Map"]
+    assert len(maps) == 2
+    for state in maps:
+        assert state["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
+        assert state["ItemReader"]["Resource"] == "arn:aws:states:::s3:getObject"
+        assert "ItemsPath" not in state
+
+
 def test_decorators_become_retry_catch_timeout_and_resources(offline_profile: None) -> None:
     catch = states(compile_file(REPO / "tests" / "flows" / "catch_flow.py"))
     assert catch["broken"]["Retry"][0]["MaxAttempts"] == 1

@@ -19,8 +19,9 @@ from tests.support.backends import Backend
 FLOWS = REPO / "tests" / "flows"
 
 
-def deploy_and_trigger(backend: Backend, flow: Path, *params: str, expect: int = 0) -> str:
-    backend.run(flow, "step-functions", "create", timeout=300)
+def deploy_and_trigger(backend: Backend, flow: Path, *params: str, expect: int = 0,
+                       create: tuple[str, ...] = ()) -> str:
+    backend.run(flow, "step-functions", "create", *create, timeout=300)
     proc = backend.run(flow, "step-functions", "trigger", "--wait", *params, timeout=600,
                        expect=expect)
     line = next(x for x in proc.stdout.splitlines() if x.startswith("Run ") and "started" in x)
@@ -51,15 +52,17 @@ def task_ids(pathspec: str, step: str) -> list[str]:
     return sorted(t.id for t in Run(pathspec)[step])
 
 
-@pytest.mark.parametrize("flow,params", [
-    ("linear_flow.py", ()),
-    ("branch_flow.py", ()),
-    ("foreach_flow.py", ("--width", "2")),
-    ("switch_flow.py", ("--mode", "slow")),
+@pytest.mark.parametrize("flow,params,create", [
+    ("linear_flow.py", (), ()),
+    ("branch_flow.py", (), ()),
+    # nested foreach, as Distributed Maps reading their items from S3
+    ("foreach_flow.py", ("--width", "2"), ("--use-distributed-map",)),
+    ("switch_flow.py", ("--mode", "slow"), ()),
 ])
 def test_flow_gives_the_same_artifacts_as_a_local_run(sfn_backend: Backend, flow: str,
-                                                      params: tuple[str, ...]) -> None:
-    deployed = deploy_and_trigger(sfn_backend, FLOWS / flow, *params)
+                                                      params: tuple[str, ...],
+                                                      create: tuple[str, ...]) -> None:
+    deployed = deploy_and_trigger(sfn_backend, FLOWS / flow, *params, create=create)
     local = local_run(sfn_backend, FLOWS / flow, *params)
     from flowlib import Run
 
