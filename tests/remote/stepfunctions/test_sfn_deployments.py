@@ -77,3 +77,33 @@ def test_clear_errors_before_anything_is_created(sfn_stack, sfn_backend: Backend
              "FLOWLIB_DATASTORE_ROOT": str(sfn_backend.workdir / "store")}
     proc = sfn_backend.run(LINEAR, "step-functions", "create", env=local, expect=1)
     assert "needs an AWS profile" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_doctor_checks_the_roles_and_log_group(sfn_stack) -> None:  # noqa: ANN001
+    from flowlib.exceptions import FlowlibError
+    from flowlib.remote.stepfunctions.doctor import check_stack
+
+    class Session:
+        def client(self, service: str):  # noqa: ANN202
+            return sfn_stack.client(service)
+
+    iam, logs = sfn_stack.client("iam"), sfn_stack.client("logs")
+
+    def trust(service: str) -> str:
+        return json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": service}}]})
+
+    sfn_role = iam.create_role(RoleName="doctor-sfn", AssumeRolePolicyDocument=trust(
+        "states.amazonaws.com"))["Role"]["Arn"]
+    wrong = iam.create_role(RoleName="doctor-wrong", AssumeRolePolicyDocument=trust(
+        "ecs-tasks.amazonaws.com"))["Role"]["Arn"]
+    logs.create_log_group(logGroupName="/aws/vendedlogs/states/doctor")
+    group = logs.describe_log_groups(logGroupNamePrefix="/aws/vendedlogs/states/doctor")[
+        "logGroups"][0]["arn"]
+    config = {"sfn_role_arn": sfn_role, "scheduler_role_arn": wrong, "sfn_log_group_arn": group}
+    with pytest.raises(FlowlibError, match="doctor-wrong does not trust scheduler.amazonaws.com"):
+        check_stack(Session(), config)
+    config["scheduler_role_arn"] = iam.create_role(
+        RoleName="doctor-scheduler",
+        AssumeRolePolicyDocument=trust("scheduler.amazonaws.com"))["Role"]["Arn"]
+    assert "doctor-sfn, doctor-scheduler" in check_stack(Session(), config)

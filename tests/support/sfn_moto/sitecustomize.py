@@ -9,6 +9,12 @@ response, which boto3 returns as ``jobId``. The patch lower-cases the first lett
 key before the call (not inside ``Tags``, whose keys are the user's) and upper-cases the
 response's keys after it. The state machines stay written exactly as for AWS.
 
+A third gap shows on ``Retry``: for a ``.sync`` Batch task moto also listens for a task token
+(Batch supports ``.waitForTaskToken`` too), on an endpoint keyed by the state's token that the
+first attempt closes; the retried attempt's listener then returns at once as "timed out" and
+the execution fails with ``States.Timeout``. AWS does not listen for a token on ``.sync``; the
+patch drops the listener for ``.sync`` tasks.
+
 Service integrations (DynamoDB GetItem, the Batch ``.sync`` poller) reach the server at
 ``localhost:$MOTO_PORT``; the server is started as ``moto_server -p PORT``, so MOTO_PORT is
 set from that argument.
@@ -65,6 +71,18 @@ def _patch() -> None:
         env.stack.append(_upper(response))
 
     cls._eval_service_task = _eval_service_task
+    original_eval_sync = cls._eval_sync
+
+    def _eval_sync(self, env, sync_resolver, timeout_seconds, callback_endpoint,  # noqa: ANN001
+                   heartbeat_endpoint):  # noqa: ANN001, ANN202
+        if self.resource.condition == module.ResourceCondition.Sync:
+            callback_endpoint = None
+        return original_eval_sync(self, env=env, sync_resolver=sync_resolver,
+                                  timeout_seconds=timeout_seconds,
+                                  callback_endpoint=callback_endpoint,
+                                  heartbeat_endpoint=heartbeat_endpoint)
+
+    cls._eval_sync = _eval_sync
     cls._flowlib_patched = True
 
 
