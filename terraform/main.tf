@@ -185,5 +185,10 @@ module "stepfunctions" {
   table_arn      = module.metadata.table_arn
   kms_key_arn    = local.kms_key_arn
 
+  create_iam_role       = var.sfn_role_arn == null
+  iam_role_arn          = var.sfn_role_arn
+  create_scheduler_role = var.scheduler_role_arn == null
+  scheduler_role_arn    = var.scheduler_role_arn
+
   cloudwatch_log_group_retention_in_days = var.cloudwatch_log_group_retention_in_days
 }

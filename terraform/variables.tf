@@ -413,3 +413,15 @@ variable "enable_step_functions" {
   description = "Create what `step-functions create` needs: the Step Functions execution role, the EventBridge Scheduler role and an execution log group (needs enable_batch)."
   default     = true
 }
+
+variable "sfn_role_arn" {
+  type        = string
+  description = "Existing Step Functions execution role. Null: create it (with enable_step_functions)."
+  default     = null
+}
+
+variable "scheduler_role_arn" {
+  type        = string
+  description = "Existing EventBridge Scheduler role that starts state machines. Null: create it (with enable_step_functions)."
+  default     = null
+}

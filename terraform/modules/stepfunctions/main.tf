@@ -41,15 +41,22 @@ data "aws_iam_policy_document" "sfn_assume" {
 }
 
 data "aws_iam_policy_document" "sfn" {
+  #checkov:skip=CKV_AWS_111:CloudWatch Logs delivery actions and batch:DescribeJobs have no resource-level permissions; every other action is scoped to the environment.
+  #checkov:skip=CKV_AWS_356:CloudWatch Logs delivery actions and batch:DescribeJobs have no resource-level permissions; every other action is scoped to the environment.
   statement {
     sid       = "SubmitToTheEnvironmentsQueues"
     actions   = ["batch:SubmitJob"]
     resources = concat(var.job_queue_arns, [local.job_definitions])
   }
   statement {
-    sid       = "FollowAndStopJobs"
-    actions   = ["batch:DescribeJobs", "batch:TerminateJob", "batch:TagResource"]
+    sid       = "FollowJobs"
+    actions   = ["batch:DescribeJobs"]
     resources = ["*"] # DescribeJobs has no resource-level permissions
+  }
+  statement {
+    sid       = "StopAndTagJobs"
+    actions   = ["batch:TerminateJob", "batch:TagResource"]
+    resources = ["arn:${local.partition}:batch:${local.region}:${local.account}:job/*"]
   }
   statement {
     sid       = "BatchSyncRule"

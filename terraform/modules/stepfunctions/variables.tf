@@ -63,5 +63,5 @@ variable "scheduler_role_arn" {
 variable "cloudwatch_log_group_retention_in_days" {
   type        = number
   description = "Retention of the execution history log group."
-  default     = 90
+  default     = 365
 }
