@@ -22,6 +22,7 @@ from flowlib.decorators import (
 from flowlib.flow_config import Config, ConfigValue
 from flowlib.flowspec import FlowSpec, step
 from flowlib.parameters import IncludeFile, JSONType, Parameter
+from flowlib.remote.stepfunctions.flow_decorators import project, schedule
 from flowlib.version import __version__
 
 _CLIENT = {
@@ -55,6 +56,8 @@ __all__ = [
     "kubernetes",
     "secrets",
     "environment",
+    "schedule",
+    "project",
     *sorted(_CLIENT),
     "__version__",
 ]

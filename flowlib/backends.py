@@ -46,7 +46,8 @@ class Backend:
     description: str
     decorator: str | None = None  # a StepDecorator class whose ``name`` is ``name``
     launcher: str | None = None  # built as Launcher(flow_cls, graph, stores, decorators_by_step)
-    cli_group: str | None = None  # a function returning the flow file's click group
+    # A function of the flow class (None outside a flow file) returning its click group.
+    cli_group: str | None = None
     cli_help: str = ""  # one line for ``python flow.py --help`` (without importing the group)
     profile_keys: tuple[ProfileKey, ...] = ()
     extra: str = ""  # the pip extra its imports need: pip install 'flowlib-platform[extra]'
@@ -105,6 +106,20 @@ BACKENDS: dict[str, Backend] = {
                 ProfileKey("kubernetes_service_account", "service account of flowlib's jobs"),
             ),
             extra="aws,kubernetes",
+        ),
+        # An orchestrator, not a launcher: the flow is compiled to a state machine whose states
+        # run the standalone task command on Batch (flowlib/remote/stepfunctions).
+        Backend(
+            "step-functions",
+            "Deploying flows to AWS Step Functions",
+            cli_group="flowlib.remote.stepfunctions.cli:step_functions_group",
+            cli_help="Deploy the flow to AWS Step Functions (runs with no laptop attached).",
+            profile_keys=(
+                ProfileKey("sfn_role_arn", "Step Functions execution role"),
+                ProfileKey("scheduler_role_arn", "EventBridge Scheduler role (@schedule)"),
+                ProfileKey("sfn_log_group_arn", "log group of Step Functions executions"),
+            ),
+            extra="aws",
         ),
     ]
 }

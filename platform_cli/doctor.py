@@ -75,6 +75,12 @@ def run_checks(env: str, region: str, config: dict[str, Any] | None,
         ecr = session.client("ecr")
         checks.append(_run("ecr repository", lambda: _ecr(ecr, config["ecr_repository_url"]),
                            f"`platform apply {env}` recreates it"))
+    if config.get("sfn_role_arn"):
+        from flowlib.remote.stepfunctions.doctor import check_stack
+
+        checks.append(_run("step functions roles and log group",
+                           lambda: check_stack(session, config),
+                           f"`platform apply {env}` with enable_step_functions = true"))
     checks.append(_run("flowlib profile", lambda: _profile(env, config, profile),
                        f"`platform init {env}` rewrites the profile from the stack"))
     return checks

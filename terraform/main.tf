@@ -172,3 +172,23 @@ module "ecr" {
   repository_force_delete = var.ecr_repository_force_delete
   kms_key_arn             = local.kms_key_arn
 }
+
+module "stepfunctions" {
+  source = "./modules/stepfunctions"
+  count  = var.enable_step_functions && var.enable_batch ? 1 : 0
+
+  name = local.name
+  tags = local.tags
+
+  job_queue_arns = values(try(module.batch[0].job_queue_arns, {}))
+  bucket_arn     = module.artifacts.bucket_arn
+  table_arn      = module.metadata.table_arn
+  kms_key_arn    = local.kms_key_arn
+
+  create_iam_role       = var.sfn_role_arn == null
+  iam_role_arn          = var.sfn_role_arn
+  create_scheduler_role = var.scheduler_role_arn == null
+  scheduler_role_arn    = var.scheduler_role_arn
+
+  cloudwatch_log_group_retention_in_days = var.cloudwatch_log_group_retention_in_days
+}

@@ -427,3 +427,21 @@ variable "image" {
   description = "Full default step image reference, overriding the ECR repository and image_tag. Null: use them."
   default     = null
 }
+
+variable "enable_step_functions" {
+  type        = bool
+  description = "Create what `step-functions create` needs: the Step Functions execution role, the EventBridge Scheduler role and an execution log group (needs enable_batch)."
+  default     = true
+}
+
+variable "sfn_role_arn" {
+  type        = string
+  description = "Existing Step Functions execution role. Null: create it (with enable_step_functions)."
+  default     = null
+}
+
+variable "scheduler_role_arn" {
+  type        = string
+  description = "Existing EventBridge Scheduler role that starts state machines. Null: create it (with enable_step_functions)."
+  default     = null
+}

@@ -22,7 +22,7 @@ class FlowGroup(click.Group):
         if command is None:
             found = next((b for b in with_cli() if b.name == name), None)
             if found is not None:
-                command = found.load("cli_group")()
+                command = found.load("cli_group")(getattr(self, "flow_cls", None))
                 self.add_command(command, name)
         return command
 
@@ -40,6 +40,8 @@ def build_cli(flow_cls: type) -> click.Group:
     def cli(ctx: click.Context, **options: object) -> None:
         ctx.obj = FlowContext(flow_cls)
         apply_top_level(ctx.obj, options)
+
+    cli.flow_cls = flow_cls  # backends' groups may add flow-specific options (its parameters)
 
     for command in (
         run_commands.run_command(flow_cls),

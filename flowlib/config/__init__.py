@@ -391,6 +391,9 @@ _STACK_KEYS = {
     "kubernetes_service_account": "kubernetes_service_account",
     "ecr_repository_url": "ecr_repository_url",
     "image": "image",
+    "sfn_role_arn": "sfn_role_arn",
+    "scheduler_role_arn": "scheduler_role_arn",
+    "sfn_log_group_arn": "sfn_log_group_arn",
 }
 
 

@@ -187,6 +187,7 @@ def _cycle(url: str, mirror: Path, tmp_path: Path, timings: dict[str, float]) ->
         _check_batch(clients, config)
         _check_eks(clients, config, kms_key_arn)
         _check_ecr(clients, config, kms_key_arn)
+        _check_step_functions(clients, config)
 
         plan = _timed(
             timings,
@@ -507,6 +508,20 @@ def _check_ecr(clients: _Clients, config: dict[str, Any], kms_key_arn: str) -> N
     assert repository["encryptionConfiguration"]["encryptionType"] == "KMS"
     assert repository["encryptionConfiguration"]["kmsKey"] == kms_key_arn
     assert clients.ecr.get_lifecycle_policy(repositoryName=name)["lifecyclePolicyText"]
+
+
+def _check_step_functions(clients: _Clients, config: dict[str, Any]) -> None:
+    """The roles and log group `step-functions create` needs, checked as `platform doctor`
+    checks them (existence and trusted service)."""
+    from flowlib.remote.stepfunctions.doctor import check_stack
+
+    class _Session:
+        def client(self, service: str) -> Any:
+            return getattr(clients, service)
+
+    assert config["sfn_role_arn"] and config["scheduler_role_arn"]
+    assert config["sfn_log_group_arn"]
+    assert "present" in check_stack(_Session(), config)
 
 
 def _check_nothing_left(clients: _Clients, config: dict[str, Any]) -> None:

@@ -92,6 +92,8 @@ def test_bring_your_own_vpc_roles_and_key(planner: Any) -> None:
         "batch_execution_role_arn": f"arn:aws:iam::{ACCOUNT}:role/byo-exec",
         "eks_cluster_role_arn": f"arn:aws:iam::{ACCOUNT}:role/byo-eks",
         "eks_node_role_arn": f"arn:aws:iam::{ACCOUNT}:role/byo-node",
+        "sfn_role_arn": f"arn:aws:iam::{ACCOUNT}:role/byo-sfn",
+        "scheduler_role_arn": f"arn:aws:iam::{ACCOUNT}:role/byo-scheduler",
     }
     planned = plan(
         "byo",
@@ -141,6 +143,8 @@ def test_bring_your_own_vpc_roles_and_key(planner: Any) -> None:
     assert config["batch_job_role_arn"] == roles["task_role_arn"]
     assert config["batch_execution_role_arn"] == roles["batch_execution_role_arn"]
     assert config["s3_kms_key_arn"] == key_arn
+    assert config["sfn_role_arn"] == roles["sfn_role_arn"]
+    assert config["scheduler_role_arn"] == roles["scheduler_role_arn"]
 
 
 def test_everything_optional_off_gives_nulls(planner: Any) -> None:

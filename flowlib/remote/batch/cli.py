@@ -53,7 +53,7 @@ def _context(queue: tuple[str, ...]) -> tuple[Any, list[str]]:
     return client, _queues(profile, queue)
 
 
-def batch_group() -> click.Group:
+def batch_group(flow_cls: type | None = None) -> click.Group:
     @click.group(name="batch", help="This flow's jobs on AWS Batch.\n\n"
                  "Example: python flow.py batch list --run-id 12")
     def group() -> None:

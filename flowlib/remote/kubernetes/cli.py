@@ -104,7 +104,7 @@ def _row(job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def kubernetes_group() -> click.Group:
+def kubernetes_group(flow_cls: type | None = None) -> click.Group:
     @click.group(
         "kubernetes",
         help="This flow's Kubernetes Jobs.\n\nExample: python flow.py kubernetes list --run-id 3",

@@ -45,11 +45,13 @@ class BatchStack:
         return self.stack.client(service)
 
 
-def start_batch_stack(log_path: Path | None = None) -> BatchStack:
+def start_batch_stack(log_path: Path | None = None,
+                      server_env: dict[str, str] | None = None) -> BatchStack:
     from tests.support.fake_docker import FakeDockerServer
 
     docker = FakeDockerServer().start()
-    server = MotoServer(mode="process", env={"DOCKER_HOST": docker.docker_host},
+    server = MotoServer(mode="process", env={"DOCKER_HOST": docker.docker_host,
+                                             **(server_env or {})},
                         log_path=log_path)
     server.start()
     env = aws_env(server.url, REGION)

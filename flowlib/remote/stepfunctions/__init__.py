@@ -1,0 +1,12 @@
+"""Production deployments on AWS Step Functions (``python flow.py step-functions ...``).
+
+* ``flow_decorators``: ``@schedule`` and ``@project`` on the flow class (no AWS import).
+* ``naming``: state machine, schedule and job definition names from flow, project branch.
+* ``compiler``: the flow graph as Amazon States Language, as data (sorted-key JSON).
+* ``entry``: the container entry of every state: registers the task in the metadata store
+  (inputs, foreach frames, resume clones), runs the standalone step command, enforces
+  ``@timeout``, and writes the small control record the state machine branches on.
+* ``deploy``: create/update/delete of the state machine, its job definitions and schedule,
+  with a deployment record so ``delete`` removes exactly what ``create`` made.
+* ``cli``: the click group (registered like the batch and kubernetes groups).
+"""

@@ -1,0 +1,352 @@
+"""Create, update and delete a deployment; start, resume and list its executions.
+
+A deployment is a state machine, its job definitions and, with ``@schedule``, an EventBridge
+Scheduler schedule. ``create`` writes a deployment record (S3, beside the artifacts:
+``<prefix>/stepfunctions/<name>.json``) listing exactly what it made, which ``delete``
+removes and nothing else. Runs are allocated in the metadata store by ``trigger``/``resume``
+before the execution starts (so the pathspec is printed at once), or by the start task of a
+scheduled execution.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from flowlib.current import current_user
+from flowlib.exceptions import FlowlibError
+from flowlib.graph import FlowGraph
+from flowlib.remote.stepfunctions import entry
+from flowlib.remote.stepfunctions.definition import Built
+from flowlib.remote.stepfunctions.flow_decorators import Schedule
+from flowlib.remote.stepfunctions.naming import Deployment
+from flowlib.stores import Stores
+
+RECORD_VERSION = 1
+
+
+class DeploymentError(FlowlibError):
+    """The profile or the account cannot take this deployment; the message says what to fix."""
+
+
+@dataclass
+class Record:
+    name: str
+    flow: str
+    state_machine_arn: str
+    schedule: str | None = None
+    job_definitions: list[str] = field(default_factory=list)
+    default_parameters: str | None = None
+    project: str | None = None
+    branch: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps({"version": RECORD_VERSION, **self.__dict__}, sort_keys=True,
+                          indent=2)
+
+
+def require_aws(stores: Stores, need_schedule: bool) -> Any:
+    profile = stores.profile
+    if profile is None or profile["datastore"] != "s3" or profile["metadata"] != "dynamodb":
+        raise DeploymentError(
+            "step-functions needs an AWS profile (datastore s3, metadata dynamodb): select one "
+            "with FLOWLIB_PROFILE, e.g. the environment 'platform init' created.")
+    if not profile["sfn_role_arn"]:
+        raise DeploymentError(
+            "The profile has no sfn_role_arn (the Step Functions execution role): apply the "
+            "Terraform stack with create_step_functions = true and refresh the profile "
+            "('platform init'), or set FLOWLIB_SFN_ROLE_ARN.")
+    if need_schedule and not profile["scheduler_role_arn"]:
+        raise DeploymentError(
+            "The flow has @schedule but the profile has no scheduler_role_arn (the EventBridge "
+            "Scheduler role): apply the Terraform stack with create_step_functions = true, or "
+            "set FLOWLIB_SCHEDULER_ROLE_ARN.")
+    return profile
+
+
+class Deployer:
+    def __init__(self, stores: Stores, deployment: Deployment) -> None:
+        from flowlib.config.aws import AwsContext
+
+        self.stores = stores
+        self.deployment = deployment
+        self.profile = stores.profile
+        self.aws = AwsContext(self.profile)
+        self.sfn = self.aws.client("stepfunctions")
+
+    # -- the record ---------------------------------------------------------------------
+    @property
+    def record_key(self) -> str:
+        prefix = (self.profile["s3_prefix"] or "").strip("/")
+        return "/".join(p for p in (prefix, "stepfunctions", f"{self.deployment.name}.json")
+                        if p)
+
+    def read_record(self) -> Record | None:
+        s3 = self.aws.client("s3")
+        try:
+            body = s3.get_object(Bucket=self.profile["s3_bucket"], Key=self.record_key)["Body"]
+        except s3.exceptions.NoSuchKey:
+            return None
+        data = json.loads(body.read())
+        data.pop("version", None)
+        return Record(**data)
+
+    def write_record(self, record: Record) -> None:
+        kms = self.profile["s3_kms_key_arn"]
+        sse = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms} if kms else {}
+        self.aws.client("s3").put_object(Bucket=self.profile["s3_bucket"], Key=self.record_key,
+                                         Body=record.to_json().encode(), **sse)
+
+    def require_record(self) -> Record:
+        record = self.read_record()
+        if record is None:
+            raise DeploymentError(
+                f"{self.deployment.flow} is not deployed as '{self.deployment.name}' on "
+                f"{self.stores.description}: run 'step-functions create' first (with the same "
+                "--name/--branch/--production).")
+        return record
+
+    # -- create -------------------------------------------------------------------------
+    def create(self, built: Built, schedule: Schedule | None, default_parameters: str
+               ) -> list[str]:
+        """Create or update; returns what changed (empty: nothing changed)."""
+        changes: list[str] = []
+        key = self.stores.artifacts(self.deployment.flow).put_bytes(built.package)
+        assert key == built.package_key
+        for name, kwargs in sorted(built.job_definitions.items()):
+            if self._ensure_job_definition(name, kwargs):
+                changes.append(f"registered job definition {name}")
+        arn, machine_changes = self._ensure_state_machine(built.definition)
+        changes += machine_changes
+        previous = self.read_record()
+        schedule_name = self._ensure_schedule(arn, schedule, default_parameters, previous,
+                                              changes)
+        names = sorted(built.job_definitions)
+        if previous is not None:
+            stale = sorted(set(previous.job_definitions) - set(names))
+            for name in stale:
+                self._deregister(name)
+                changes.append(f"deregistered job definition {name} (no step uses it now)")
+        record = Record(self.deployment.name, self.deployment.flow, arn, schedule_name, names,
+                        default_parameters, self.deployment.project, self.deployment.branch)
+        if previous is None or previous.to_json() != record.to_json():
+            self.write_record(record)
+            if previous is not None and previous.default_parameters != default_parameters \
+                    and not changes:
+                changes.append("parameter defaults changed")
+        return changes
+
+    def _ensure_job_definition(self, name: str, kwargs: dict[str, Any]) -> bool:
+        batch = self.aws.client("batch")
+        found = batch.describe_job_definitions(jobDefinitionName=name, status="ACTIVE").get(
+            "jobDefinitions", [])
+        if found:
+            return False
+        batch.register_job_definition(**kwargs)
+        return True
+
+    def _deregister(self, name: str) -> None:
+        batch = self.aws.client("batch")
+        for found in batch.describe_job_definitions(jobDefinitionName=name,
+                                                    status="ACTIVE").get("jobDefinitions", []):
+            batch.deregister_job_definition(jobDefinition=found["jobDefinitionArn"])
+
+    def find_state_machine(self) -> str | None:
+        for page in self.sfn.get_paginator("list_state_machines").paginate():
+            for machine in page.get("stateMachines", []):
+                if machine["name"] == self.deployment.name:
+                    return machine["stateMachineArn"]
+        return None
+
+    def _ensure_state_machine(self, definition: dict[str, Any]) -> tuple[str, list[str]]:
+        role = self.profile["sfn_role_arn"]
+        text = json.dumps(definition, sort_keys=True)
+        logging = self._logging()
+        arn = self.find_state_machine()
+        if arn is None:
+            tags = [{"key": k, "value": v} for k, v in sorted(
+                self.deployment.resource_tags().items())]
+            arn = self.sfn.create_state_machine(
+                name=self.deployment.name, definition=text, roleArn=role, type="STANDARD",
+                tags=tags, **logging)["stateMachineArn"]
+            return arn, [f"created state machine {self.deployment.name} "
+                         f"({len(definition['States'])} top-level states)"]
+        current = self.sfn.describe_state_machine(stateMachineArn=arn)
+        old = json.loads(current["definition"])
+        changes = describe_changes(old, definition)
+        if current.get("roleArn") != role:
+            changes.append(f"execution role {current.get('roleArn')} -> {role}")
+        if changes:
+            self.sfn.update_state_machine(stateMachineArn=arn, definition=text, roleArn=role,
+                                          **logging)
+            changes = [f"updated state machine {self.deployment.name}: {c}" for c in changes]
+        return arn, changes
+
+    def _logging(self) -> dict[str, Any]:
+        group = self.profile["sfn_log_group_arn"]
+        if not group:
+            return {}
+        arn = group if group.endswith(":*") else f"{group}:*"
+        return {"loggingConfiguration": {"level": "ERROR", "includeExecutionData": False,
+                                         "destinations": [{"cloudWatchLogsLogGroup": {
+                                             "logGroupArn": arn}}]}}
+
+    def _ensure_schedule(self, arn: str, schedule: Schedule | None, default_parameters: str,
+                         previous: Record | None, changes: list[str]) -> str | None:
+        scheduler = self.aws.client("scheduler")
+        name = self.deployment.name
+        existed = previous is not None and previous.schedule is not None
+        if schedule is None:
+            if existed:
+                scheduler.delete_schedule(Name=name)
+                changes.append(f"deleted schedule {name}")
+            return None
+        wanted = {
+            "Name": name,
+            "ScheduleExpression": schedule.expression,
+            "ScheduleExpressionTimezone": schedule.timezone or "UTC",
+            "FlexibleTimeWindow": {"Mode": "OFF"},
+            "State": "ENABLED",
+            "Description": f"flowlib: starts {name}",
+            "Target": {"Arn": arn, "RoleArn": self.profile["scheduler_role_arn"],
+                       "Input": json.dumps({"defaults": default_parameters},
+                                           sort_keys=True)},
+        }
+        try:
+            current = scheduler.get_schedule(Name=name)
+        except scheduler.exceptions.ResourceNotFoundException:
+            scheduler.create_schedule(**wanted)
+            changes.append(f"created schedule {name}: {schedule.expression} "
+                           f"({wanted['ScheduleExpressionTimezone']})")
+            return name
+        same = all(current.get(k) == wanted[k] for k in (
+            "ScheduleExpression", "ScheduleExpressionTimezone", "State")) and all(
+            (current.get("Target") or {}).get(k) == wanted["Target"][k]
+            for k in ("Arn", "RoleArn", "Input"))
+        if not same:
+            scheduler.update_schedule(**wanted)
+            changes.append(f"updated schedule {name}: {schedule.expression} "
+                           f"({wanted['ScheduleExpressionTimezone']})")
+        return name
+
+    # -- delete -------------------------------------------------------------------------
+    def delete(self) -> list[str]:
+        record = self.require_record()
+        removed = []
+        if record.schedule:
+            scheduler = self.aws.client("scheduler")
+            try:
+                scheduler.delete_schedule(Name=record.schedule)
+                removed.append(f"schedule {record.schedule}")
+            except scheduler.exceptions.ResourceNotFoundException:
+                pass
+        try:
+            self.sfn.delete_state_machine(stateMachineArn=record.state_machine_arn)
+            removed.append(f"state machine {record.name}")
+        except self.sfn.exceptions.StateMachineDoesNotExist:
+            pass
+        for name in record.job_definitions:
+            self._deregister(name)
+            removed.append(f"job definition {name}")
+        self.aws.client("s3").delete_object(Bucket=self.profile["s3_bucket"],
+                                            Key=self.record_key)
+        return removed
+
+    # -- executions ---------------------------------------------------------------------
+    def start(self, record: Record, run_id: str, extra: dict[str, Any] | None = None) -> str:
+        payload = {"run_id": run_id, **(extra or {})}
+        return self.sfn.start_execution(
+            stateMachineArn=record.state_machine_arn, name=execution_name(record.flow, run_id),
+            input=json.dumps(payload, sort_keys=True))["executionArn"]
+
+    def executions(self, status: str | None) -> list[dict[str, Any]]:
+        record = self.require_record()
+        kwargs: dict[str, Any] = {"stateMachineArn": record.state_machine_arn}
+        if status:
+            kwargs["statusFilter"] = status
+        found = []
+        for page in self.sfn.get_paginator("list_executions").paginate(**kwargs):
+            found += page.get("executions", [])
+        return found
+
+
+def execution_name(flow: str, run_id: str) -> str:
+    return f"{flow}-{run_id}"[-80:]
+
+
+def new_run(stores: Stores, deployment: Deployment, trigger: str, execution: str,
+            origin_run_id: str | None = None) -> str:
+    """Allocate a run in the metadata store, tagged like every run of the deployment."""
+    from flowlib.runtime.run import system_tags
+
+    run = stores.metadata.create_run(
+        deployment.flow, current_user(),
+        [*system_tags(), *deployment.run_tags(), f"trigger:{trigger}"], [], origin_run_id)
+    return run.run_id
+
+
+def tag_execution(stores: Stores, flow: str, run_id: str, execution: str) -> None:
+    stores.metadata.add_tags(flow, run_id, [entry.EXECUTION_TAG + execution])
+
+
+def describe_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """What differs between two definitions, by state (nested states included)."""
+    def states(definition: dict[str, Any]) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for name, state in definition.get("States", {}).items():
+            found[name] = state
+            for branch in state.get("Branches", []):
+                found.update(states(branch))
+            if "ItemProcessor" in state:
+                found.update(states(state["ItemProcessor"]))
+        return found
+
+    before, after = states(old), states(new)
+    changes = [f"added state {n}" for n in sorted(set(after) - set(before))]
+    changes += [f"removed state {n}" for n in sorted(set(before) - set(after))]
+    for name in sorted(set(before) & set(after)):
+        a, b = before[name], after[name]
+        if json.dumps(_shallow(a), sort_keys=True) != json.dumps(_shallow(b), sort_keys=True):
+            command_a = (a.get("Parameters") or {}).get("ContainerOverrides", {}).get("Command")
+            command_b = (b.get("Parameters") or {}).get("ContainerOverrides", {}).get("Command")
+            what = "code package" if command_a != command_b and _package(command_a) != _package(
+                command_b) else "settings"
+            changes.append(f"changed state {name} ({what})")
+    for key in ("TimeoutSeconds", "Comment"):
+        if old.get(key) != new.get(key) and key != "Comment":
+            changes.append(f"{key} {old.get(key)} -> {new.get(key)}")
+    return changes
+
+
+def _shallow(state: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in state.items() if k not in ("Branches", "ItemProcessor")}
+
+
+def _package(command: list[str] | None) -> str | None:
+    if not command or "--package" not in command:
+        return None
+    return command[command.index("--package") + 1]
+
+
+def wait_for(sfn: Any, execution_arn: str, poll: float = 1.0, report: Any = None) -> str:
+    """Follow an execution to its end; returns its final status."""
+    while True:
+        status = sfn.describe_execution(executionArn=execution_arn)["status"]
+        if report is not None:
+            report()
+        if status != "RUNNING":
+            return status
+        time.sleep(poll)
+
+
+def graph_reachable(graph: FlowGraph, step: str) -> list[str]:
+    seen: set[str] = set()
+    todo = [step]
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo += graph.children(name)
+    return sorted(seen)

@@ -1,0 +1,344 @@
+"""Container entry of every Step Functions state: the bookkeeping the local scheduler does,
+then the standalone step command, unchanged.
+
+    python -m flowlib.remote.stepfunctions.entry --flow F --package KEY --expect-version V \
+        --step S --parent-kind same --parents a,b [...]
+
+The state machine passes what only it knows through the job's environment:
+``FLOWLIB_SFN_EXECUTION`` (execution name), ``FLOWLIB_SFN_RUN`` (run id, from the start
+task's control record), ``FLOWLIB_SFN_TASK`` (task id: ``1``, ``1-3``, ``1-3-0`` per foreach
+level), ``FLOWLIB_SFN_RERUN`` (steps a resume re-runs) and, for the start task only,
+``FLOWLIB_SFN_INPUT`` (the execution input: the run id allocated by ``trigger``, or nothing
+for a scheduled execution, which allocates the run here).
+
+The entry then (1) registers the task with its input paths and foreach frames, read from its
+parents' records in the metadata store (or clones the origin run's task on resume), (2) runs
+``python flow.py step S --run-id R --task-id T --attempt N`` from the code package, the
+command ``--with batch`` submits (what ``flowlib.remote.bootstrap`` does, in-process), with
+the step's ``@timeout`` as a deadline, (3) records an attempt that died without recording
+itself, like the local scheduler, and (4) writes the control record the state machine reads
+after a start, foreach or switch task, and marks the run finished after ``end`` or after a
+failure no ``@retry``/``@catch`` will handle.
+Exit status 0 means the task succeeded (Step Functions moves on), anything else fails the
+Batch job (Step Functions applies the state's Retry and Catch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from flowlib.exceptions import FlowlibError
+from flowlib.metadata.records import FAILED, RUNNING, SUCCEEDED, TaskRecord
+from flowlib.version import __version__
+
+VERSION_MISMATCH_EXIT = 78
+ENV_EXECUTION = "FLOWLIB_SFN_EXECUTION"
+ENV_RUN = "FLOWLIB_SFN_RUN"
+ENV_TASK = "FLOWLIB_SFN_TASK"
+ENV_INPUT = "FLOWLIB_SFN_INPUT"
+ENV_RERUN = "FLOWLIB_SFN_RERUN"
+ENV_DEFAULTS = "FLOWLIB_SFN_DEFAULT_PARAMETERS"
+ENV_RUN_TAGS = "FLOWLIB_SFN_RUN_TAGS"
+EXECUTION_TAG = "step_functions_execution:"
+FIRST_TASK = "1"
+PARAMETERS_STEP = "_parameters"
+
+
+class EntryError(Exception):
+    """The task cannot be set up (a missing parent, a run that does not exist)."""
+
+
+def control_key(flow: str, execution: str, step: str, task_id: str) -> dict[str, Any]:
+    """Where the control record of a task lives in the metadata table (DynamoDB)."""
+    return {"pk": {"S": f"SFN#{flow}#{execution}"}, "sk": {"S": f"{step}#{task_id}"}}
+
+
+def items_key(prefix: str, flow: str, execution: str, step: str, task_id: str) -> str:
+    """Where a foreach task writes its split indices for a Distributed Map (S3)."""
+    parts = [p for p in ((prefix or "").strip("/"), "stepfunctions", "items", flow, execution,
+                         step, f"{task_id}.json") if p]
+    return "/".join(parts)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m flowlib.remote.stepfunctions.entry")
+    parser.add_argument("--flow", required=True)
+    parser.add_argument("--package", required=True)
+    parser.add_argument("--expect-version", required=True)
+    parser.add_argument("--step", required=True)
+    parser.add_argument("--parent-kind", required=True,
+                        choices=["parameters", "same", "foreach-body", "foreach-join"])
+    parser.add_argument("--parents", default="")
+    parser.add_argument("--split", default=None)
+    parser.add_argument("--control", action="store_true")
+    parser.add_argument("--items-to-s3", action="store_true")
+    parser.add_argument("--retries", type=int, default=0)
+    parser.add_argument("--catch", action="store_true")
+    parser.add_argument("--catch-fallback", action="store_true")
+    parser.add_argument("--timeout", type=float, default=None)
+    parser.add_argument("--max-num-splits", type=int, default=100)
+    return parser.parse_args(argv)
+
+
+class Entry:
+    def __init__(self, args: argparse.Namespace, environ: dict[str, str]) -> None:
+        from flowlib.stores import open_stores
+
+        self.args = args
+        self.env = environ
+        self.stores = open_stores()
+        self.meta = self.stores.metadata
+        self.flow = args.flow
+        self.step = args.step
+        self.execution = environ[ENV_EXECUTION]
+        self.task_id = environ.get(ENV_TASK) or "1"
+        self.rerun = set(json.loads(environ.get(ENV_RERUN) or "[]"))
+        self.run_id = environ.get(ENV_RUN) or ""
+        self.script = ""
+
+    # -- the run ------------------------------------------------------------------------
+    def resolve_run(self) -> None:
+        if self.run_id:
+            return
+        given = json.loads(self.env.get(ENV_INPUT) or "{}")
+        if given.get("run_id"):
+            self.run_id = str(given["run_id"])
+            self.rerun = set(given.get("rerun") or [])
+            if self.meta.get_run(self.flow, self.run_id) is None:
+                raise EntryError(f"run {self.flow}/{self.run_id} named by the execution input "
+                                 "does not exist in the metadata store")
+            return
+        self.run_id = self._allocate_run(given.get("defaults") or self.env.get(ENV_DEFAULTS))
+
+    def _allocate_run(self, key: str | None) -> str:
+        """A scheduled (or console-started) execution: allocate the run here, once."""
+        from flowlib.current import current_user
+        from flowlib.datastore.artifacts import ArtifactRef
+        from flowlib.runtime.run import _register_parameters, system_tags
+
+        tag = EXECUTION_TAG + self.execution
+        existing = next(iter(self.meta.list_runs(self.flow, tags=[tag], limit=1)), None)
+        if existing is not None:  # this job is a re-run of the start task
+            return existing.run_id
+        refs = {}
+        if key:
+            raw = json.loads(self.stores.artifacts(self.flow).get_bytes(key))
+            refs = {name: ArtifactRef.from_dict(ref) for name, ref in raw.items()}
+        run_tags = json.loads(self.env.get(ENV_RUN_TAGS) or "[]")
+        run = self.meta.create_run(self.flow, current_user(),
+                                   [*system_tags(), *run_tags, tag, "trigger:schedule"], [])
+        _register_parameters(self.stores, self.flow, run.run_id, refs)
+        return run.run_id
+
+    # -- the task -----------------------------------------------------------------------
+    def pathspec(self, step: str, task_id: str) -> str:
+        return f"{self.flow}/{self.run_id}/{step}/{task_id}"
+
+    def _done(self, step: str, task_id: str) -> TaskRecord | None:
+        task = self.meta.get_task(self.flow, self.run_id, step, task_id)
+        return task if task is not None and task.status == SUCCEEDED else None
+
+    def inputs(self) -> tuple[list[TaskRecord], list[dict[str, Any]]]:
+        """The parent tasks and the foreach frames of this task."""
+        from flowlib.runtime.state import ForeachFrame
+
+        kind = self.args.parent_kind
+        parents = [p for p in self.args.parents.split(",") if p]
+        if kind == "parameters":
+            found = self._done(PARAMETERS_STEP, "0")
+            if found is None:
+                raise EntryError(f"run {self.flow}/{self.run_id} has no stored parameters")
+            return [found], []
+        if kind == "foreach-body":
+            split_id, _, index = self.task_id.rpartition("-")
+            split = self._done(parents[0], split_id)
+            if split is None or not split.transition:
+                raise EntryError(f"foreach task {self.pathspec(parents[0], split_id)} has not "
+                                 "succeeded")
+            frame = ForeachFrame(parents[0], split.transition["foreach"],
+                                 int(split.transition["num_splits"]), int(index),
+                                 split.pathspec)
+            return [split], [*split.foreach_stack, frame.to_dict()]
+        if kind == "foreach-join":
+            split = self._done(self.args.split, self.task_id)
+            if split is None or not split.transition:
+                raise EntryError(f"foreach task {self.pathspec(self.args.split, self.task_id)} "
+                                 "has not succeeded")
+            found = []
+            for index in range(int(split.transition["num_splits"])):
+                child = f"{self.task_id}-{index}"
+                task = next((t for p in parents if (t := self._done(p, child))), None)
+                if task is None:
+                    raise EntryError(f"no step of {', '.join(parents)} succeeded as task "
+                                     f"{child} of run {self.flow}/{self.run_id}")
+                found.append(task)
+            return found, list(split.foreach_stack)
+        found = [t for p in parents if (t := self._done(p, self.task_id))]
+        if not found:
+            raise EntryError(f"no step of {', '.join(parents)} succeeded as task "
+                             f"{self.task_id} of run {self.flow}/{self.run_id}")
+        return found, list(found[0].foreach_stack)
+
+    def register(self) -> TaskRecord:
+        """The task's record: registered now, or cloned from the origin run on resume."""
+        task = self.meta.get_task(self.flow, self.run_id, self.step, self.task_id)
+        if task is not None:
+            return task
+        parents, stack = self.inputs()
+        input_paths = [p.pathspec for p in parents]
+        source = self._clone_source(parents, stack)
+        if source is not None:
+            self.meta.clone_task(source, self.run_id, self.task_id, input_paths, stack)
+            print(f"flowlib: task {self.pathspec(self.step, self.task_id)} cloned from "
+                  f"{source.pathspec}", flush=True)
+        else:
+            self.meta.create_tasks([TaskRecord(self.flow, self.run_id, self.step, self.task_id,
+                                               "pending", time.time(), stack, input_paths)])
+        task = self.meta.get_task(self.flow, self.run_id, self.step, self.task_id)
+        assert task is not None
+        return task
+
+    def _clone_source(self, parents: list[TaskRecord], stack: list[dict[str, Any]]
+                      ) -> TaskRecord | None:
+        run = self.meta.get_run(self.flow, self.run_id)
+        if run is None or run.origin_run_id is None or self.step in self.rerun:
+            return None
+        if not all(p.origin is not None for p in parents):
+            return None  # an input was recomputed: this task would see other values
+        from flowlib.runtime.resume import ResumePlan
+        from flowlib.runtime.state import ForeachFrame
+
+        plan = ResumePlan(self.meta, None, self.flow, run.origin_run_id, None)  # type: ignore
+        frames = [ForeachFrame.from_dict(f) for f in stack]
+        return plan.clone_source(self.step, frames, True)
+
+    # -- running it ---------------------------------------------------------------------
+    def run_attempt(self) -> bool:
+        from flowlib.runtime.errors import crash_record
+
+        key = (self.flow, self.run_id, self.step, self.task_id)
+        attempts = self.meta.list_attempts(*key)
+        restart = (int(self.env.get("AWS_BATCH_JOB_ATTEMPT", "1") or 1) > 1 and bool(attempts)
+                   and attempts[-1].status == RUNNING)
+        attempt = attempts[-1].attempt if restart else len(attempts)
+        step_args = ["step", self.step, "--run-id", self.run_id, "--task-id", self.task_id,
+                     "--attempt", str(attempt), "--max-num-splits", str(self.args.max_num_splits)]
+        if self.args.catch_fallback:
+            step_args.append("--catch-fallback")
+        # What ``python -m flowlib.remote.bootstrap`` does (the version was checked in
+        # ``main``), without a third interpreter: fetch the package, run the step command.
+        workdir = self._unpack()
+        command = [sys.executable, str(workdir / self.script), *step_args]
+        deadline = None if self.args.catch_fallback else self.args.timeout
+        timed_out = False
+        try:
+            result = subprocess.run(command, timeout=deadline, check=False,  # noqa: S603
+                                    cwd=workdir)
+            code = result.returncode
+        except subprocess.TimeoutExpired:
+            timed_out, code = True, None
+        record = next((a for a in self.meta.list_attempts(*key) if a.attempt == attempt), None)
+        if record is None or record.status == RUNNING or timed_out:
+            if timed_out:
+                error = crash_record("Timeout", f"the attempt exceeded @timeout of "
+                                                f"{self.args.timeout:g} s and was killed")
+            elif record is None:
+                error = crash_record("Crash", f"the task process exited with code {code} "
+                                              "before the step started")
+            else:
+                error = crash_record("Crash", f"the task process exited with code {code} "
+                                              "before the step finished")
+            if record is None:
+                self.meta.start_attempt(*key, attempt)
+            if record is None or record.status == RUNNING:
+                self.meta.finish_attempt(*key, attempt, FAILED, {}, None, error)
+            print(f"flowlib: {error['type']}: {error['message']}", file=sys.stderr, flush=True)
+            return False
+        return record.status == SUCCEEDED
+
+    def _unpack(self) -> Path:
+        from flowlib.remote.package import unpack_package
+
+        workdir = Path(tempfile.mkdtemp(prefix="flowlib-task-"))
+        try:
+            manifest = unpack_package(self.stores, self.flow, self.args.package, workdir)
+        except FlowlibError as exc:
+            raise EntryError(f"cannot fetch the code package: {exc}") from None
+        self.script = manifest["script"]
+        return workdir
+
+    def write_control(self, task: TaskRecord) -> None:
+        if not self.args.control:
+            return
+        from flowlib.config.aws import AwsContext
+
+        transition = task.transition or {}
+        ctl: dict[str, Any] = {"run": self.run_id, "rerun": sorted(self.rerun)}
+        if transition.get("foreach"):
+            count = int(transition.get("num_splits", 0))
+            ctl.update(num_splits=count, splits=list(range(count)))
+        elif transition.get("next"):
+            ctl["next"] = transition["next"][0]
+        profile = self.stores.profile
+        if self.args.items_to_s3 and transition.get("foreach"):
+            kms = profile["s3_kms_key_arn"]
+            sse = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms} if kms else {}
+            AwsContext(profile).client("s3").put_object(
+                Bucket=profile["s3_bucket"], Body=json.dumps(ctl["splits"]).encode(),
+                Key=items_key(profile["s3_prefix"], self.flow, self.execution, self.step,
+                              self.task_id), **sse)
+        client = AwsContext(profile).client("dynamodb")
+        client.put_item(TableName=profile["dynamodb_table"],
+                        Item={**control_key(self.flow, self.execution, self.step, self.task_id),
+                              "ctl": {"S": json.dumps(ctl, sort_keys=True)},
+                              "type": {"S": "sfn_control"}})
+
+    def finish_run(self, status: str) -> None:
+        self.meta.update_run(self.flow, self.run_id, status, time.time())
+
+    def main(self) -> int:
+        self.resolve_run()
+        task = self.register()
+        if task.status != SUCCEEDED:
+            ok = self.run_attempt()
+            if not ok:
+                final = self.args.catch_fallback or (
+                    not self.args.catch
+                    and len(self.meta.list_attempts(self.flow, self.run_id, self.step,
+                                                    self.task_id)) > self.args.retries)
+                if final:
+                    self.finish_run(FAILED)
+                return 1
+            task = self.meta.get_task(self.flow, self.run_id, self.step, self.task_id)
+            assert task is not None
+        self.write_control(task)
+        if self.step == "end":
+            self.finish_run(SUCCEEDED)
+        return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.expect_version != __version__:
+        print(f"flowlib version mismatch: the state machine was created with flowlib "
+              f"{args.expect_version} but this image has flowlib {__version__}. Rebuild the "
+              "image, or re-run step-functions create with the image's version.",
+              file=sys.stderr)
+        return VERSION_MISMATCH_EXIT
+    try:
+        return Entry(args, dict(os.environ)).main()
+    except EntryError as exc:
+        print(f"flowlib: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,19 @@
+output "iam_role_arn" {
+  description = "Step Functions execution role (created or brought); null when disabled."
+  value       = var.create ? (local.create_role ? aws_iam_role.sfn[0].arn : var.iam_role_arn) : null
+}
+
+output "scheduler_role_arn" {
+  description = "EventBridge Scheduler role (created or brought); null when disabled."
+  value       = var.create ? (local.create_scheduler ? aws_iam_role.scheduler[0].arn : var.scheduler_role_arn) : null
+}
+
+output "cloudwatch_log_group_arn" {
+  description = "Log group of execution history; null when disabled."
+  value       = try(aws_cloudwatch_log_group.this[0].arn, null)
+}
+
+output "cloudwatch_log_group_name" {
+  description = "Name of the execution history log group; null when disabled."
+  value       = try(aws_cloudwatch_log_group.this[0].name, null)
+}

@@ -1,0 +1,177 @@
+"""Compile-only: every flow in tests/flows becomes a definition that passes the States
+Language rules we can check offline, the same flow always gives the same bytes, and a graph
+that cannot compile is refused with the step named, before anything is created."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flowlib.graph import FlowGraph
+from flowlib.remote.stepfunctions.compiler import CompileError, lint_definition, to_json
+from flowlib.remote.stepfunctions.naming import Deployment
+
+REPO = Path(__file__).resolve().parents[3]
+FLOW_FILES = sorted(p for p in [*(REPO / "tests" / "flows").glob("*.py"),
+                                *(REPO / "tests" / "flows" / "remote").glob("*.py")]
+                    if p.name != "__init__.py")
+
+
+def load_flow(path: Path) -> type:
+    from flowlib import FlowSpec
+
+    spec = importlib.util.spec_from_file_location(f"sfn_compile_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return next(v for v in vars(module).values()
+                if isinstance(v, type) and issubclass(v, FlowSpec) and v is not FlowSpec)
+
+
+@pytest.fixture
+def offline_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flowlib.stores import reset_stores
+
+    monkeypatch.setenv("FLOWLIB_CONFIG", "env")
+    monkeypatch.setenv("FLOWLIB_DATASTORE_ROOT", str(tmp_path / "store"))
+    monkeypatch.setenv("FLOWLIB_BATCH_JOB_QUEUE", "queue")
+    monkeypatch.setenv("FLOWLIB_IMAGE", "image:1")
+    reset_stores()
+    yield
+    reset_stores()
+
+
+def compile_file(path: Path) -> dict[str, Any]:
+    from flowlib.graph import validate
+    from flowlib.remote.stepfunctions.definition import build
+    from flowlib.runtime.router import effective_decorators
+    from flowlib.stores import open_stores
+
+    flow_cls = load_flow(path)
+    graph = FlowGraph(flow_cls)
+    validate(graph, flow_cls)
+    deployment = Deployment(graph.name, None, None, "dev")
+    return build(flow_cls, graph, open_stores(), deployment,
+                 effective_decorators(graph, []), 16, None).definition
+
+
+def states(definition: dict[str, Any]) -> dict[str, Any]:
+    found = {}
+    for name, state in definition["States"].items():
+        found[name] = state
+        for branch in state.get("Branches", []):
+            found.update(states(branch))
+        if "ItemProcessor" in state:
+            found.update(states(state["ItemProcessor"]))
+    return found
+
+
+@pytest.mark.parametrize("path", FLOW_FILES, ids=lambda p: p.stem)
+def test_every_flow_compiles_to_valid_states_language(path: Path, offline_profile: None
+                                                     ) -> None:
+    flow_cls = load_flow(path)
+    uses_kubernetes = any(d.name == "kubernetes" for n in FlowGraph(flow_cls)
+                          for d in n.decorators)
+    if uses_kubernetes:
+        with pytest.raises(CompileError, match=r"step '\w+' has @kubernetes"):
+            compile_file(path)
+        return
+    definition = compile_file(path)
+    assert lint_definition(definition) == []
+    assert to_json(definition) == to_json(compile_file(path))
+    graph = FlowGraph(flow_cls)
+    tasks = {n for n, s in states(definition).items()
+             if s.get("Resource") == "arn:aws:states:::batch:submitJob.sync"}
+    assert {n.name for n in graph} <= tasks  # one Batch task state per step
+    kinds = {s["Type"] for s in states(definition).values()}
+    transitions = {n.transition for n in graph}
+    assert ("Parallel" in kinds) == ("split" in transitions)
+    assert ("Map" in kinds) == ("foreach" in transitions)
+    assert ("switch" in transitions) <= ("Choice" in kinds)
+
+
+def test_distributed_map_reads_items_from_s3(offline_profile: None) -> None:
+    from flowlib.remote.stepfunctions.definition import build
+    from flowlib.runtime.router import effective_decorators
+    from flowlib.stores import open_stores
+
+    flow_cls = load_flow(REPO / "tests" / "flows" / "foreach_flow.py")
+    graph = FlowGraph(flow_cls)
+    definition = build(flow_cls, graph, open_stores(), Deployment(graph.name, None, None, "dev"),
+                       effective_decorators(graph, []), 16, None,
+                       distributed_map=True).definition
+    assert lint_definition(definition) == []
+    maps = [s for s in states(definition).values() if s["Type"] == "Map"]
+    assert len(maps) == 2
+    for state in maps:
+        assert state["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
+        assert state["ItemReader"]["Resource"] == "arn:aws:states:::s3:getObject"
+        assert "ItemsPath" not in state
+
+
+def test_decorators_become_retry_catch_timeout_and_resources(offline_profile: None) -> None:
+    catch = states(compile_file(REPO / "tests" / "flows" / "catch_flow.py"))
+    assert catch["broken"]["Retry"][0]["MaxAttempts"] == 1
+    assert catch["broken"]["Catch"][0]["Next"] == "broken.catch"
+    assert "--catch-fallback" in catch["broken.catch"]["Parameters"]["ContainerOverrides"][
+        "Command"]
+    timeout = states(compile_file(REPO / "tests" / "flows" / "timeout_flow.py"))
+    command = timeout["sleepy"]["Parameters"]["ContainerOverrides"]["Command"]
+    assert command[command.index("--timeout") + 1] == "1"
+    assert timeout["sleepy"]["Parameters"]["Timeout"]["AttemptDurationSeconds"] >= 60
+    mixed = states(compile_file(REPO / "tests" / "flows" / "remote" / "batch_mixed_flow.py"))
+    assert all(s["Parameters"]["ContainerOverrides"]["ResourceRequirements"]
+               for s in mixed.values() if s["Type"] == "Task" and "JobQueue" in s.get(
+                   "Parameters", {}))
+
+
+def test_only_json_is_deterministic_and_creates_nothing(tmp_path: Path) -> None:
+    env = {"FLOWLIB_CONFIG": "env", "FLOWLIB_DATASTORE_ROOT": str(tmp_path / "store"),
+           "FLOWLIB_BATCH_JOB_QUEUE": "queue", "FLOWLIB_IMAGE": "image:1", "PATH": "/usr/bin"}
+    outputs = [subprocess.run(
+        [sys.executable, str(REPO / "tests" / "flows" / "foreach_flow.py"), "step-functions",
+         "create", "--only-json"], env=env, capture_output=True, text=True, check=True).stdout
+        for _ in range(2)]
+    assert outputs[0] == outputs[1]
+    assert json.loads(outputs[0])["StartAt"] == "start"
+    assert not (tmp_path / "store").exists() or not any((tmp_path / "store").rglob("*.db"))
+
+
+def test_a_recursive_switch_is_refused_naming_the_step(offline_profile: None) -> None:
+    from flowlib.remote.stepfunctions.compiler import check_compilable
+
+    class Node:
+        def __init__(self, name: str, transition: str, out: list[str]) -> None:
+            self.name, self.transition, self.out_funcs, self.lineno = name, transition, out, 7
+
+    class LoopGraph:  # the shape compat's recursive switch gives: a step that may repeat
+        nodes = {"start": Node("start", "linear", ["poll"]),
+                 "poll": Node("poll", "switch", ["poll", "end"]),
+                 "end": Node("end", "end", [])}
+        reachable = set(nodes)
+
+        def __iter__(self):  # noqa: ANN204
+            return iter(self.nodes.values())
+
+        def children(self, name: str) -> list[str]:
+            return self.nodes[name].out_funcs
+
+    with pytest.raises(CompileError, match=r"step 'poll' \(line 7\): a recursive switch"):
+        check_compilable(LoopGraph())  # type: ignore[arg-type]
+
+
+def test_lint_reports_broken_definitions() -> None:
+    broken = {"StartAt": "a", "States": {
+        "a": {"Type": "Task", "Resource": "x", "Next": "missing"},
+        "b": {"Type": "Choice", "Choices": [], "End": True},
+    }}
+    problems = lint_definition(broken)
+    assert any("'missing'" in p for p in problems)
+    assert any("takes no Next or End" in p for p in problems)
+    assert any("unreachable" in p for p in problems)

@@ -1,0 +1,134 @@
+"""Flows deployed to Step Functions (moto), triggered, followed to the end: the same
+artifacts as a local run of the same flow, tasks really run as Batch jobs.
+
+One moto server for the module (``sfn_stack``); each test has its own table and prefix.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.remote.stepfunctions.conftest import REPO
+from tests.support.backends import Backend
+
+FLOWS = REPO / "tests" / "flows"
+
+
+def deploy_and_trigger(backend: Backend, flow: Path, *params: str, expect: int = 0,
+                       create: tuple[str, ...] = ()) -> str:
+    backend.run(flow, "step-functions", "create", *create, timeout=300)
+    proc = backend.run(flow, "step-functions", "trigger", "--wait", *params, timeout=600,
+                       expect=expect)
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("Run ") and "started" in x)
+    return line.split()[1]  # Flow/run_id
+
+
+def local_run(backend: Backend, flow: Path, *params: str, expect: int = 0) -> str:
+    proc = backend.run(flow, "run", *params, expect=expect, timeout=300)
+    text = proc.stdout + proc.stderr
+    line = next(x for x in text.splitlines() if x.startswith("Run ") and "starting" in x)
+    return line.split()[1]
+
+
+def artifacts(pathspec: str, step: str = "end") -> dict[str, Any]:
+    from flowlib import Run
+
+    run = Run(pathspec)
+    task = run[step].task
+    data = {a.id: a.data for a in task.artifacts if not a.id.startswith("_")}
+    if isinstance(data.get("seen"), dict):  # current.* of the start step: the run id differs
+        data["seen"] = {k: v for k, v in data["seen"].items() if k not in ("run", "pathspec")}
+    return data
+
+
+def task_ids(pathspec: str, step: str) -> list[str]:
+    from flowlib import Run
+
+    return sorted(t.id for t in Run(pathspec)[step])
+
+
+@pytest.mark.parametrize("flow,params,create", [
+    ("linear_flow.py", (), ()),
+    ("branch_flow.py", (), ()),
+    # nested foreach, as Distributed Maps reading their items from S3
+    ("foreach_flow.py", ("--width", "2"), ("--use-distributed-map",)),
+    ("switch_flow.py", ("--mode", "slow"), ()),
+])
+def test_flow_gives_the_same_artifacts_as_a_local_run(sfn_backend: Backend, flow: str,
+                                                      params: tuple[str, ...],
+                                                      create: tuple[str, ...]) -> None:
+    deployed = deploy_and_trigger(sfn_backend, FLOWS / flow, *params, create=create)
+    local = local_run(sfn_backend, FLOWS / flow, *params)
+    from flowlib import Run
+
+    run = Run(deployed)
+    assert run.successful
+    assert "production" in run.system_tags and "trigger:manual" in run.system_tags
+    assert artifacts(deployed) == artifacts(local)
+    if flow == "switch_flow.py":
+        assert [s.id for s in run].count("fast") == 0
+
+
+def test_foreach_of_50_runs_every_split_as_a_batch_job(sfn_backend: Backend) -> None:
+    flow = FLOWS / "remote" / "batch_foreach_flow.py"
+    deployed = deploy_and_trigger(sfn_backend, flow, "--width", "50")
+    data = artifacts(deployed, "join")
+    assert data["total"] == sum(i * i for i in range(50))
+    assert len(set(data["jobs"])) == 50 and all(data["jobs"])
+    assert len(task_ids(deployed, "work")) == 50
+
+
+def test_retry_catch_and_timeout_keep_flowlib_semantics(sfn_backend: Backend) -> None:
+    from flowlib import Run
+
+    retried = deploy_and_trigger(sfn_backend, FLOWS / "retry_flow.py")
+    assert artifacts(retried, "flaky")["attempt_seen"] == 2
+    caught = deploy_and_trigger(sfn_backend, FLOWS / "catch_flow.py")
+    assert artifacts(caught)["outcome"] == artifacts(local_run(
+        sfn_backend, FLOWS / "catch_flow.py"))["outcome"]
+    timed = deploy_and_trigger(sfn_backend, FLOWS / "timeout_flow.py", expect=1)
+    run = Run(timed)
+    assert not run.successful
+    from flowlib.stores import open_stores
+
+    flow_name, run_id = timed.split("/")
+    task = run["sleepy"].task
+    errors = [a.error for a in open_stores().metadata.list_attempts(
+        flow_name, run_id, "sleepy", task.id)]
+    assert errors and "exceeded @timeout of 1 s" in json.dumps(errors)
+
+
+def test_failed_production_run_resumes_with_fixed_code(sfn_backend: Backend,
+                                                        tmp_path: Path) -> None:
+    from flowlib import Run
+    from flowlib.stores import open_stores
+
+    flow = tmp_path / "flow" / "resume_me_flow.py"
+    flow.parent.mkdir()
+    shutil.copy(FLOWS / "remote" / "sfn_resume_flow.py", flow)
+    failed = deploy_and_trigger(sfn_backend, flow, expect=1)
+    assert not Run(failed).successful
+    flow.write_text(flow.read_text().replace('raise RuntimeError("join is broken")', "pass"))
+    update = sfn_backend.run(flow, "step-functions", "create")
+    assert "changed state" in update.stdout and "code package" in update.stdout
+    again = sfn_backend.run(flow, "step-functions", "create")
+    assert "no changes" in again.stdout
+    origin = failed.split("/")[1]
+    proc = sfn_backend.run(flow, "step-functions", "resume", "--origin-run-id", origin,
+                           "--wait", timeout=600)
+    resumed = next(x for x in proc.stdout.splitlines() if x.startswith("Run "))
+    resumed = resumed.split()[1]
+    run = Run(resumed)
+    assert run.successful and artifacts(resumed, "join")["total"] == 0 + 1 + 4 + 9
+    meta = open_stores().metadata
+    flow_name, run_id = resumed.split("/")
+    tasks = {(t.step, t.task_id): t for t in meta.list_tasks(flow_name, run_id)}
+    cloned = sorted(k for k, t in tasks.items() if t.origin)
+    assert cloned == [("_parameters", "0"), ("start", "1"), *[("work", f"1-{i}")
+                                                               for i in range(4)]]
+    assert tasks[("join", "1")].origin is None and tasks[("end", "1")].origin is None

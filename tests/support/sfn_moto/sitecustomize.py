@@ -1,0 +1,91 @@
+"""Loaded by the moto server process only (this folder is put on its PYTHONPATH by
+tests/remote/stepfunctions/conftest.py): fixes to the test double, never to the product.
+
+moto 5.2's Step Functions interpreter has two gaps in its AWS Batch integration, both in
+``StateTaskServiceBatch._eval_service_task``: it passes the state's ``Parameters`` with AWS's
+PascalCase names (``JobName``, ``ContainerOverrides.Environment[].Name``) straight to boto3,
+which wants the API's lowerCamel names, and ``.sync`` then reads ``JobId`` from the submit
+response, which boto3 returns as ``jobId``. The patch lower-cases the first letter of every
+key before the call (not inside ``Tags``, whose keys are the user's) and upper-cases the
+response's keys after it. The state machines stay written exactly as for AWS.
+
+A third gap shows on ``Retry``: for a ``.sync`` Batch task moto also listens for a task token
+(Batch supports ``.waitForTaskToken`` too), on an endpoint keyed by the state's token that the
+first attempt closes; the retried attempt's listener then returns at once as "timed out" and
+the execution fails with ``States.Timeout``. AWS does not listen for a token on ``.sync``; the
+patch drops the listener for ``.sync`` tasks.
+
+Service integrations (DynamoDB GetItem, the Batch ``.sync`` poller) reach the server at
+``localhost:$MOTO_PORT``; the server is started as ``moto_server -p PORT``, so MOTO_PORT is
+set from that argument.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def _set_port() -> None:
+    args = sys.argv
+    for flag in ("-p", "--port"):
+        if flag in args and args.index(flag) + 1 < len(args):
+            os.environ.setdefault("MOTO_PORT", args[args.index(flag) + 1])
+
+
+def _lower(value, inside_tags=False):  # noqa: ANN001, ANN202
+    if isinstance(value, dict):
+        if inside_tags:
+            return dict(value)
+        return {(k[:1].lower() + k[1:]): _lower(v, k == "Tags") for k, v in value.items()}
+    if isinstance(value, list):
+        return [_lower(v) for v in value]
+    return value
+
+
+def _upper(value):  # noqa: ANN001, ANN202
+    if isinstance(value, dict):
+        return {(k[:1].upper() + k[1:]): v for k, v in value.items()}
+    return value
+
+
+def _patch() -> None:
+    try:
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+            state_task_service_batch as module,
+        )
+    except Exception:  # noqa: BLE001 - not a moto process, or another moto version
+        return
+    cls = module.StateTaskServiceBatch
+    if getattr(cls, "_flowlib_patched", False):
+        return
+
+    def _eval_service_task(self, env, resource_runtime_part, normalised_parameters,  # noqa: ANN001
+                           state_credentials):  # noqa: ANN001, ANN202
+        client = module.boto_client_for(region=resource_runtime_part.region,
+                                        service=self._get_boto_service_name(),
+                                        state_credentials=state_credentials)
+        response = getattr(client, self._get_boto_service_action())(
+            **_lower(normalised_parameters))
+        response.pop("ResponseMetadata", None)
+        env.stack.append(_upper(response))
+
+    cls._eval_service_task = _eval_service_task
+    original_eval_sync = cls._eval_sync
+
+    def _eval_sync(self, env, sync_resolver, timeout_seconds, callback_endpoint,  # noqa: ANN001
+                   heartbeat_endpoint):  # noqa: ANN001, ANN202
+        if self.resource.condition == module.ResourceCondition.Sync:
+            callback_endpoint = None
+        return original_eval_sync(self, env=env, sync_resolver=sync_resolver,
+                                  timeout_seconds=timeout_seconds,
+                                  callback_endpoint=callback_endpoint,
+                                  heartbeat_endpoint=heartbeat_endpoint)
+
+    cls._eval_sync = _eval_sync
+    cls._flowlib_patched = True
+
+
+if "moto" in " ".join(sys.argv):
+    _set_port()
+    _patch()
