@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flowlib.cards.decorator import card
 from flowlib.current import current
 from flowlib.decorators import batch, catch, kubernetes, resources, retry, timeout
 from flowlib.flowspec import FlowSpec, step
@@ -38,6 +39,7 @@ __all__ = [
     "resources",
     "batch",
     "kubernetes",
+    "card",
     *sorted(_CLIENT),
     "__version__",
 ]

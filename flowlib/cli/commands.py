@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from flowlib.cards.cli import card_group
 from flowlib.cli import inspect_commands, run_commands
 from flowlib.graph import FlowGraph
 from flowlib.remote.batch.cli import batch_group
@@ -30,6 +31,7 @@ def build_cli(flow_cls: type) -> click.Group:
         inspect_commands.logs_command(),
         inspect_commands.dump_command(),
         inspect_commands.tag_group(),
+        card_group(),
         batch_group(),
         kubernetes_group(),
     ):

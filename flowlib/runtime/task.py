@@ -41,9 +41,11 @@ def execute_task(flow_cls: type, graph: FlowGraph, stores: Stores, spec: TaskSpe
         namespace=None,
         parameter_names=[],
     )
+    cards = _start_cards(graph, stores, spec)
     try:
         artifacts, transition = _run_step(flow_cls, graph, stores, spec)
     except BaseException as exc:  # noqa: BLE001 - every failure of the attempt is recorded
+        cards.finish(FAILED)
         if isinstance(exc, FlowlibError):
             print(f"flowlib: {exc}", file=sys.stderr)
         else:
@@ -61,6 +63,7 @@ def execute_task(flow_cls: type, graph: FlowGraph, stores: Stores, spec: TaskSpe
             error_record(exc),
         )
         return False
+    cards.finish(SUCCEEDED)
     meta.finish_attempt(
         spec.flow,
         spec.run_id,
@@ -107,6 +110,7 @@ def _run_step(
     )
     flow = flow_cls(use_cli=False)
     object.__setattr__(flow, "_task", state)
+    current.card.bind_flow(flow)  # the default card shows this task's artifacts
     func = getattr(flow, spec.step)
 
     if spec.caught_error is not None:
@@ -123,6 +127,30 @@ def _run_step(
     transition = _resolve_transition(flow, node, state, spec)
     artifacts = _persist(flow, state, spec)
     return artifacts, transition
+
+
+class _CardHooks:
+    """The step's @card decorators for this attempt (see flowlib/cards/collector.py)."""
+
+    def __init__(self, active: bool) -> None:
+        self.active = active
+
+    def finish(self, status: str) -> None:
+        if self.active:
+            from flowlib.cards import collector
+
+            collector.finish(status)
+
+
+def _start_cards(graph: FlowGraph, stores: Stores, spec: TaskSpec) -> _CardHooks:
+    decorators = [d for d in graph[spec.step].decorators if getattr(d, "name", "") == "card"]
+    if not decorators:
+        return _CardHooks(False)
+    from flowlib.cards import collector
+    from flowlib.cards.store import CardWriter
+
+    collector.start(decorators, CardWriter(stores, spec, graph))
+    return _CardHooks(True)
 
 
 def _fallback(flow: Any, node: StepNode, spec: TaskSpec) -> None:
