@@ -174,5 +174,14 @@ def _check_aws(profile: Any) -> None:
             )
 
 
+def _add_ui_command() -> None:
+    from flowlib.ui.server import ui_command  # click only: uvicorn loads when the UI starts
+
+    main.add_command(ui_command)
+
+
+_add_ui_command()
+
+
 if __name__ == "__main__":
     main(prog_name="flowlib")

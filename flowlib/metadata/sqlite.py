@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -77,6 +78,10 @@ class SqliteMetadataStore(MetadataStore):
         self.path = Path(path)
         self._conn: sqlite3.Connection | None = None
         self._pid = -1
+        # Threads other than the one that opened ``_conn`` (the web UI's worker threads) get a
+        # connection each: an sqlite3 connection belongs to the thread that made it.
+        self._thread = -1
+        self._others: dict[int, sqlite3.Connection] = {}
 
     # -- connection ------------------------------------------------------------------------
     @property
@@ -85,6 +90,13 @@ class SqliteMetadataStore(MetadataStore):
         if self._conn is None or self._pid != os.getpid():
             self._conn = self._connect()
             self._pid = os.getpid()
+            self._thread = threading.get_ident()
+            self._others = {}
+        if threading.get_ident() != self._thread:
+            conn = self._others.get(threading.get_ident())
+            if conn is None:
+                conn = self._others[threading.get_ident()] = self._connect()
+            return conn
         return self._conn
 
     def _connect(self) -> sqlite3.Connection:
