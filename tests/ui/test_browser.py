@@ -107,6 +107,13 @@ def test_running_run_updates_live(page, local_ui):
     assert page.locator('.fl-graph .fl-step[data-step="end"]').get_attribute(
         "data-status") == "not-started"
     shot(page, site, "running-run")
+    # The running task's output is saved every few seconds; its page polls and shows it.
+    report.locator("a").click()
+    page.wait_for_url("**/report/*")
+    page.wait_for_function(
+        "() => document.getElementById('log-stdout').textContent"
+        ".includes('waiting for the signal file')", timeout=60_000)
+    page.go_back()
     site.extra["signal"].write_text("go")  # let the run finish; the page follows by itself
     page.wait_for_selector('.fl-graph .fl-step[data-step="end"][data-status="succeeded"]',
                            timeout=120_000)
