@@ -102,7 +102,11 @@ class SqliteMetadataStore(MetadataStore):
     def _connect(self) -> sqlite3.Connection:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            # check_same_thread=False only so close() may run on any thread: each thread still
+            # uses a connection of its own (see ``db``).
+            conn = sqlite3.connect(
+                self.path, timeout=60, isolation_level=None, check_same_thread=False
+            )
             conn.execute("PRAGMA busy_timeout=60000")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
@@ -117,9 +121,12 @@ class SqliteMetadataStore(MetadataStore):
         return conn
 
     def close(self) -> None:
-        if self._conn is not None and self._pid == os.getpid():
-            self._conn.close()
+        if self._pid == os.getpid():
+            for conn in [self._conn, *self._others.values()]:
+                if conn is not None:
+                    conn.close()
         self._conn = None
+        self._others = {}
 
     def _write(self, statements: list[tuple[str, Any]], immediate: bool = True) -> None:
         db = self.db

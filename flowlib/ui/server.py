@@ -37,6 +37,7 @@ def serve(profile: str | None, host: str, port: int, open_browser: bool) -> None
             "pip install 'flowlib-platform[ui]'."
         ) from None
     stores = open_profile_stores(profile)
+    sock = _listen(host, port)
     hosts = ["127.0.0.1", "localhost"] if host in ("127.0.0.1", "localhost") else ["*"]
     app = create_app(stores, allowed_hosts=hosts)
     url = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}/"
@@ -47,16 +48,26 @@ def serve(profile: str | None, host: str, port: int, open_browser: bool) -> None
         import webbrowser
 
         threading.Timer(1.0, webbrowser.open, (url,)).start()
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
-    server = uvicorn.Server(config)
+    config = uvicorn.Config(app, log_level="warning", access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _listen(host: str, port: int) -> Any:
+    """The listening socket, bound here so that a busy port is one clear error."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        server.run()
+        sock.bind((host, port))
     except OSError as exc:
+        sock.close()
         raise FlowlibError(f"Cannot listen on {host}:{port}: {exc.strerror}. "
                            "Choose another port with --port.") from None
-    if not server.started:
-        raise FlowlibError(f"Cannot listen on {host}:{port} (is another server using it?). "
-                           "Choose another port with --port.")
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
 
 
 @click.command("ui")
