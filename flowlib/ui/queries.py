@@ -152,7 +152,7 @@ class UiData:
         parameters = {}
         if params_task is not None:
             parameters = {name: self._preview(flow, ref) for name, ref in
-                          self.meta.get_artifacts(flow, run_id, PARAMETERS_STEP, "0").items()}
+                          self.meta.get_artifacts(flow, run_id, PARAMETERS_STEP, "0", 0).items()}
         failed = [t for t in tasks if t.status == FAILED]
         return RunView(run, steps, layout_description(described), statuses, parameters, failed)
 
