@@ -6,8 +6,8 @@ runs of a flow stored:
 * the runs page of that flow, and of a flow with 10 runs (flat is the target: a page of runs is
   one bounded ``list_runs_page`` query whatever the history);
 * the page of a run with 1,000 tasks (a foreach of 1,000 between ``start`` and ``join``);
-* reference, measured in the same run: the UI's 404 page (same server, same templates and
-  stylesheets, no store read). Ratios are page / reference.
+* reference, measured in the same run: the UI's 404 page for a run that does not exist (same
+  server, templates and stylesheets, one point read). Ratios are page / reference.
 
 First paint is the browser's ``first-contentful-paint`` entry (navigation start to the first
 text drawn), median of ``--repeat`` loads in a fresh browser context each. Runs and tasks are
@@ -169,10 +169,10 @@ def bench_store(name: str, stores: Any, browser: Any, runs: int, tasks: int, rep
     url, server, thread = serve(stores)
     try:
         pages = {
-            "reference: 404 page (no store read)": "/runs/NoFlow/1/nostep",
+            "reference: 404 page (one point read)": "/runs/NoFlow/1/nostep",
             "runs page, 10 runs stored": "/flows/SmallFlow",
             f"runs page, {runs:,} runs stored": "/flows/BenchFlow",
-            f"runs page filtered (tag), {runs:,} runs": "/flows/BenchFlow?tag=nightly",
+            f"runs page filtered (tag), {runs:,} runs": "/flows/BenchFlow?tag=user:bench",
             f"run page, {tasks:,} tasks": f"/runs/WideFlow/{wide}",
             f"step page, {tasks:,} tasks (200 shown)": f"/runs/WideFlow/{wide}/work",
         }

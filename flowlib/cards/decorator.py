@@ -8,7 +8,7 @@ Importing this module is cheap: templates load only when a card renders.
 
 from __future__ import annotations
 
-from flowlib.decorators import DECORATORS, StepDecorator, _make
+from flowlib.decorators import StepDecorator, _make
 from flowlib.exceptions import FlowlibError
 
 CARD_TYPES = ("default", "blank")
@@ -36,5 +36,6 @@ class CardDecorator(StepDecorator):
             )
 
 
-DECORATORS[CardDecorator.name] = CardDecorator
+# Not in decorators.DECORATORS: ``run --with card`` is refused as an unknown decorator rather
+# than accepted and ignored (a task reads its cards from the step's own decorators).
 card = _make(CardDecorator)
