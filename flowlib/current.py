@@ -57,6 +57,14 @@ class Current:
         return current_user()
 
     @property
+    def card(self) -> Any:
+        """The task's cards (``@card``): ``current.card.append(...)``, ``current.card["id"]``,
+        ``current.card.refresh()``. See flowlib.cards."""
+        from flowlib.cards.collector import active_cards
+
+        return active_cards()
+
+    @property
     def pathspec(self) -> str | None:
         if not self.is_running_flow:
             return None

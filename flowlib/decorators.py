@@ -160,7 +160,8 @@ def attach(func: Callable, decorator: StepDecorator) -> Callable:
     existing = getattr(func, "decorators", None)
     if existing is None:
         existing = func.__dict__.setdefault("_pending_decorators", [])
-    if any(d.name == decorator.name for d in existing):
+    repeatable = getattr(decorator, "repeatable", False)  # e.g. several @card with ids
+    if not repeatable and any(d.name == decorator.name for d in existing):
         raise FlowlibError(f"@{decorator.name} is applied twice to step '{func.__name__}'.")
     existing.append(decorator)
     return func

@@ -203,7 +203,7 @@ def test_startup_stays_light_on_the_local_profile(cfg):
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "flowlib.config.cli", *args],
+    return subprocess.run([sys.executable, "-m", "flowlib.cli.flowlib_command", *args],
                           capture_output=True, text=True, env=os.environ.copy(), cwd=REPO)
 
 

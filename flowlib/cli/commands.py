@@ -6,6 +6,7 @@ import click
 
 from flowlib.backends import with_cli
 from flowlib.cli import inspect_commands, run_commands
+from flowlib.cli.card_commands import card_group
 from flowlib.cli.options import apply_top_level, top_level_options
 from flowlib.graph import FlowGraph
 
@@ -52,6 +53,7 @@ def build_cli(flow_cls: type) -> click.Group:
         inspect_commands.logs_command(),
         inspect_commands.dump_command(),
         inspect_commands.tag_group(),
+        card_group(),
     ):
         cli.add_command(command)
     return cli

@@ -374,6 +374,15 @@ class Task(TaskNames):
         return store.get_bytes(chosen.logs[stream]).decode("utf-8", errors="replace")
 
     @property
+    def cards(self) -> list:
+        """The task's cards (``@card``) of its latest attempt that has any: ``Card`` objects
+        with ``.html``, ``.id``, ``.type``, ``.save(path)`` and ``.view()``."""
+        from flowlib.cards.store import task_cards
+
+        r = self._record
+        return task_cards(_stores(), r.flow, r.run_id, r.step, r.task_id)
+
+    @property
     def stdout(self) -> str:
         return self.log("stdout")
 

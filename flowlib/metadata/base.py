@@ -22,7 +22,16 @@ from typing import Any
 
 from flowlib.datastore.artifacts import ArtifactRef
 from flowlib.exceptions import MetadataError
-from flowlib.metadata.records import AttemptRecord, ErrorRecord, RunRecord, Status, TaskRecord
+from flowlib.metadata.records import (
+    AttemptRecord,
+    CardRecord,
+    ErrorRecord,
+    RunFilter,
+    RunPage,
+    RunRecord,
+    Status,
+    TaskRecord,
+)
 
 
 class RunNotFoundError(MetadataError):
@@ -191,6 +200,30 @@ class MetadataStore(ABC):
     ) -> dict[str, ArtifactRef]:
         """Artifacts of an attempt (default: the successful one, else the latest); empty for
         an unknown task or attempt."""
+
+    # -- pages and cards (the web UI's queries) -----------------------------------------------
+    @abstractmethod
+    def list_runs_page(
+        self,
+        flow: str,
+        filter: RunFilter | None = None,
+        before: str | None = None,
+        limit: int = 50,
+    ) -> RunPage:
+        """Runs of ``flow`` matching ``filter`` with a run id below ``before``, newest first.
+
+        The cost of a page is bounded whatever the number of runs stored: a store examines a
+        bounded number of runs per call and returns a shorter page (with ``next_before``) rather
+        than reading a whole flow's history to fill it.
+        """
+
+    @abstractmethod
+    def put_card(self, card: CardRecord) -> None:
+        """Record (or replace) the card of ``card.index`` of a task attempt."""
+
+    @abstractmethod
+    def list_cards(self, flow: str, run_id: str, step: str, task_id: str) -> list[CardRecord]:
+        """Cards of every attempt of a task, ordered by attempt then index."""
 
     def preflight(self) -> None:  # noqa: B027 - a local store has nothing to check
         """Check that the store is reachable and usable before a run writes anything, so a

@@ -40,7 +40,12 @@ Access patterns, each one Query or GetItem, never a Scan:
 * steps and tasks of a run: Query ``pk=RUN#F#R``, ``sk`` begins_with ``TASK#``; tasks of a
   step: begins_with ``TASK#S#``.
 * attempts of a task: begins_with ``ATTEMPT#S#T#``; artifacts of an attempt: begins_with
-  ``ARTS#S#T#A#``.
+  ``ARTS#S#T#A#``; cards of a task: begins_with ``CARD#S#T#`` (item ``RUN#F#R`` /
+  ``CARD#S#T#A#<index>``: type, card id, blob key, time).
+* a page of runs (the UI's listing, filtered by user, status, time and tags): Query
+  ``pk=FLOW#F`` with ``sk`` below the page's ``RUN#<before>``, newest first, with a
+  FilterExpression; with tags, Query ``gsi1`` below ``<before>`` then BatchGetItem. Each page
+  examines at most ``PAGE_SCAN`` items, so a page costs the same with 10,000 runs as with 10.
 
 Every read of the main table is strongly consistent: the scheduler reads an attempt right
 after the task process wrote it. Every Query is paginated (``LastEvaluatedKey``).
@@ -97,6 +102,8 @@ from flowlib.metadata.dynamodb_items import (  # noqa: F401 - re-exported for ca
     ARTIFACT_PART_BYTES,
     FIRST_PAGE,
     MAX_PAGE,
+    PAGE_SCAN,
+    RUN_DIGITS,
     TRANSACTION_BYTES,
     TRANSACTION_ITEMS,
     _att_no,
@@ -115,6 +122,9 @@ from flowlib.metadata.records import (
     RUNNING,
     SUCCEEDED,
     AttemptRecord,
+    CardRecord,
+    RunFilter,
+    RunPage,
     RunRecord,
     TaskRecord,
 )
@@ -761,6 +771,129 @@ class DynamoDBMetadataStore(MetadataStore):
             for name, (key, size, typ, enc) in _json(item, "a", {}).items():
                 refs[name] = ArtifactRef(key, int(size), typ, enc)
         return refs
+
+
+    # -- pages and cards ---------------------------------------------------------------------
+    def list_runs_page(
+        self,
+        flow: str,
+        filter: RunFilter | None = None,
+        before: str | None = None,
+        limit: int = 50,
+    ) -> RunPage:
+        filter = filter or RunFilter()
+        if before is not None and (not _is_run_id(before) or int(before) <= 1):
+            return RunPage([], None)
+        tags = list(filter.tags)
+        if filter.user is not None:
+            tags.append(f"user:{filter.user}")  # every run carries its user as a system tag
+        if tags:
+            return self._runs_page_by_tag(flow, filter, tags[0], before, limit)
+        top = _run_no(int(before) - 1) if before is not None else "9" * RUN_DIGITS
+        conditions, values = [], {
+            ":pk": _S(f"FLOW#{flow}"), ":lo": _S("RUN#"), ":hi": _S(f"RUN#{top}"),
+        }
+        names = {}
+        if filter.status is not None:
+            conditions.append("#status = :status")
+            names["#status"] = "status"
+            values[":status"] = _S(filter.status)
+        if filter.created_after is not None:
+            conditions.append("created >= :after")
+            values[":after"] = _N(float(filter.created_after))
+        if filter.created_before is not None:
+            conditions.append("created < :before")
+            values[":before"] = _N(float(filter.created_before))
+        kwargs: dict[str, Any] = {
+            "TableName": self.table, "ScanIndexForward": False, "ConsistentRead": True,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :lo AND :hi",
+            "ExpressionAttributeValues": values,
+        }
+        if conditions:
+            kwargs["FilterExpression"] = " AND ".join(conditions)
+        if names:
+            kwargs["ExpressionAttributeNames"] = names
+        runs: list[RunRecord] = []
+        examined = 0
+        # Limit counts items examined before the filter: unfiltered, one request of ``limit``.
+        page = limit + 1 if not conditions else min(MAX_PAGE, PAGE_SCAN)
+        last_seen: str | None = None
+        while True:
+            kwargs["Limit"] = page
+            response = self._call("query", **kwargs)
+            examined += response.get("ScannedCount", 0)
+            for item in response.get("Items", []):
+                runs.append(self._run_from_item(item))
+                if len(runs) > limit:
+                    return RunPage(runs[:limit], runs[limit - 1].run_id)
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return RunPage(runs, None)
+            last_seen = str(int(last["sk"]["S"].split("#", 1)[1]))
+            if examined >= PAGE_SCAN:
+                return RunPage(runs, last_seen)
+            kwargs["ExclusiveStartKey"] = last
+
+    def _runs_page_by_tag(
+        self, flow: str, filter: RunFilter, tag: str, before: str | None, limit: int
+    ) -> RunPage:
+        values = {":g": _S(f"TAG#{flow}#{tag}")}
+        condition = "gsi1pk = :g"
+        if before is not None:
+            condition += " AND gsi1sk < :b"
+            values[":b"] = _S(_run_no(before))
+        kwargs: dict[str, Any] = {
+            "TableName": self.table, "IndexName": "gsi1", "ScanIndexForward": False,
+            "KeyConditionExpression": condition, "ExpressionAttributeValues": values,
+            "ProjectionExpression": "gsi1sk",
+        }
+        runs: list[RunRecord] = []
+        examined = 0
+        while True:
+            kwargs["Limit"] = min(MAX_PAGE, max(limit + 1, 100))
+            response = self._call("query", **kwargs)
+            numbers = [item["gsi1sk"]["S"] for item in response.get("Items", [])]
+            examined += len(numbers)
+            items = self._batch_get(
+                [{"pk": _S(f"FLOW#{flow}"), "sk": _S(f"RUN#{n}")} for n in numbers]
+            ) if numbers else []
+            for item in sorted(items, key=lambda i: i["sk"]["S"], reverse=True):
+                run = self._run_from_item(item)
+                if filter.matches(run):
+                    runs.append(run)
+                    if len(runs) > limit:
+                        return RunPage(runs[:limit], runs[limit - 1].run_id)
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return RunPage(runs, None)
+            if examined >= PAGE_SCAN:
+                return RunPage(runs, str(int(numbers[-1])))
+            kwargs["ExclusiveStartKey"] = last
+
+    def put_card(self, card: CardRecord) -> None:
+        item = {
+            "pk": _S(_run_pk(card.flow, card.run_id)),
+            "sk": _S(f"CARD#{card.step}#{card.task_id}#{_att_no(card.attempt)}#"
+                     f"{card.index:04d}"),
+            "type": _S("card"), "card_type": _S(card.type), "key": _S(card.key),
+            "updated": _N(float(card.updated)), "attempt": _N(card.attempt),
+            "index": _N(card.index),
+        }
+        if card.card_id is not None:
+            item["card_id"] = _S(card.card_id)
+        self._call("put_item", TableName=self.table, Item=item)
+
+    def list_cards(self, flow: str, run_id: str, step: str, task_id: str) -> list[CardRecord]:
+        if not _is_run_id(run_id):
+            return []
+        return [
+            CardRecord(
+                flow, str(int(run_id)), step, str(task_id), int(i["attempt"]["N"]),
+                int(i["index"]["N"]), i["card_type"]["S"], i["key"]["S"],
+                float(i["updated"]["N"]), _str(i, "card_id"),
+            )
+            for i in self._prefix_query(_run_pk(flow, run_id), f"CARD#{step}#{task_id}#")
+        ]
 
 
 class _Cancelled(Exception):

@@ -14,6 +14,7 @@ TRANSACTION_ITEMS = 100
 TRANSACTION_BYTES = 3_500_000  # under the 4 MB transaction limit
 FIRST_PAGE = 10
 MAX_PAGE = 500
+PAGE_SCAN = 2000  # items one page of the UI's run listing examines at most
 
 
 def table_schema() -> dict[str, Any]:

@@ -130,3 +130,59 @@ class AttemptRecord:
 
     def __post_init__(self) -> None:
         self.status = Status.parse(self.status)
+
+@dataclass
+class CardRecord:
+    """A card of a task attempt: its HTML is the blob ``key`` in the flow's blob store.
+
+    ``index`` is the position of the @card decorator on the step (so two unnamed cards stay
+    apart); ``card_id`` is the user's ``id=`` (None for an unnamed card). Saving a card again
+    (``current.card.refresh()``) replaces the record, never the blob of an earlier version.
+    """
+
+    flow: str
+    run_id: str
+    step: str
+    task_id: str
+    attempt: int
+    index: int
+    type: str
+    key: str
+    updated: float
+    card_id: str | None = None
+
+
+@dataclass
+class RunFilter:
+    """What a page of runs is filtered on (every given condition must hold).
+
+    ``user`` matches the run's user; ``status`` its status; ``created_after`` and
+    ``created_before`` are epoch seconds; ``tags`` must all be on the run (system or user tags).
+    """
+
+    tags: list[str] = field(default_factory=list)
+    user: str | None = None
+    status: str | None = None
+    created_after: float | None = None
+    created_before: float | None = None
+
+    def matches(self, run: RunRecord) -> bool:
+        have = set(run.system_tags) | set(run.tags)
+        return (
+            all(t in have for t in self.tags)
+            and (self.user is None or run.user == self.user)
+            and (self.status is None or run.status == self.status)
+            and (self.created_after is None or run.created >= self.created_after)
+            and (self.created_before is None or run.created < self.created_before)
+        )
+
+
+@dataclass
+class RunPage:
+    """One page of runs, newest first. ``next_before`` is the run id to pass as ``before`` for
+    the next page (None: no more runs). A page may hold fewer runs than asked for when the
+    store examined its bound of runs without filling it; ``next_before`` then still says
+    where to go on."""
+
+    runs: list[RunRecord]
+    next_before: str | None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +34,9 @@ from flowlib.metadata.records import (
     RUNNING,
     SUCCEEDED,
     AttemptRecord,
+    CardRecord,
+    RunFilter,
+    RunPage,
     RunRecord,
     TaskRecord,
 )
@@ -61,7 +65,19 @@ CREATE TABLE IF NOT EXISTS artifacts(
   attempt INTEGER NOT NULL, name TEXT NOT NULL, key TEXT NOT NULL, size INTEGER NOT NULL,
   type TEXT NOT NULL, encoding TEXT NOT NULL,
   PRIMARY KEY(flow, run_number, step, task_id, attempt, name)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS cards(
+  flow TEXT NOT NULL, run_number INTEGER NOT NULL, step TEXT NOT NULL, task_id TEXT NOT NULL,
+  attempt INTEGER NOT NULL, idx INTEGER NOT NULL, card_id TEXT, type TEXT NOT NULL,
+  key TEXT NOT NULL, updated REAL NOT NULL,
+  PRIMARY KEY(flow, run_number, step, task_id, attempt, idx)) WITHOUT ROWID;
 """
+
+# Probed to decide whether SCHEMA must run: the table added last (databases made before it
+# existed get it on their next open; every statement of SCHEMA is IF NOT EXISTS).
+_LAST_TABLE = "cards"
+
+# A page of runs examines at most this many runs of the flow (the filter's cost bound).
+_PAGE_SCAN = 5000
 
 _TASK_KEY = "flow=? AND run_number=? AND step=? AND task_id=?"
 
@@ -71,6 +87,10 @@ class SqliteMetadataStore(MetadataStore):
         self.path = Path(path)
         self._conn: sqlite3.Connection | None = None
         self._pid = -1
+        # Threads other than the one that opened ``_conn`` (the web UI's worker threads) get a
+        # connection each: an sqlite3 connection belongs to the thread that made it.
+        self._thread = -1
+        self._others: dict[int, sqlite3.Connection] = {}
 
     # -- connection ------------------------------------------------------------------------
     @property
@@ -79,16 +99,28 @@ class SqliteMetadataStore(MetadataStore):
         if self._conn is None or self._pid != os.getpid():
             self._conn = self._connect()
             self._pid = os.getpid()
+            self._thread = threading.get_ident()
+            self._others = {}
+        if threading.get_ident() != self._thread:
+            conn = self._others.get(threading.get_ident())
+            if conn is None:
+                conn = self._others[threading.get_ident()] = self._connect()
+            return conn
         return self._conn
 
     def _connect(self) -> sqlite3.Connection:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            # check_same_thread=False only so close() may run on any thread: each thread still
+            # uses a connection of its own (see ``db``).
+            conn = sqlite3.connect(
+                self.path, timeout=60, isolation_level=None, check_same_thread=False
+            )
             conn.execute("PRAGMA busy_timeout=60000")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            if not conn.execute("SELECT 1 FROM sqlite_master WHERE name='artifacts'").fetchone():
+            probe = "SELECT 1 FROM sqlite_master WHERE name=?"
+            if not conn.execute(probe, (_LAST_TABLE,)).fetchone():
                 conn.executescript(SCHEMA)
         except (sqlite3.Error, OSError) as exc:
             raise MetadataError(
@@ -98,9 +130,12 @@ class SqliteMetadataStore(MetadataStore):
         return conn
 
     def close(self) -> None:
-        if self._conn is not None and self._pid == os.getpid():
-            self._conn.close()
+        if self._pid == os.getpid():
+            for conn in [self._conn, *self._others.values()]:
+                if conn is not None:
+                    conn.close()
         self._conn = None
+        self._others = {}
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -514,6 +549,85 @@ class SqliteMetadataStore(MetadataStore):
             (*key, attempt),
         )
         return {name: ArtifactRef(k, size, typ, enc) for name, k, size, typ, enc in rows}
+
+
+    # -- pages and cards ---------------------------------------------------------------------
+    def list_runs_page(
+        self,
+        flow: str,
+        filter: RunFilter | None = None,
+        before: str | None = None,
+        limit: int = 50,
+    ) -> RunPage:
+        # Conditions on the run row are SQL; a window of _PAGE_SCAN run numbers below
+        # ``before`` bounds the work (the primary key orders runs by number), so a rare
+        # filter value costs at most that window per page, never the whole history.
+        filter = filter or RunFilter()
+        top = int(before) if before is not None else None
+        if top is None:
+            (last,) = self.db.execute(
+                "SELECT COALESCE(MAX(run_number), 0) FROM runs WHERE flow=?", (flow,)
+            ).fetchone()
+            top = last + 1
+        floor = max(top - _PAGE_SCAN, 0)
+        sql = "SELECT * FROM runs r WHERE flow=? AND run_number<? AND run_number>=?"
+        params: list[Any] = [flow, top, floor]
+        for column, value, op in (
+            ("user", filter.user, "="),
+            ("status", filter.status, "="),
+            ("created", filter.created_after, ">="),
+            ("created", filter.created_before, "<"),
+        ):
+            if value is not None:
+                sql += f" AND {column}{op}?"
+                params.append(value)
+        for tag in filter.tags:
+            sql += (
+                " AND EXISTS (SELECT 1 FROM run_tags t WHERE t.flow=r.flow"
+                " AND t.run_number=r.run_number AND t.tag=?)"
+            )
+            params.append(tag)
+        sql += f" ORDER BY run_number DESC LIMIT {int(limit)}"
+        runs = [self._run_from_row(row) for row in self.db.execute(sql, params).fetchall()]
+        if len(runs) == limit:
+            next_before: str | None = runs[-1].run_id
+        else:
+            next_before = str(floor) if floor > 0 else None
+        if next_before is not None and not self.db.execute(
+            "SELECT 1 FROM runs WHERE flow=? AND run_number<? LIMIT 1", (flow, int(next_before))
+        ).fetchone():
+            next_before = None
+        return RunPage(runs, next_before)
+
+    def put_card(self, card: CardRecord) -> None:
+        self._write(
+            [
+                (
+                    "INSERT OR REPLACE INTO cards VALUES(?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        card.flow, int(card.run_id), card.step, str(card.task_id),
+                        card.attempt, card.index, card.card_id, card.type, card.key,
+                        card.updated,
+                    ),
+                )
+            ]
+        )
+
+    def list_cards(self, flow: str, run_id: str, step: str, task_id: str) -> list[CardRecord]:
+        try:
+            number = int(run_id)
+        except (TypeError, ValueError):
+            return []
+        rows = self.db.execute(
+            "SELECT attempt, idx, card_id, type, key, updated FROM cards "
+            f"WHERE {_TASK_KEY} ORDER BY attempt, idx",
+            (flow, number, step, str(task_id)),
+        ).fetchall()
+        return [
+            CardRecord(flow, str(number), step, str(task_id), attempt, idx, typ, key, updated,
+                       card_id)
+            for attempt, idx, card_id, typ, key, updated in rows
+        ]
 
 
 def _numeric(task_id: str) -> tuple[int, str]:

@@ -98,7 +98,7 @@ def execute_run(
     if resume is not None:
         meta.clone_task(resume.parameters, run.run_id, "0", [], [])
     else:
-        _register_parameters(stores, flow, run.run_id, param_refs)
+        _register_parameters(stores, flow, run.run_id, param_refs, graph)
     scheduler = Scheduler(
         graph,
         stores,
@@ -193,15 +193,20 @@ def _resolve_parameters(flow_cls: type, raw: dict[str, str | None]) -> dict[str,
 
 
 def _register_parameters(
-    stores: Stores, flow: str, run_id: str, refs: dict[str, ArtifactRef]
+    stores: Stores, flow: str, run_id: str, refs: dict[str, ArtifactRef], graph: FlowGraph
 ) -> None:
+    from flowlib.cards.graph_view import describe
+
+    # The graph rides on the parameters task's transition, so the web UI can draw a run's
+    # steps (also those not started yet) without the flow's code.
+    transition = {"next": ["start"], "graph": describe(graph)}
     meta = stores.metadata
     meta.create_tasks(
         [TaskRecord(flow, run_id, PARAMETERS_STEP, "0", "pending", time.time(), [], [])]
     )
     meta.start_attempt(flow, run_id, PARAMETERS_STEP, "0", 0)
     meta.finish_attempt(
-        flow, run_id, PARAMETERS_STEP, "0", 0, SUCCEEDED, refs, {"next": ["start"]}, None
+        flow, run_id, PARAMETERS_STEP, "0", 0, SUCCEEDED, refs, transition, None
     )
 
 

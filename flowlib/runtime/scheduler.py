@@ -32,6 +32,9 @@ from flowlib.taskenv.decorators import task_environment_of
 
 _LOG_CAP = 32 << 20  # bytes of one stream kept per attempt; the console still shows all
 _HEARTBEAT_EVERY = 10.0
+# Output of running attempts is saved this often, so `flowlib ui` and `logs` can show it while
+# the task runs (the final save at the end of the attempt replaces it).
+_LOG_FLUSH_EVERY = 5.0
 _TERM_GRACE = 3.0
 # @timeout first raises TimeoutException inside the step (so @catch keeps what it set); a step
 # that swallows it or is stuck in native code is killed this many seconds later.
@@ -127,7 +130,7 @@ class Scheduler:
 
     # -- the loop --------------------------------------------------------------------------
     def _loop(self) -> None:
-        last_heartbeat = time.time()
+        last_heartbeat = last_flush = time.time()
         while True:
             self._launch_ready()
             if not self.workers and not self.ready and not self.delayed:
@@ -142,6 +145,9 @@ class Scheduler:
                 elif worker.deadline is not None and now > worker.deadline and not worker.timed_out:
                     worker.timed_out = True
                     worker.kill(signal.SIGKILL)
+            if now - last_flush > _LOG_FLUSH_EVERY:
+                self._flush_running_logs()
+                last_flush = now
             if now - last_heartbeat > _HEARTBEAT_EVERY:
                 self.meta.heartbeat(self.flow, self.run_id)
                 last_heartbeat = now
@@ -150,6 +156,27 @@ class Scheduler:
                     if worker.fds and worker.poll():
                         self._drop_fds(worker)
                         self._finish(worker)
+
+    def _flush_running_logs(self) -> None:
+        """Save what running attempts printed since the last save (only attempts already
+        recorded as started: logs never create an attempt record)."""
+        for worker in self.workers:
+            size = sum(len(data) for data in worker.output.values())
+            if size == getattr(worker, "flushed_size", 0):
+                continue
+            spec = worker.spec
+            record = self._attempt_record(spec)
+            if record is None or record.status != RUNNING:
+                continue
+            logs = {
+                stream: self.stores.artifacts(self.flow).put_bytes(bytes(data))
+                for stream, data in worker.output.items()
+                if data
+            }
+            self.meta.set_attempt_logs(
+                spec.flow, spec.run_id, spec.step, spec.task_id, spec.attempt, logs
+            )
+            worker.flushed_size = size
 
     def _wait_timeout(self) -> float:
         now = time.time()

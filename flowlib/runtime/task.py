@@ -47,6 +47,7 @@ def execute_task(flow_cls: type, graph: FlowGraph, stores: Stores, spec: TaskSpe
     )
     environment = None
     started = False
+    cards = _start_cards(graph, stores, spec)
     try:
         # Before user code: a bad secret source fails the attempt here, naming the source.
         environment = _start_environment(stores, spec)
@@ -55,6 +56,7 @@ def execute_task(flow_cls: type, graph: FlowGraph, stores: Stores, spec: TaskSpe
         _record_environment(stores, spec, environment, artifacts)
     except BaseException as exc:  # noqa: BLE001 - every failure of the attempt is recorded
         mask = environment.masker.mask_record if environment is not None else (lambda r: r)
+        cards.finish(FAILED)
         if isinstance(exc, FlowlibError):
             print(mask(f"flowlib: {exc}"), file=sys.stderr)
         else:
@@ -76,6 +78,7 @@ def execute_task(flow_cls: type, graph: FlowGraph, stores: Stores, spec: TaskSpe
         return False
     if environment is not None:
         environment.restore()
+    cards.finish(SUCCEEDED)
     meta.finish_attempt(
         spec.flow,
         spec.run_id,
@@ -158,6 +161,7 @@ def _run_step(
     )
     flow = flow_cls(use_cli=False)
     object.__setattr__(flow, "_task", state)
+    current.card.bind_flow(flow)  # the default card shows this task's artifacts
     func = getattr(flow, spec.step)
 
     caught: dict[str, Any] | None = None
@@ -190,6 +194,30 @@ def _run_step(
     transition = _resolve_transition(flow, node, state, spec)
     artifacts = _persist(flow, state, spec)
     return artifacts, transition, caught
+
+
+class _CardHooks:
+    """The step's @card decorators for this attempt (see flowlib/cards/collector.py)."""
+
+    def __init__(self, active: bool) -> None:
+        self.active = active
+
+    def finish(self, status: str) -> None:
+        if self.active:
+            from flowlib.cards import collector
+
+            collector.finish(status)
+
+
+def _start_cards(graph: FlowGraph, stores: Stores, spec: TaskSpec) -> _CardHooks:
+    decorators = [d for d in graph[spec.step].decorators if getattr(d, "name", "") == "card"]
+    if not decorators:
+        return _CardHooks(False)
+    from flowlib.cards import collector
+    from flowlib.cards.store import CardWriter
+
+    collector.start(decorators, CardWriter(stores, spec, graph))
+    return _CardHooks(True)
 
 
 @contextmanager

@@ -4,7 +4,7 @@
     flowlib config profiles [--output json]             profiles in the config file
     flowlib config validate [--profile P] [--check]     validate; --check also reaches AWS
 
-Until the console script is installed: ``python -m flowlib.config.cli config show``.
+Until the console script is installed: ``python -m flowlib.cli.flowlib_command config show``.
 """
 
 from __future__ import annotations
@@ -154,6 +154,15 @@ def _check_aws(profile: Any) -> None:
     from flowlib.stores import stores_for
 
     stores_for(profile).preflight("flowlib-config-check")
+
+
+def _add_ui_command() -> None:
+    from flowlib.ui.server import ui_command  # click only: uvicorn loads when the UI starts
+
+    main.add_command(ui_command)
+
+
+_add_ui_command()
 
 
 if __name__ == "__main__":
