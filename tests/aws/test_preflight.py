@@ -71,8 +71,8 @@ def test_resume_checks_both_stores_before_writing(aws):
 def _validate(aws, **env_changes: str) -> subprocess.CompletedProcess:
     env = {**os.environ, **aws.env, **env_changes}
     return subprocess.run([sys.executable, "-m", "flowlib.cli.flowlib_command", "config",
-                           "validate", "--check"], capture_output=True, text=True, env=env, cwd=aws.workdir,
-                          timeout=120)
+                           "validate", "--check"], capture_output=True, text=True, env=env,
+                          cwd=aws.workdir, timeout=120)
 
 
 def test_config_validate_check_runs_the_same_preflight(aws):
