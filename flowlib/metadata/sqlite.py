@@ -8,11 +8,13 @@ one flow get distinct ids. ``synchronous=NORMAL`` keeps commits durable across p
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from flowlib.metadata.records import (
     RunRecord,
     TaskRecord,
 )
+from flowlib.metadata.run_ids import RunIdMarks
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs(
@@ -62,6 +65,7 @@ class SqliteMetadataStore(MetadataStore):
         self.path = Path(path)
         self._conn: sqlite3.Connection | None = None
         self._pid = -1
+        self._run_ids = RunIdMarks(self.path.with_name(self.path.name + ".run-ids"))
 
     # -- connection ------------------------------------------------------------------------
     @property
@@ -81,7 +85,14 @@ class SqliteMetadataStore(MetadataStore):
             conn.execute("PRAGMA synchronous=NORMAL")
             if not conn.execute("SELECT 1 FROM sqlite_master WHERE name='artifacts'").fetchone():
                 conn.executescript(SCHEMA)
-        except (sqlite3.Error, OSError) as exc:
+        except sqlite3.Error as exc:
+            if not isinstance(exc, sqlite3.OperationalError) or "full" in str(exc):
+                raise _database_error(self.path, exc) from None
+            raise MetadataError(
+                f"Cannot open the metadata database {self.path}: {exc}. Check that the folder "
+                "is writable, or set FLOWLIB_DATASTORE_ROOT to another folder."
+            ) from None
+        except OSError as exc:
             raise MetadataError(
                 f"Cannot open the metadata database {self.path}: {exc}. Check that the folder "
                 "is writable, or set FLOWLIB_DATASTORE_ROOT to another folder."
@@ -104,7 +115,7 @@ class SqliteMetadataStore(MetadataStore):
                     db.execute(sql, params)
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            _rollback(db)
             raise
 
     # -- runs ------------------------------------------------------------------------------
@@ -123,7 +134,11 @@ class SqliteMetadataStore(MetadataStore):
             (last,) = db.execute(
                 "SELECT COALESCE(MAX(run_number), 0) FROM runs WHERE flow=?", (flow,)
             ).fetchone()
-            number = last + 1
+            # The database alone may have forgotten runs (a lost or damaged WAL file takes its
+            # last commits with it): the durable high-water mark keeps their ids from coming
+            # back, since a run's logs, artifacts references and users' notes name it.
+            number = max(last, self._run_ids.last(flow)) + 1
+            self._run_ids.record(flow, number)
             db.execute(
                 "INSERT INTO runs VALUES(?,?,?,?,?,NULL,?,?)",
                 (flow, number, user, RUNNING, now, now, origin_run_id),
@@ -134,7 +149,7 @@ class SqliteMetadataStore(MetadataStore):
             )
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            _rollback(db)
             raise
         return RunRecord(
             flow,
@@ -202,9 +217,8 @@ class SqliteMetadataStore(MetadataStore):
         )
 
     def get_run(self, flow: str, run_id: str) -> RunRecord | None:
-        try:
-            number = int(run_id)
-        except (TypeError, ValueError):
+        number = _run_number(run_id)
+        if number is None:
             return None
         row = self.db.execute(
             "SELECT * FROM runs WHERE flow=? AND run_number=?", (flow, number)
@@ -285,7 +299,7 @@ class SqliteMetadataStore(MetadataStore):
                     raise sqlite3.IntegrityError("attempt already finished")
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                _rollback(db)
                 raise
         except sqlite3.IntegrityError:
             raise MetadataError(
@@ -421,9 +435,8 @@ class SqliteMetadataStore(MetadataStore):
         )
 
     def get_task(self, flow: str, run_id: str, step: str, task_id: str) -> TaskRecord | None:
-        try:
-            number = int(run_id)
-        except (TypeError, ValueError):
+        number = _run_number(run_id)
+        if number is None:
             return None
         row = self.db.execute(
             f"SELECT * FROM tasks WHERE {_TASK_KEY}", (flow, number, step, str(task_id))
@@ -480,6 +493,74 @@ class SqliteMetadataStore(MetadataStore):
             (*key, attempt),
         )
         return {name: ArtifactRef(k, size, typ, enc) for name, k, size, typ, enc in rows}
+
+
+def _database_error(path: Path, exc: sqlite3.Error) -> MetadataError:
+    """One clear message for a damaged, full or unreadable metadata database."""
+    text = str(exc)
+    if "malformed" in text or "not a database" in text or "corrupt" in text:
+        return MetadataError(
+            f"The metadata database {path} is damaged ({text}). Runs stored in it may be "
+            "incomplete. Keep a copy of it, then recover it with "
+            f"'sqlite3 {path} .recover | sqlite3 recovered.db' and move recovered.db in its "
+            "place, or set FLOWLIB_DATASTORE_ROOT to a new folder (run ids are never reused)."
+        )
+    if "full" in text:
+        return MetadataError(
+            f"The disk holding the metadata database {path} is full ({text}). Free space, then "
+            "continue the run with 'resume' (finished tasks are kept)."
+        )
+    return MetadataError(f"The metadata database {path} failed: {text}.")
+
+
+def _translating(method: Callable) -> Callable:
+    """Turn sqlite3 errors of a public store method into one clear MetadataError."""
+    if inspect.isgeneratorfunction(method):
+        @functools.wraps(method)
+        def generator(self: SqliteMetadataStore, *args: Any, **kwargs: Any) -> Any:
+            try:
+                yield from method(self, *args, **kwargs)
+            except sqlite3.Error as exc:
+                raise _database_error(self.path, exc) from None
+
+        return generator
+
+    @functools.wraps(method)
+    def wrapper(self: SqliteMetadataStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.Error as exc:
+            raise _database_error(self.path, exc) from None
+
+    return wrapper
+
+
+for _name, _method in list(vars(SqliteMetadataStore).items()):
+    if not _name.startswith("_") and inspect.isfunction(_method) and _name != "close":
+        setattr(SqliteMetadataStore, _name, _translating(_method))
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    # SQLite rolls a transaction back by itself on some errors (SQLITE_FULL, SQLITE_IOERR);
+    # a second ROLLBACK would then raise "cannot rollback - no transaction is active" and
+    # hide the real error.
+    if db.in_transaction:
+        try:
+            db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+
+def _run_number(run_id: Any) -> int | None:
+    """The run number of ``run_id``, or None when no run can have it (not a number, or beyond
+    SQLite's 64-bit integers, which would raise OverflowError inside the query)."""
+    try:
+        number = int(run_id)
+    except (TypeError, ValueError):
+        return None
+    return number if 0 <= number < 1 << 63 else None
 
 
 def _numeric(task_id: str) -> tuple[int, str]:

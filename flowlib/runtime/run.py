@@ -90,6 +90,7 @@ def execute_run(
             for name, value in values.items()
         }
 
+    stores.artifacts(flow).blobs.remove_stale_temp_files()
     run = meta.create_run(flow, current_user(), system_tags(), tags, options.origin_run_id)
     console = Console(options.quiet)
     origin_note = f" (resuming run {options.origin_run_id})" if resume else ""
@@ -117,10 +118,10 @@ def execute_run(
     try:
         ok = scheduler.run(params_path)
     except RunInterrupted:
-        meta.update_run(flow, run.run_id, INTERRUPTED, time.time())
+        _record_end(meta, flow, run.run_id, INTERRUPTED)
         raise
     except BaseException:
-        meta.update_run(flow, run.run_id, FAILED, time.time())
+        _record_end(meta, flow, run.run_id, FAILED)
         raise
     meta.update_run(flow, run.run_id, SUCCEEDED if ok else FAILED, time.time())
     console.flush()
@@ -131,6 +132,16 @@ def execute_run(
         f"Inspect it with: Run('{flow}/{run.run_id}')"
     )
     return run.run_id
+
+
+def _record_end(meta: Any, flow: str, run_id: str, status: str) -> None:
+    """Record how a run that stopped on an error ended, without hiding that error: when the
+    store itself is what failed (disk full, outage), the run keeps its last heartbeat and the
+    client reports it as crashed; 'resume' continues it either way."""
+    try:
+        meta.update_run(flow, run_id, status, time.time())
+    except FlowlibError:
+        pass
 
 
 def _failure_message(flow: str, run_id: str, scheduler: Scheduler) -> str:

@@ -229,11 +229,7 @@ class Scheduler:
     def _finish(self, worker: Worker) -> None:
         self.workers.remove(worker)
         spec = worker.spec
-        logs = {
-            stream: self.stores.artifacts(self.flow).put_bytes(bytes(data))
-            for stream, data in worker.output.items()
-            if data
-        }
+        logs = self._store_logs(spec, worker.output)
         record = self._attempt_record(spec)
         if record is None or record.status == RUNNING:
             error = self._crash_error(worker, record is None)
@@ -253,6 +249,22 @@ class Scheduler:
             )
         else:
             self._failed(spec, error or crash_record("Unknown", "the task failed"))
+
+    def _store_logs(self, spec: TaskSpec, output: dict[str, bytearray]) -> dict[str, str]:
+        """Store the attempt's output; a log that cannot be stored (disk full) is reported
+        and skipped, never allowed to hide the task's own outcome."""
+        logs = {}
+        for stream, data in output.items():
+            if not data:
+                continue
+            try:
+                logs[stream] = self.stores.artifacts(self.flow).put_bytes(bytes(data))
+            except FlowlibError as exc:
+                self.console.warn(
+                    f"[{spec.pathspec}] The {stream} log of attempt {spec.attempt} could not be "
+                    f"stored: {exc}"
+                )
+        return logs
 
     def _attempt_record(self, spec: TaskSpec) -> Any:
         attempts = self.meta.list_attempts(spec.flow, spec.run_id, spec.step, spec.task_id)
