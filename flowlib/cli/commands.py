@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from flowlib.cli import inspect_commands, run_commands
+from flowlib.cli.status_command import status_command
 from flowlib.graph import FlowGraph
 from flowlib.remote.batch.cli import batch_group
 from flowlib.remote.kubernetes.cli import kubernetes_group
@@ -30,6 +31,7 @@ def build_cli(flow_cls: type) -> click.Group:
         inspect_commands.logs_command(),
         inspect_commands.dump_command(),
         inspect_commands.tag_group(),
+        status_command(),
         batch_group(),
         kubernetes_group(),
     ):

@@ -14,6 +14,7 @@ from typing import Any
 from flowlib.client.namespace import get_namespace
 from flowlib.datastore.artifacts import ArtifactRef
 from flowlib.exceptions import FlowlibError, NotFoundError
+from flowlib.metadata.liveness import CRASHED, effective_status, last_seen
 from flowlib.metadata.records import (
     FAILED,
     INTERRUPTED,
@@ -116,7 +117,19 @@ class Run:
     # status
     @property
     def status(self) -> str:
-        return self._record.status
+        """running, succeeded, failed, interrupted, or crashed: recorded as running but its
+        runtime stopped sending heartbeats (killed, lost machine); see ``last_heartbeat_at``.
+        A crashed run continues with ``resume --origin-run-id``."""
+        return effective_status(self._record)
+
+    @property
+    def crashed(self) -> bool:
+        return self.status == CRASHED
+
+    @property
+    def last_heartbeat_at(self) -> dt.datetime | None:
+        """When the run's runtime was last seen alive."""
+        return _time(last_seen(self._record))
 
     @property
     def successful(self) -> bool:

@@ -7,7 +7,8 @@ in a fresh interpreter: the exact command a remote backend (Batch, Kubernetes) r
 
 Either way each attempt is its own process in its own process group, with stdout and stderr on
 pipes read by the scheduler: a step that raises, calls ``os._exit``, segfaults or is killed by
-the OOM killer takes only its own process down.
+the OOM killer takes only its own process down. The other way round, a runtime that dies takes
+its tasks with it (``parent_death``: the kernel SIGKILLs them).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 
+from flowlib.runtime.parent_death import PARENT_ENV, die_with_parent
 from flowlib.runtime.spec import TaskSpec
 
 
@@ -86,8 +88,10 @@ class ForkLauncher:
         err_r, err_w = os.pipe()
         sys.stdout.flush()
         sys.stderr.flush()
+        runtime_pid = os.getpid()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child, measured through its effects
+            die_with_parent(runtime_pid)
             self._child(spec, out_w, err_w, (out_r, err_r))
         os.close(out_w)
         os.close(err_w)
@@ -133,7 +137,8 @@ class SubprocessLauncher:
 
     def __init__(self, script: str, env: dict[str, str]) -> None:
         self.script = script
-        self.env = {**os.environ, **env}
+        # The step command asks the kernel to kill it when this runtime dies (parent_death).
+        self.env = {**os.environ, **env, PARENT_ENV: str(os.getpid())}
 
     def launch(self, spec: TaskSpec) -> Worker:
         proc = subprocess.Popen(

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from flowlib.decorators import StepDecorator
 from flowlib.exceptions import FlowlibError
 from flowlib.graph import FlowGraph
+from flowlib.metadata.liveness import HEARTBEAT_INTERVAL
 from flowlib.metadata.records import FAILED, RUNNING, SUCCEEDED, TaskRecord
 from flowlib.runtime.console import Console
 from flowlib.runtime.errors import crash_record
@@ -29,7 +30,7 @@ from flowlib.runtime.state import ForeachFrame
 from flowlib.stores import Stores
 
 _LOG_CAP = 32 << 20  # bytes of one stream kept per attempt; the console still shows all
-_HEARTBEAT_EVERY = 10.0
+_HEARTBEAT_EVERY = HEARTBEAT_INTERVAL
 _TERM_GRACE = 3.0
 
 
