@@ -107,6 +107,8 @@ KEYS: dict[str, Key] = {
         Key("kubernetes_service_account", "str", "service account of flowlib's jobs"),
         Key("ecr_repository_url", "str", "repository of the step runtime image"),
         Key("image", "str", "default step image (repository URL and tag)"),
+        Key("store_retry_seconds", "str",
+            "seconds S3/DynamoDB calls keep retrying through an outage (default 600, 0: off)"),
     ]
 }
 ENV_VARS = {k.env_var: k.name for k in KEYS.values() if k.env}

@@ -8,9 +8,10 @@ across ``fork()`` (the local runtime forks task workers), so a forked child buil
 the inherited session, which is cheap because the service models are already loaded.
 
 Retries: botocore's ``standard`` mode for S3 (exponential backoff with jitter on 5xx,
-throttling and connection errors, 10 attempts) and ``adaptive`` mode for DynamoDB (the same,
+throttling and connection errors, 4 attempts) and ``adaptive`` mode for DynamoDB (the same,
 plus client-side rate limiting once the table throttles, which on-demand tables do during
-bursts of a large foreach).
+bursts of a large foreach); around them, a time budget that rides out outages of minutes
+(``aws_retry``).
 """
 
 from __future__ import annotations
@@ -24,9 +25,12 @@ import botocore.exceptions
 from botocore.config import Config
 
 from flowlib.config import Profile
+from flowlib.config.aws_retry import RetryingClient, retry_budget
 from flowlib.exceptions import ArtifactError, ConfigError, FlowlibError, MetadataError
 
-MAX_ATTEMPTS = 10
+# botocore's own retries cover blips of a few seconds silently; anything longer is an outage,
+# handled (and shown) by the time-bounded layer of aws_retry.
+MAX_ATTEMPTS = 4
 
 
 class AwsCredentialsError(ConfigError):
@@ -98,7 +102,7 @@ class AwsContext:
         client = self.session.client(service, config=config)
         for event, handler in self.event_hooks:
             client.meta.events.register(event, handler)
-        return client
+        return RetryingClient(client, service, retry_budget(self.profile))
 
     def forget_clients(self) -> None:
         self._clients.clear()

@@ -31,7 +31,7 @@ header is sent, so the bucket's default encryption (the Terraform module's KMS k
 sending ``aws:kms`` alone would encrypt with the AWS-managed ``aws/s3`` key instead.
 UploadPart and GetObject need no SSE header for SSE-KMS.
 
-Retries: botocore ``standard`` mode, 10 attempts (see ``flowlib.config.aws``), per request, so a
+Retries: botocore ``standard`` mode, 4 attempts (see ``flowlib.config.aws``), per request, so a
 throttled part is retried alone. Any other failure aborts the multipart upload and raises; the
 task then fails before its outcome is recorded, so it is never marked done.
 """
