@@ -159,6 +159,11 @@ class AwsContext:
             return self.region_mismatch(headers.get("x-amz-bucket-region") or error.get("Region"))
         if code in ("AccessDenied", "AccessDeniedException", "403", "Forbidden",
                     "AllAccessDisabled") or status == 403:
+            if code in ("403", "Forbidden"):
+                # A HEAD answer has no body: a bad key and a missing permission look alike.
+                rejected = self._credentials_rejected(action, resource)
+                if rejected is not None:
+                    return rejected
             return AwsAccessDeniedError(
                 f"Access denied: {action} on {resource} (flowlib profile '{p.name}', region "
                 f"{self.region}). The AWS credentials in use lack this permission: use the "
@@ -172,6 +177,29 @@ class AwsContext:
                 f"The AWS credentials for flowlib profile '{p.name}' were rejected ({code}) on "
                 f"{action} of {resource}: refresh them ('aws sso login') or set AWS_PROFILE."
             )
+        return None
+
+    def _credentials_rejected(self, action: str, resource: str) -> FlowlibError | None:
+        """Ask STS who we are: a credentials error if AWS rejects the keys themselves, else
+        None (the keys are valid, so a 403 really is a missing permission)."""
+        try:
+            sts = self.session.client(
+                "sts", config=Config(region_name=self.region, retries={"max_attempts": 2},
+                                     connect_timeout=5, read_timeout=10)
+            )
+            sts.get_caller_identity()
+        except botocore.exceptions.ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in ("InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken",
+                        "ExpiredTokenException", "InvalidAccessKeyId"):
+                return AwsCredentialsError(
+                    f"The AWS credentials for flowlib profile '{self.profile.name}' were rejected "
+                    f"({code}) on {action} of {resource}: the access key is invalid or expired. "
+                    "Refresh them ('aws sso login'), fix AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
+                    "or set AWS_PROFILE."
+                )
+        except Exception:  # noqa: BLE001 - STS unreachable: fall back to the 403's reading
+            return None
         return None
 
     def bucket_missing_message(self) -> str:
