@@ -54,6 +54,17 @@ class BlobStore(ABC):
     def _read_verified(self, key: str) -> memoryview:
         """Read the blob and check it hashes to ``key``."""
 
+    @property
+    def root_url(self) -> str:
+        """Where this store keeps every flow's blobs (recorded with each run, so its artifacts
+        stay readable after the profile's bucket, prefix or folder changes)."""
+        return ""
+
+    def at_root(self, root_url: str) -> BlobStore | None:
+        """The same kind of store, same flow, rooted at ``root_url`` (None if this backend
+        cannot reach it)."""
+        return None
+
     def remove_stale_temp_files(self) -> int:
         """Remove leftovers of writes killed mid-way (a backend with none returns 0)."""
         return 0

@@ -26,6 +26,15 @@ class LocalBlobStore(BlobStore):
         self.root = Path(root)
         self.data_dir = self.root / flow_name / "data"
 
+    @property
+    def root_url(self) -> str:
+        return str(self.root.resolve())
+
+    def at_root(self, root_url: str) -> BlobStore | None:
+        if "://" in root_url:
+            return None
+        return LocalBlobStore(root_url, self.flow_name)
+
     def _path(self, key: str) -> Path:
         return self.data_dir / key[:2] / key
 

@@ -188,6 +188,16 @@ class S3BlobStore(BlobStore):
         self._lock = threading.Lock()
 
     @property
+    def root_url(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}".rstrip("/")
+
+    def at_root(self, root_url: str) -> BlobStore | None:
+        if not root_url.startswith("s3://"):
+            return None
+        bucket, _, prefix = root_url.removeprefix("s3://").partition("/")
+        return S3BlobStore(self.aws, bucket, prefix, self.flow_name)
+
+    @property
     def s3(self) -> Any:
         return self.aws.client("s3")
 

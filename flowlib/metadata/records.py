@@ -13,6 +13,9 @@ RUNNING, SUCCEEDED, FAILED, INTERRUPTED, PENDING = (
     "pending",
 )
 
+# System tag recording where a run's artifacts and logs are stored ("datastore:s3://b/prefix").
+DATASTORE_TAG = "datastore:"
+
 
 @dataclass
 class RunRecord:

@@ -14,7 +14,7 @@ from flowlib.datastore.artifacts import ArtifactRef
 from flowlib.decorators import StepDecorator
 from flowlib.exceptions import FlowlibError, TaskFailedError
 from flowlib.graph import FlowGraph
-from flowlib.metadata.records import FAILED, INTERRUPTED, SUCCEEDED, TaskRecord
+from flowlib.metadata.records import DATASTORE_TAG, FAILED, INTERRUPTED, SUCCEEDED, TaskRecord
 from flowlib.parameters import flow_parameters
 from flowlib.runtime.console import Console
 from flowlib.runtime.launcher import ForkLauncher, SubprocessLauncher
@@ -45,6 +45,13 @@ def system_tags() -> list[str]:
         f"flowlib_version:{__version__}",
         f"python_version:{platform.python_version()}",
     ]
+
+
+def datastore_tags(root_url: str) -> list[str]:
+    """Where the run's artifacts and logs go, recorded with the run: readers find them there
+    even after the profile's bucket, prefix or folder changed."""
+    tag = f"{DATASTORE_TAG}{root_url}"
+    return [tag] if root_url and len(tag) <= 255 else []
 
 
 def validate_tags(tags: list[str]) -> list[str]:
@@ -90,8 +97,12 @@ def execute_run(
             for name, value in values.items()
         }
 
-    stores.artifacts(flow).blobs.remove_stale_temp_files()
-    run = meta.create_run(flow, current_user(), system_tags(), tags, options.origin_run_id)
+    blobs = stores.artifacts(flow).blobs
+    blobs.remove_stale_temp_files()
+    run = meta.create_run(
+        flow, current_user(), system_tags() + datastore_tags(blobs.root_url), tags,
+        options.origin_run_id,
+    )
     console = Console(options.quiet)
     origin_note = f" (resuming run {options.origin_run_id})" if resume else ""
     console.info(f"Run {flow}/{run.run_id} starting{origin_note} on {stores.description}.")

@@ -41,8 +41,9 @@ def test_invalid_access_key_is_not_reported_as_access_denied(authenticating_moto
     env = {
         **os.environ, "AWS_ENDPOINT_URL": authenticating_moto,
         "AWS_ACCESS_KEY_ID": "AKIAINVALIDINVALID00", "AWS_SECRET_ACCESS_KEY": "wrong",
-        "FLOWLIB_CONFIG": "env", "FLOWLIB_DATASTORE": "s3", "FLOWLIB_S3_BUCKET": "flowlib-auth-test",
-        "FLOWLIB_REGION": "us-east-1", "FLOWLIB_METADATA": "local",
+        "FLOWLIB_CONFIG": "env", "FLOWLIB_DATASTORE": "s3",
+        "FLOWLIB_S3_BUCKET": "flowlib-auth-test", "FLOWLIB_REGION": "us-east-1",
+        "FLOWLIB_METADATA": "local",
         "FLOWLIB_DATASTORE_ROOT": str(tmp_path / "store"),
     }
     for key in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "FLOWLIB_PROFILE"):
