@@ -62,6 +62,19 @@ class LauncherRouter:
         for launcher in self._remote.values():
             launcher.closed(fd)
 
+    def stop_remote_tasks_of(self, run_id: str) -> dict[str, int]:
+        """Stop what an earlier run left running on remote backends (its runtime died, so its
+        remote tasks would run on unwatched, and a resume would run them again beside them).
+        Returns the number stopped per backend."""
+        stopped = {}
+        for backend in sorted(backends_used(self._decorators)):
+            if backend not in self._remote:
+                self._remote[backend] = self._make(backend)
+            stop = getattr(self._remote[backend], "stop_run_jobs", None)
+            if stop is not None:
+                stopped[backend] = stop(run_id)
+        return stopped
+
     def shutdown(self) -> None:
         for launcher in self._remote.values():
             stop = getattr(launcher, "shutdown", None)

@@ -14,7 +14,15 @@ from flowlib.datastore.artifacts import ArtifactRef
 from flowlib.decorators import StepDecorator
 from flowlib.exceptions import FlowlibError, TaskFailedError
 from flowlib.graph import FlowGraph
-from flowlib.metadata.records import DATASTORE_TAG, FAILED, INTERRUPTED, SUCCEEDED, TaskRecord
+from flowlib.metadata.liveness import effective_status, last_seen
+from flowlib.metadata.records import (
+    DATASTORE_TAG,
+    FAILED,
+    INTERRUPTED,
+    RUNNING,
+    SUCCEEDED,
+    TaskRecord,
+)
 from flowlib.parameters import flow_parameters
 from flowlib.runtime.console import Console
 from flowlib.runtime.launcher import ForkLauncher, SubprocessLauncher
@@ -111,12 +119,15 @@ def execute_run(
         meta.clone_task(resume.parameters, run.run_id, "0", [], [])
     else:
         _register_parameters(stores, flow, run.run_id, param_refs)
+    launcher = _launcher(flow_cls, graph, stores, options)
+    if resume is not None:
+        _stop_orphaned_remote_tasks(launcher, origin, console)
     scheduler = Scheduler(
         graph,
         stores,
         flow,
         run.run_id,
-        _launcher(flow_cls, graph, stores, options),
+        launcher,
         console,
         max_workers=options.max_workers,
         max_num_splits=options.max_num_splits,
@@ -143,6 +154,25 @@ def execute_run(
         f"Inspect it with: Run('{flow}/{run.run_id}')"
     )
     return run.run_id
+
+
+def _stop_orphaned_remote_tasks(launcher: Any, origin: Any, console: Console) -> None:
+    """Before a resume: remote tasks (Batch, Kubernetes) of an origin run whose runtime died
+    still run, unwatched; stop them so they neither run twice nor write late. Local tasks
+    died with their runtime (parent_death). A run whose runtime is still alive is left alone."""
+    stop = getattr(launcher, "stop_remote_tasks_of", None)
+    if stop is None:
+        return
+    pathspec = f"{origin.flow}/{origin.run_id}"
+    if effective_status(origin) == RUNNING:
+        console.warn(
+            f"Run {pathspec} still looks alive (heartbeat {time.time() - last_seen(origin):.0f} "
+            "s ago): its remote tasks are left running."
+        )
+        return
+    for backend, count in stop(origin.run_id).items():
+        if count:
+            console.info(f"Stopped {count} {backend} task(s) that run {pathspec} left running.")
 
 
 def _record_end(meta: Any, flow: str, run_id: str, status: str) -> None:
