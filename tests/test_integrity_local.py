@@ -180,6 +180,7 @@ def test_killed_runtime_takes_its_tasks_along_and_the_run_shows_crashed(
         run = Run("IntegrityFlow/1")
         assert run.status == "crashed" and run.crashed and not run.finished
         assert run.last_heartbeat_at is not None
+        assert run["middle"].task.status == "crashed"  # its process died unrecorded
         shown = local.run(FLOW, "status", env={"FLOWLIB_HEARTBEAT_TIMEOUT": "0.5"})
         assert "Run IntegrityFlow/1: crashed" in shown.stdout
         assert "last seen" in shown.stdout and "resume --origin-run-id 1" in shown.stdout
@@ -223,3 +224,23 @@ def _fill(folder: Path) -> None:
                 out.flush()
         except OSError:
             pass
+
+
+# -- attempt heartbeats, on both metadata stores -----------------------------------------------
+def test_attempt_heartbeats_are_recorded_and_read_back(backend: Backend):
+    from flowlib.metadata.liveness import attempt_status
+    from flowlib.stores import open_stores
+
+    meta = open_stores().metadata
+    run = meta.create_run("HeartbeatFlow", "u", [], [])
+    meta.create_tasks([TaskRecord("HeartbeatFlow", run.run_id, "start", "1", "pending",
+                                  time.time(), [], [])])
+    meta.start_attempt("HeartbeatFlow", run.run_id, "start", "1", 0)
+    (attempt,) = meta.list_attempts("HeartbeatFlow", run.run_id, "start", "1")
+    assert attempt.heartbeat is None
+    before = time.time()
+    meta.attempt_heartbeat("HeartbeatFlow", run.run_id, "start", "1", 0)
+    (attempt,) = meta.list_attempts("HeartbeatFlow", run.run_id, "start", "1")
+    assert attempt.heartbeat is not None and attempt.heartbeat >= before - 1
+    assert attempt_status(attempt, now=attempt.heartbeat + 1) == "running"
+    assert attempt_status(attempt, now=attempt.heartbeat + 3600) == "crashed"

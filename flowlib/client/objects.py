@@ -14,12 +14,13 @@ from typing import Any
 from flowlib.client.namespace import get_namespace
 from flowlib.datastore.artifacts import ArtifactRef, ArtifactStore
 from flowlib.exceptions import FlowlibError, NotFoundError
-from flowlib.metadata.liveness import CRASHED, effective_status, last_seen
+from flowlib.metadata.liveness import CRASHED, attempt_status, effective_status, last_seen
 from flowlib.metadata.records import (
     DATASTORE_TAG,
     FAILED,
     INTERRUPTED,
     PENDING,
+    RUNNING,
     SUCCEEDED,
     RunRecord,
     TaskRecord,
@@ -330,7 +331,17 @@ class Task:
 
     @property
     def status(self) -> str:
+        """pending, running, succeeded, failed, or crashed: its latest attempt is recorded as
+        running but its process stopped sending heartbeats (see ``last_heartbeat_at``)."""
+        if self._record.status == RUNNING and self._attempts:
+            return attempt_status(self._attempts[-1])
         return self._record.status
+
+    @property
+    def last_heartbeat_at(self) -> dt.datetime | None:
+        """When the latest attempt's process was last seen alive (None if it never beat)."""
+        latest = self._attempts[-1] if self._attempts else None
+        return _time(latest.heartbeat) if latest is not None else None
 
     @property
     def created_at(self) -> dt.datetime | None:

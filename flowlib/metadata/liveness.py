@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import time
 
-from flowlib.metadata.records import RUNNING, RunRecord
+from flowlib.metadata.records import RUNNING, AttemptRecord, RunRecord
 
 HEARTBEAT_INTERVAL = 10.0
 CRASHED = "crashed"
@@ -41,3 +41,13 @@ def effective_status(record: RunRecord, now: float | None = None) -> str:
         return record.status
     now = time.time() if now is None else now
     return CRASHED if now - last_seen(record) > stale_after() else RUNNING
+
+
+def attempt_status(attempt: AttemptRecord, now: float | None = None) -> str:
+    """The attempt's stored status, or ``crashed`` for a running attempt whose task process
+    stopped sending heartbeats."""
+    if attempt.status != RUNNING:
+        return attempt.status
+    now = time.time() if now is None else now
+    seen = attempt.heartbeat or attempt.started
+    return CRASHED if now - seen > stale_after() else RUNNING

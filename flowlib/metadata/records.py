@@ -63,3 +63,4 @@ class AttemptRecord:
     finished: float | None = None
     error: dict[str, Any] | None = None
     logs: dict[str, str] = field(default_factory=dict)
+    heartbeat: float | None = None  # last sign of life of the task process (running attempts)

@@ -57,6 +57,15 @@ CREATE TABLE IF NOT EXISTS artifacts(
   PRIMARY KEY(flow, run_number, step, task_id, attempt, name)) WITHOUT ROWID;
 """
 
+# Kept apart from ``attempts`` so the heartbeat thread's frequent small writes touch no row the
+# task's own writes do.
+HEARTBEATS = """
+CREATE TABLE IF NOT EXISTS attempt_heartbeats(
+  flow TEXT NOT NULL, run_number INTEGER NOT NULL, step TEXT NOT NULL, task_id TEXT NOT NULL,
+  attempt INTEGER NOT NULL, heartbeat REAL NOT NULL,
+  PRIMARY KEY(flow, run_number, step, task_id, attempt)) WITHOUT ROWID
+"""
+
 _TASK_KEY = "flow=? AND run_number=? AND step=? AND task_id=?"
 
 
@@ -85,6 +94,10 @@ class SqliteMetadataStore(MetadataStore):
             conn.execute("PRAGMA synchronous=NORMAL")
             if not conn.execute("SELECT 1 FROM sqlite_master WHERE name='artifacts'").fetchone():
                 conn.executescript(SCHEMA)
+            if not conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE name='attempt_heartbeats'"
+            ).fetchone():
+                conn.execute(HEARTBEATS)  # databases made before attempt heartbeats existed
         except sqlite3.Error as exc:
             if not isinstance(exc, sqlite3.OperationalError) or "full" in str(exc):
                 raise _database_error(self.path, exc) from None
@@ -341,6 +354,21 @@ class SqliteMetadataStore(MetadataStore):
         ]
         self._write(statements)
 
+    def attempt_heartbeat(
+        self, flow: str, run_id: str, step: str, task_id: str, attempt: int
+    ) -> None:
+        # Called from the task's heartbeat thread: a connection of its own (a sqlite3
+        # connection belongs to the thread that opened it), opened per beat (every ~10 s).
+        conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        try:
+            conn.execute("PRAGMA busy_timeout=60000")
+            conn.execute(
+                "INSERT OR REPLACE INTO attempt_heartbeats VALUES(?,?,?,?,?,?)",
+                (flow, int(run_id), step, str(task_id), attempt, time.time()),
+            )
+        finally:
+            conn.close()
+
     def set_attempt_logs(
         self, flow: str, run_id: str, step: str, task_id: str, attempt: int, logs: dict[str, str]
     ) -> None:
@@ -454,10 +482,13 @@ class SqliteMetadataStore(MetadataStore):
         return rows
 
     def list_attempts(self, flow: str, run_id: str, step: str, task_id: str) -> list[AttemptRecord]:
+        key = (flow, int(run_id), step, str(task_id))
         rows = self.db.execute(
-            f"SELECT * FROM attempts WHERE {_TASK_KEY} ORDER BY attempt",
-            (flow, int(run_id), step, str(task_id)),
+            f"SELECT * FROM attempts WHERE {_TASK_KEY} ORDER BY attempt", key
         ).fetchall()
+        beats = dict(self.db.execute(
+            f"SELECT attempt, heartbeat FROM attempt_heartbeats WHERE {_TASK_KEY}", key
+        ).fetchall())
         return [
             AttemptRecord(
                 f,
@@ -470,6 +501,7 @@ class SqliteMetadataStore(MetadataStore):
                 finished,
                 json.loads(error) if error else None,
                 json.loads(logs) if logs else {},
+                beats.get(a),
             )
             for f, n, s, t, a, status, started, finished, error, logs in rows
         ]
