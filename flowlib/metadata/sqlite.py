@@ -8,13 +8,11 @@ one flow get distinct ids. ``synchronous=NORMAL`` keeps commits durable across p
 
 from __future__ import annotations
 
-import functools
-import inspect
 import json
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +28,7 @@ from flowlib.metadata.records import (
     TaskRecord,
 )
 from flowlib.metadata.run_ids import RunIdMarks
+from flowlib.metadata.sqlite_errors import database_error, translate_errors
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs(
@@ -100,7 +99,7 @@ class SqliteMetadataStore(MetadataStore):
                 conn.execute(HEARTBEATS)  # databases made before attempt heartbeats existed
         except sqlite3.Error as exc:
             if not isinstance(exc, sqlite3.OperationalError) or "full" in str(exc):
-                raise _database_error(self.path, exc) from None
+                raise database_error(self.path, exc) from None
             raise MetadataError(
                 f"Cannot open the metadata database {self.path}: {exc}. Check that the folder "
                 "is writable, or set FLOWLIB_DATASTORE_ROOT to another folder."
@@ -527,53 +526,6 @@ class SqliteMetadataStore(MetadataStore):
         return {name: ArtifactRef(k, size, typ, enc) for name, k, size, typ, enc in rows}
 
 
-def _database_error(path: Path, exc: sqlite3.Error) -> MetadataError:
-    """One clear message for a damaged, full or unreadable metadata database."""
-    text = str(exc)
-    if "malformed" in text or "not a database" in text or "corrupt" in text:
-        return MetadataError(
-            f"The metadata database {path} is damaged ({text}). Runs stored in it may be "
-            "incomplete. Keep a copy of it, then recover it with "
-            f"'sqlite3 {path} .recover | sqlite3 recovered.db' and move recovered.db in its "
-            "place, or set FLOWLIB_DATASTORE_ROOT to a new folder (run ids are never reused)."
-        )
-    if "full" in text:
-        return MetadataError(
-            f"The disk holding the metadata database {path} is full ({text}). Free space, then "
-            "continue the run with 'resume' (finished tasks are kept)."
-        )
-    return MetadataError(f"The metadata database {path} failed: {text}.")
-
-
-def _translating(method: Callable) -> Callable:
-    """Turn sqlite3 errors of a public store method into one clear MetadataError."""
-    if inspect.isgeneratorfunction(method):
-        @functools.wraps(method)
-        def generator(self: SqliteMetadataStore, *args: Any, **kwargs: Any) -> Any:
-            try:
-                yield from method(self, *args, **kwargs)
-            except sqlite3.Error as exc:
-                raise _database_error(self.path, exc) from None
-
-        return generator
-
-    @functools.wraps(method)
-    def wrapper(self: SqliteMetadataStore, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(self, *args, **kwargs)
-        except sqlite3.IntegrityError:
-            raise
-        except sqlite3.Error as exc:
-            raise _database_error(self.path, exc) from None
-
-    return wrapper
-
-
-for _name, _method in list(vars(SqliteMetadataStore).items()):
-    if not _name.startswith("_") and inspect.isfunction(_method) and _name != "close":
-        setattr(SqliteMetadataStore, _name, _translating(_method))
-
-
 def _rollback(db: sqlite3.Connection) -> None:
     # SQLite rolls a transaction back by itself on some errors (SQLITE_FULL, SQLITE_IOERR);
     # a second ROLLBACK would then raise "cannot rollback - no transaction is active" and
@@ -597,3 +549,6 @@ def _run_number(run_id: Any) -> int | None:
 
 def _numeric(task_id: str) -> tuple[int, str]:
     return (int(task_id), "") if task_id.isdigit() else (1 << 62, task_id)
+
+
+translate_errors(SqliteMetadataStore)
