@@ -171,6 +171,12 @@ class IncludeFile(Parameter):
             return None
         file = Path(path).expanduser()
         try:
+            # A device (/dev/zero), FIFO or folder would be read forever or fail obscurely.
+            if file.exists() and not file.is_file():
+                raise ParameterError(
+                    f"IncludeFile '{self.name}': {str(file)!r} is not a regular file (a device, "
+                    f"pipe or folder). Give a file with --{self.name} PATH."
+                )
             data = file.read_bytes()
         except OSError as exc:
             raise ParameterError(

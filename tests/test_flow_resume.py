@@ -78,10 +78,14 @@ def test_sigkill_of_the_runtime_then_resume_loses_nothing(backend, tmp_path):
     _wait_for(ledger, lambda lines: sum(line.startswith("1 work") for line in lines) >= 2)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
-    time.sleep(1.0)  # tasks already running finish on their own and record their results
+    time.sleep(1.0)  # running tasks die with their runtime (parent-death signal), none goes on
     finished_before = {line for line in _ledger(ledger) if line.startswith("1 work")}
     assert 2 <= len(finished_before) < 8
     assert not Run("ResumeFlow/1").finished
+    # A task killed between its ledger line and recording its outcome is not done: the tasks
+    # recorded as succeeded are the ones resume may reuse.
+    recorded = {f"work {t.index}" for t in Run("ResumeFlow/1")["work"] if t.successful}
+    assert recorded <= {line.split(" ", 1)[1] for line in finished_before}
 
     backend.run(
         "resume_flow.py",
@@ -93,10 +97,11 @@ def test_sigkill_of_the_runtime_then_resume_loses_nothing(backend, tmp_path):
     run = Run("ResumeFlow/2")
     assert run.successful and run["join"].task.data.total == sum(i * i for i in range(8))
     rerun = {line.split(" ", 1)[1] for line in _ledger(ledger) if line.startswith("2 work")}
-    cloned = {line.split(" ", 1)[1] for line in finished_before}
-    assert rerun.isdisjoint(cloned)  # what finished before was cloned, not recomputed
-    assert rerun | cloned == {f"work {i}" for i in range(8)}
+    assert rerun.isdisjoint(recorded)  # what finished before was cloned, not recomputed
+    assert rerun | recorded == {f"work {i}" for i in range(8)}
     assert len(list(run["work"].tasks())) == 8
+    # No orphan of the killed runtime went on writing after it died.
+    assert {line for line in _ledger(ledger) if line.startswith("1 work")} == finished_before
 
 
 def test_ctrl_c_stops_cleanly_and_the_run_resumes(backend, tmp_path):

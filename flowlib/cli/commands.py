@@ -8,6 +8,7 @@ from flowlib.backends import with_cli
 from flowlib.cli import inspect_commands, run_commands
 from flowlib.cli.card_commands import card_group
 from flowlib.cli.options import apply_top_level, top_level_options
+from flowlib.cli.status_command import status_command
 from flowlib.graph import FlowGraph
 
 
@@ -54,6 +55,7 @@ def build_cli(flow_cls: type) -> click.Group:
         inspect_commands.dump_command(),
         inspect_commands.tag_group(),
         card_group(),
+        status_command(),
     ):
         cli.add_command(command)
     return cli

@@ -19,12 +19,15 @@ from flowlib.client.metaflow_names import (
     TaskNames,
 )
 from flowlib.client.namespace import get_namespace
-from flowlib.datastore.artifacts import ArtifactRef
+from flowlib.datastore.artifacts import ArtifactRef, ArtifactStore
 from flowlib.exceptions import FlowlibError, NotFoundError
+from flowlib.metadata.liveness import CRASHED, attempt_status, effective_status, last_seen
 from flowlib.metadata.records import (
+    DATASTORE_TAG,
     FAILED,
     INTERRUPTED,
     PENDING,
+    RUNNING,
     SUCCEEDED,
     RunRecord,
     StepException,
@@ -37,6 +40,29 @@ _INTERNAL_STEPS = ("_parameters",)
 
 def _stores() -> Stores:
     return open_stores()
+
+
+def _run_artifacts(flow: str, run_id: str) -> ArtifactStore:
+    """The artifact store holding a run's artifacts and logs: where the run recorded it wrote
+    them (a ``datastore:`` system tag), which may differ from the profile's current bucket,
+    prefix or folder; the profile's store for runs that recorded nothing."""
+    stores = _stores()
+    current = stores.artifacts(flow)
+    key = (id(stores), flow, run_id)
+    if key not in _RUN_STORES:
+        record = stores.metadata.get_run(flow, run_id)
+        tag = next((t for t in (record.system_tags if record else [])
+                    if t.startswith(DATASTORE_TAG)), None)
+        root = tag[len(DATASTORE_TAG):] if tag else ""
+        store = None
+        if root and root != current.blobs.root_url:
+            blobs = current.blobs.at_root(root)
+            store = ArtifactStore(blobs) if blobs is not None else None
+        _RUN_STORES[key] = store
+    return _RUN_STORES[key] or current
+
+
+_RUN_STORES: dict[tuple[int, str, str], ArtifactStore | None] = {}
 
 
 def _split(pathspec: str, parts: int, kind: str) -> list[str]:
@@ -123,7 +149,19 @@ class Run(RunNames):
     # status
     @property
     def status(self) -> str:
-        return self._record.status
+        """running, succeeded, failed, interrupted, or crashed: recorded as running but its
+        runtime stopped sending heartbeats (killed, lost machine); see ``last_heartbeat_at``.
+        A crashed run continues with ``resume --origin-run-id``."""
+        return effective_status(self._record)
+
+    @property
+    def crashed(self) -> bool:
+        return self.status == CRASHED
+
+    @property
+    def last_heartbeat_at(self) -> dt.datetime | None:
+        """When the run's runtime was last seen alive."""
+        return _time(last_seen(self._record))
 
     @property
     def successful(self) -> bool:
@@ -300,7 +338,17 @@ class Task(TaskNames):
 
     @property
     def status(self) -> str:
+        """pending, running, succeeded, failed, or crashed: its latest attempt is recorded as
+        running but its process stopped sending heartbeats (see ``last_heartbeat_at``)."""
+        if self._record.status == RUNNING and self._attempts:
+            return attempt_status(self._attempts[-1])
         return self._record.status
+
+    @property
+    def last_heartbeat_at(self) -> dt.datetime | None:
+        """When the latest attempt's process was last seen alive (None if it never beat)."""
+        latest = self._attempts[-1] if self._attempts else None
+        return _time(latest.heartbeat) if latest is not None else None
 
     @property
     def created_at(self) -> dt.datetime | None:
@@ -370,7 +418,7 @@ class Task(TaskNames):
         )
         if chosen is None or stream not in chosen.logs:
             return ""
-        store = _stores().artifacts(self._record.flow)
+        store = _run_artifacts(self._record.flow, self._record.run_id)
         return store.get_bytes(chosen.logs[stream]).decode("utf-8", errors="replace")
 
     @property
@@ -405,7 +453,8 @@ class DataArtifact(ArtifactNames):
 
     @property
     def data(self) -> Any:
-        store = _stores().artifacts(self._task._record.flow)
+        record = self._task._record
+        store = _run_artifacts(record.flow, record.run_id)
         return store.load(self._ref, self.id, self._task.pathspec)
 
     @property
@@ -428,7 +477,8 @@ class DataArtifact(ArtifactNames):
     def location(self) -> str:
         """Where the stored bytes are (a path or s3:// URL); a plain Parquet file for
         DataFrames, which any Parquet reader opens."""
-        return _stores().artifacts(self._task._record.flow).blobs.location(self._ref.key)
+        record = self._task._record
+        return _run_artifacts(record.flow, record.run_id).blobs.location(self._ref.key)
 
     def __repr__(self) -> str:
         return f"DataArtifact('{self.pathspec}', type={self.type}, size={self.size})"

@@ -103,6 +103,8 @@ KEYS: dict[str, Key] = {
           for b in BACKENDS.values() for k in b.profile_keys),
         Key("ecr_repository_url", "str", "repository of the step runtime image"),
         Key("image", "str", "default step image (repository URL and tag)"),
+        Key("store_retry_seconds", "str",
+            "seconds S3/DynamoDB calls keep retrying through an outage (default 600, 0: off)"),
     ]
 }
 ENV_VARS = {k.env_var: k.name for k in KEYS.values() if k.env}
@@ -149,7 +151,13 @@ def load_config(path: Path | None = None) -> dict[str, Any]:
     if path is None or not path.exists():
         return empty
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"flowlib config file {path} is not UTF-8 text (byte {exc.start} is "
+            f"{exc.object[exc.start:exc.start + 1]!r}): it may be damaged or not a config file. "
+            f"Fix or remove it, or set {CONFIG_ENV} to another file."
+        ) from None
     except json.JSONDecodeError as exc:
         raise ConfigError(
             f"flowlib config file {path} is not valid JSON ({exc}); fix it or set "

@@ -8,9 +8,10 @@ across ``fork()`` (the local runtime forks task workers), so a forked child buil
 the inherited session, which is cheap because the service models are already loaded.
 
 Retries: botocore's ``standard`` mode for S3 (exponential backoff with jitter on 5xx,
-throttling and connection errors, 10 attempts) and ``adaptive`` mode for DynamoDB (the same,
+throttling and connection errors, 4 attempts) and ``adaptive`` mode for DynamoDB (the same,
 plus client-side rate limiting once the table throttles, which on-demand tables do during
-bursts of a large foreach).
+bursts of a large foreach); around them, a time budget that rides out outages of minutes
+(``aws_retry``).
 """
 
 from __future__ import annotations
@@ -24,9 +25,12 @@ import botocore.exceptions
 from botocore.config import Config
 
 from flowlib.config import Profile
+from flowlib.config.aws_retry import RetryingClient, retry_budget
 from flowlib.exceptions import ArtifactError, ConfigError, FlowlibError, MetadataError
 
-MAX_ATTEMPTS = 10
+# botocore's own retries cover blips of a few seconds silently; anything longer is an outage,
+# handled (and shown) by the time-bounded layer of aws_retry.
+MAX_ATTEMPTS = 4
 
 
 class AwsCredentialsError(ConfigError):
@@ -98,7 +102,7 @@ class AwsContext:
         client = self.session.client(service, config=config)
         for event, handler in self.event_hooks:
             client.meta.events.register(event, handler)
-        return client
+        return RetryingClient(client, service, retry_budget(self.profile))
 
     def forget_clients(self) -> None:
         self._clients.clear()
@@ -155,6 +159,11 @@ class AwsContext:
             return self.region_mismatch(headers.get("x-amz-bucket-region") or error.get("Region"))
         if code in ("AccessDenied", "AccessDeniedException", "403", "Forbidden",
                     "AllAccessDisabled") or status == 403:
+            if code in ("403", "Forbidden"):
+                # A HEAD answer has no body: a bad key and a missing permission look alike.
+                rejected = self._credentials_rejected(action, resource)
+                if rejected is not None:
+                    return rejected
             return AwsAccessDeniedError(
                 f"Access denied: {action} on {resource} (flowlib profile '{p.name}', region "
                 f"{self.region}). The AWS credentials in use lack this permission: use the "
@@ -168,6 +177,29 @@ class AwsContext:
                 f"The AWS credentials for flowlib profile '{p.name}' were rejected ({code}) on "
                 f"{action} of {resource}: refresh them ('aws sso login') or set AWS_PROFILE."
             )
+        return None
+
+    def _credentials_rejected(self, action: str, resource: str) -> FlowlibError | None:
+        """Ask STS who we are: a credentials error if AWS rejects the keys themselves, else
+        None (the keys are valid, so a 403 really is a missing permission)."""
+        try:
+            sts = self.session.client(
+                "sts", config=Config(region_name=self.region, retries={"max_attempts": 2},
+                                     connect_timeout=5, read_timeout=10)
+            )
+            sts.get_caller_identity()
+        except botocore.exceptions.ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in ("InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken",
+                        "ExpiredTokenException", "InvalidAccessKeyId"):
+                return AwsCredentialsError(
+                    f"The AWS credentials for flowlib profile '{self.profile.name}' were rejected "
+                    f"({code}) on {action} of {resource}: the access key is invalid or expired. "
+                    "Refresh them ('aws sso login'), fix AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
+                    "or set AWS_PROFILE."
+                )
+        except Exception:  # noqa: BLE001 - STS unreachable: fall back to the 403's reading
+            return None
         return None
 
     def bucket_missing_message(self) -> str:

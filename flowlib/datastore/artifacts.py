@@ -44,7 +44,10 @@ class ArtifactStore:
                 f"Store a picklable value, or name the attribute '_{name}' to keep it out of "
                 "the datastore."
             ) from None
-        key = self.blobs.put(encoded.chunks)
+        try:
+            key = self.blobs.put(encoded.chunks)
+        except FlowlibError as exc:
+            raise type(exc)(f"Artifact '{name}' of {where} cannot be stored: {exc}") from None
         return ArtifactRef(key, encoded.size, encoded.type_name, encoded.encoding)
 
     def load(self, ref: ArtifactRef, name: str = "", where: str = "") -> Any:
@@ -61,7 +64,12 @@ class ArtifactStore:
                 raise safe_load.UnsafeArtifactError(
                     f"Safe loading refused artifact '{name}' of {where}: it {exc}"
                 ) from None
-        return codec.decode(blob, ref.encoding)
+        try:
+            return codec.decode(blob, ref.encoding)
+        except FlowlibError as exc:
+            raise type(exc)(f"Artifact '{name}' of {where}: {exc}") from None
+        except (AttributeError, ModuleNotFoundError) as exc:
+            raise ArtifactError(_missing_class_message(name, where, ref, exc)) from None
 
     def load_cached(self, ref: ArtifactRef, name: str = "", where: str = "") -> Any:
         """Load, reusing a value this process already decoded (treat it as read-only)."""
@@ -74,3 +82,20 @@ class ArtifactStore:
 
     def get_bytes(self, key: str) -> bytes:
         return bytes(self.blobs.get(key))
+
+
+def _missing_class_message(name: str, where: str, ref: ArtifactRef, exc: Exception) -> str:
+    """Unpickling needs the value's class importable by its module path; say what to do."""
+    text = str(exc)
+    if "__main__" in text or ref.type.startswith("__main__."):
+        cls = ref.type.removeprefix("__main__.")
+        return (
+            f"Artifact '{name}' of {where} is an instance of {cls}, a class defined in the flow "
+            "file itself (module __main__), which exists only while that file runs. Move the "
+            "class into a module next to the flow file (e.g. models.py) and import it from "
+            "there; runs made after the move can be read anywhere."
+        )
+    return (
+        f"Artifact '{name}' of {where} (type {ref.type}) cannot be loaded: {type(exc).__name__}: "
+        f"{text}. Install or put on PYTHONPATH the module that defines its class."
+    )

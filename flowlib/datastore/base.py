@@ -1,9 +1,14 @@
 """The blob store interface every datastore backend implements.
 
 A blob store keeps immutable byte objects under their content key (see ``hashing``), one
-namespace per flow. Writes are atomic from a reader's view and idempotent: a blob that exists is
-never uploaded again. Reads are verified against the key, so corruption is reported, never
-returned.
+namespace per flow. Writes are atomic from a reader's view and idempotent: a blob that is stored
+intact is never uploaded again. Reads are verified against the key, so corruption is reported,
+never returned.
+
+Deduplication never trusts what it cannot verify: ``put`` counts a blob as stored only when the
+backend proves the stored bytes are the ones being written (the local store re-hashes the file,
+S3 compares the SHA-256 checksum it verified on upload). A damaged or foreign object under the
+key is replaced, so the next write of the right content heals it.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ class BlobStore(ABC):
         """Store the concatenation of ``chunks`` and return its key."""
         key = key or content_key(chunks)
         size = sum(memoryview(c).nbytes for c in chunks)
-        if not self._exists_with_size(key, size):
+        if not self._stored_intact(key, chunks, size):
             self._write(key, chunks, size)
         return key
 
@@ -34,8 +39,12 @@ class BlobStore(ABC):
         return self._read_verified(key)
 
     @abstractmethod
-    def _exists_with_size(self, key: str, size: int) -> bool:
-        """True if a complete blob of this key and size is stored."""
+    def _stored_intact(self, key: str, chunks: Sequence[Any], size: int) -> bool:
+        """True only if the blob stored under ``key`` provably holds exactly ``chunks``.
+
+        A missing, truncated, damaged or unverifiable object answers False (and is then
+        overwritten by ``_write``); an error reaching the store raises.
+        """
 
     @abstractmethod
     def _write(self, key: str, chunks: Sequence[Any], size: int) -> None:
@@ -44,6 +53,21 @@ class BlobStore(ABC):
     @abstractmethod
     def _read_verified(self, key: str) -> memoryview:
         """Read the blob and check it hashes to ``key``."""
+
+    @property
+    def root_url(self) -> str:
+        """Where this store keeps every flow's blobs (recorded with each run, so its artifacts
+        stay readable after the profile's bucket, prefix or folder changes)."""
+        return ""
+
+    def at_root(self, root_url: str) -> BlobStore | None:
+        """The same kind of store, same flow, rooted at ``root_url`` (None if this backend
+        cannot reach it)."""
+        return None
+
+    def remove_stale_temp_files(self) -> int:
+        """Remove leftovers of writes killed mid-way (a backend with none returns 0)."""
+        return 0
 
     @abstractmethod
     def location(self, key: str) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import mmap
 import os
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,8 @@ from flowlib.exceptions import ArtifactError, CorruptArtifactError, NotFoundErro
 
 # Below this size a plain read is cheaper than setting up a mapping.
 _MAP_FROM = 1 << 20
+# A temporary blob file not written to for this long belongs to a write that was killed.
+STALE_TEMP_SECONDS = 15 * 60.0
 
 
 class LocalBlobStore(BlobStore):
@@ -21,6 +25,15 @@ class LocalBlobStore(BlobStore):
         super().__init__(flow_name)
         self.root = Path(root)
         self.data_dir = self.root / flow_name / "data"
+
+    @property
+    def root_url(self) -> str:
+        return str(self.root.resolve())
+
+    def at_root(self, root_url: str) -> BlobStore | None:
+        if "://" in root_url:
+            return None
+        return LocalBlobStore(root_url, self.flow_name)
 
     def _path(self, key: str) -> Path:
         return self.data_dir / key[:2] / key
@@ -42,11 +55,16 @@ class LocalBlobStore(BlobStore):
                 "or set FLOWLIB_DATASTORE_ROOT (or the profile's datastore_root) to another."
             )
 
-    def _exists_with_size(self, key: str, size: int) -> bool:
+    def _stored_intact(self, key: str, chunks: Sequence[Any], size: int) -> bool:
+        # Size first (cheap), then the content hash: a same-size file with a flipped byte must
+        # be replaced, not trusted (re-hashing costs about what the write would have).
         try:
-            return self._path(key).stat().st_size == size
-        except FileNotFoundError:
+            if self._path(key).stat().st_size != size:
+                return False
+            self._read_verified(key)
+        except (FileNotFoundError, NotFoundError, CorruptArtifactError):
             return False
+        return True
 
     def _write(self, key: str, chunks: Sequence[Any], size: int) -> None:
         path = self._path(key)
@@ -59,9 +77,46 @@ class LocalBlobStore(BlobStore):
                 for chunk in chunks:
                     out.write(chunk)
             os.replace(tmp, path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise ArtifactError(
+                    f"no space left on the disk of the datastore ({path}): free space (or set "
+                    "FLOWLIB_DATASTORE_ROOT to a larger disk), then continue the run with "
+                    "'resume' (finished tasks are kept)."
+                ) from None
+            raise ArtifactError(f"cannot write {path}: {exc.strerror or exc}") from None
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+
+    def remove_stale_temp_files(self, idle_seconds: float = STALE_TEMP_SECONDS) -> int:
+        """Delete temporary files of writes that were killed (kill -9, power loss) before
+        their rename; a file still being written has a recent mtime and is left alone.
+        Returns how many were removed."""
+        removed = 0
+        cutoff = time.time() - idle_seconds
+        try:
+            folders = list(os.scandir(self.data_dir))
+        except FileNotFoundError:
+            return 0
+        for folder in folders:
+            if not folder.is_dir():
+                continue
+            try:
+                entries = list(os.scandir(folder.path))
+            except OSError:
+                continue
+            for entry in entries:
+                if not (entry.name.startswith(".") and entry.name.endswith(".tmp")):
+                    continue
+                try:
+                    if entry.stat().st_mtime < cutoff:
+                        os.unlink(entry.path)
+                        removed += 1
+                except OSError:
+                    pass  # another runtime removed it first
+        return removed
 
     def _read_verified(self, key: str) -> memoryview:
         path = self._path(key)

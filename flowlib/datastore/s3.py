@@ -2,8 +2,12 @@
 
 The layout and the guarantees are the local store's (see ``base``):
 
-* Content-addressed and deduplicated: ``put`` HEADs the key first and uploads nothing when an
-  object of the same size is there.
+* Content-addressed and deduplicated: ``put`` HEADs the key first (``ChecksumMode=ENABLED``)
+  and uploads nothing only when the object there carries the SHA-256 checksum of the bytes being
+  written. Every upload sends that checksum (per part for multipart uploads), S3 verifies the
+  body against it and keeps it with the object, so a HEAD proves the content without a
+  download; an object overwritten with other bytes of the same size, or written without a
+  checksum, is replaced by the next write of the right content.
 * Atomic from a reader's view: S3 shows an object only once its PutObject or
   CompleteMultipartUpload succeeded; a failed multipart upload is aborted (and the bucket's
   lifecycle rule removes parts of an upload whose process died).
@@ -27,17 +31,20 @@ header is sent, so the bucket's default encryption (the Terraform module's KMS k
 sending ``aws:kms`` alone would encrypt with the AWS-managed ``aws/s3`` key instead.
 UploadPart and GetObject need no SSE header for SSE-KMS.
 
-Retries: botocore ``standard`` mode, 10 attempts (see ``flowlib.config.aws``), per request, so a
+Retries: botocore ``standard`` mode, 4 attempts (see ``flowlib.config.aws``), per request, so a
 throttled part is retried alone. Any other failure aborts the multipart upload and raises; the
 task then fails before its outcome is recorded, so it is never marked done.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import botocore.exceptions
@@ -181,6 +188,16 @@ class S3BlobStore(BlobStore):
         self._lock = threading.Lock()
 
     @property
+    def root_url(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}".rstrip("/")
+
+    def at_root(self, root_url: str) -> BlobStore | None:
+        if not root_url.startswith("s3://"):
+            return None
+        bucket, _, prefix = root_url.removeprefix("s3://").partition("/")
+        return S3BlobStore(self.aws, bucket, prefix, self.flow_name)
+
+    @property
     def s3(self) -> Any:
         return self.aws.client("s3")
 
@@ -211,9 +228,15 @@ class S3BlobStore(BlobStore):
         return self.aws.wrap(exc, action, self.location(key), ArtifactError)
 
     # -- BlobStore ---------------------------------------------------------------------------
-    def _exists_with_size(self, key: str, size: int) -> bool:
+    def _stored_intact(self, key: str, chunks: Sequence[Any], size: int) -> bool:
+        # A HEAD with ChecksumMode returns the SHA-256 S3 verified when the object was written:
+        # equal to the checksum of what we are writing proves the stored bytes are these, without
+        # downloading them. A same-size object with other bytes, or one written without a
+        # checksum, is overwritten (healed) by this write.
         try:
-            head = self.s3.head_object(Bucket=self.bucket, Key=self.object_key(key))
+            head = self.s3.head_object(
+                Bucket=self.bucket, Key=self.object_key(key), ChecksumMode="ENABLED"
+            )
         except botocore.exceptions.ClientError as exc:
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             if status == 404 or exc.response.get("Error", {}).get("Code") in ("404", "NotFound"):
@@ -227,42 +250,53 @@ class S3BlobStore(BlobStore):
                               "s3:ListBucket to answer 404)", key) from None
         except Exception as exc:  # noqa: BLE001
             raise self._error(exc, "s3:GetObject (HeadObject)", key) from None
-        return int(head["ContentLength"]) == size
+        if int(head["ContentLength"]) != size:
+            return False
+        stored = head.get("ChecksumSHA256")
+        return bool(stored) and _same_checksum(stored, self._checksums(_views(chunks), size))
+
+    def _checksums(self, views: list[memoryview], size: int) -> _Checksums:
+        return _checksums(views, size, self._pool())
 
     def _write(self, key: str, chunks: Sequence[Any], size: int) -> None:
         views = _views(chunks)
         object_key = self.object_key(key)
         try:
+            sums = self._checksums(views, size)
             if size <= PART_SIZE:
+                # S3 verifies the body against ChecksumSHA256 and refuses a mismatch, then keeps
+                # it with the object (HeadObject with ChecksumMode returns it).
                 self.s3.put_object(
                     Bucket=self.bucket, Key=object_key, Body=ChunkReader(views),
-                    ContentLength=size, **self.sse_args,
+                    ContentLength=size, ChecksumAlgorithm="SHA256", ChecksumSHA256=sums.object,
+                    **self.sse_args,
                 )
             else:
-                self._multipart_upload(object_key, views, size)
+                self._multipart_upload(object_key, views, size, sums)
         except Exception as exc:  # noqa: BLE001 - every failure is reported as the user's error
             raise self._error(exc, "s3:PutObject", key) from None
 
-    def _multipart_upload(self, object_key: str, views: list[memoryview], size: int) -> None:
+    def _multipart_upload(
+        self, object_key: str, views: list[memoryview], size: int, sums: _Checksums
+    ) -> None:
         s3 = self.s3
         upload_id = s3.create_multipart_upload(
-            Bucket=self.bucket, Key=object_key, **self.sse_args
+            Bucket=self.bucket, Key=object_key, ChecksumAlgorithm="SHA256",
+            ChecksumType="COMPOSITE", **self.sse_args,
         )["UploadId"]
         part = part_size_for(size)
         ranges = [(i + 1, start, min(start + part, size))
                   for i, start in enumerate(range(0, size, part))]
 
         def upload(number: int, start: int, end: int) -> dict[str, Any]:
+            checksum = sums.parts[number - 1]
             response = s3.upload_part(
                 Bucket=self.bucket, Key=object_key, UploadId=upload_id, PartNumber=number,
                 Body=ChunkReader(_slice(views, start, end)), ContentLength=end - start,
+                ChecksumAlgorithm="SHA256", ChecksumSHA256=checksum,
             )
-            entry = {"PartNumber": number, "ETag": response["ETag"]}
-            for name in ("ChecksumCRC32", "ChecksumCRC32C", "ChecksumSHA1", "ChecksumSHA256",
-                         "ChecksumCRC64NVME"):
-                if response.get(name):
-                    entry[name] = response[name]
-            return entry
+            return {"PartNumber": number, "ETag": response["ETag"],
+                    "ChecksumSHA256": response.get("ChecksumSHA256") or checksum}
 
         futures: list[Any] = []
         try:
@@ -348,6 +382,41 @@ class S3BlobStore(BlobStore):
         for f in futures:
             f.result()
         return view
+
+
+@dataclass(frozen=True)
+class _Checksums:
+    """Base64 SHA-256 checksums as S3 reports them: per part, and of the whole object (for a
+    multipart upload, the checksum of the parts' digests followed by ``-<parts>``)."""
+
+    parts: list[str]
+    object: str
+
+
+def _same_checksum(stored: str, expected: _Checksums) -> bool:
+    # A multipart object's checksum reads "<digest of the parts' digests>-<parts>"; some S3
+    # implementations (moto) leave out the "-<parts>" suffix on HeadObject.
+    digest, _, parts = stored.partition("-")
+    want, _, want_parts = expected.object.partition("-")
+    return digest == want and (not parts or parts == want_parts)
+
+
+def _checksums(views: list[memoryview], size: int, pool: ThreadPoolExecutor) -> _Checksums:
+    def digest(start: int, end: int) -> bytes:
+        hasher = hashlib.sha256()
+        for view in _slice(views, start, end):
+            hasher.update(view)  # hashlib releases the GIL: parts hash in parallel
+        return hasher.digest()
+
+    if size <= PART_SIZE:
+        whole = base64.b64encode(digest(0, size)).decode()
+        return _Checksums([whole], whole)
+    part = part_size_for(size)
+    digests = list(pool.map(lambda start: digest(start, min(start + part, size)),
+                            range(0, size, part)))
+    combined = base64.b64encode(hashlib.sha256(b"".join(digests)).digest()).decode()
+    return _Checksums([base64.b64encode(d).decode() for d in digests],
+                      f"{combined}-{len(digests)}")
 
 
 def _read_into(body: Any, target: memoryview) -> None:

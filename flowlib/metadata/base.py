@@ -161,6 +161,14 @@ class MetadataStore(ABC):
         """
 
     @abstractmethod
+    def attempt_heartbeat(
+        self, flow: str, run_id: str, step: str, task_id: str, attempt: int
+    ) -> None:
+        """Record that the attempt's process is alive (now). Called from a background thread
+        of the task process every few seconds while the step runs; readers show an attempt
+        still "running" whose heartbeats stopped as crashed (see ``liveness``)."""
+
+    @abstractmethod
     def set_attempt_logs(
         self, flow: str, run_id: str, step: str, task_id: str, attempt: int, logs: dict[str, str]
     ) -> None:

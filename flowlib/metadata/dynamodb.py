@@ -551,6 +551,19 @@ class DynamoDBMetadataStore(MetadataStore):
                 ) from None
             raise exc.as_error(f"start attempt {attempt} of {where}", self) from None
 
+    def attempt_heartbeat(
+        self, flow: str, run_id: str, step: str, task_id: str, attempt: int
+    ) -> None:
+        try:
+            self.ddb.update_item(
+                TableName=self.table, Key=self._attempt_key(flow, run_id, step, task_id, attempt),
+                UpdateExpression="SET heartbeat = :h", ConditionExpression="attribute_exists(sk)",
+                ExpressionAttributeValues={":h": _N(time.time())},
+            )
+        except Exception as exc:  # noqa: BLE001 - translated below
+            raise self.aws.wrap(exc, "dynamodb:UpdateItem (attempt heartbeat)",
+                                f"table {self.table}", MetadataError) from None
+
     def _artifact_items(
         self, flow: str, run_id: str, step: str, task_id: str, attempt: int,
         artifacts: dict[str, ArtifactRef],
@@ -747,7 +760,7 @@ class DynamoDBMetadataStore(MetadataStore):
                 task_id=i["task_id"]["S"], attempt=int(i["attempt"]["N"]),
                 status=i["status"]["S"], started=float(i["started"]["N"]),
                 finished=_num(i, "finished"), error=_json(i, "error"),
-                logs=_json(i, "logs", {}),
+                logs=_json(i, "logs", {}), heartbeat=_num(i, "heartbeat"),
             )
             for i in items
         ]

@@ -74,6 +74,9 @@ class StepException:
     def __repr__(self) -> str:
         return f"StepException({self.type}: {self.exception!r})"
 
+# System tag recording where a run's artifacts and logs are stored ("datastore:s3://b/prefix").
+DATASTORE_TAG = "datastore:"
+
 
 @dataclass
 class RunRecord:
@@ -127,9 +130,11 @@ class AttemptRecord:
     finished: float | None = None
     error: ErrorRecord | None = None
     logs: dict[str, str] = field(default_factory=dict)
+    heartbeat: float | None = None  # last sign of life of the task process (running attempts)
 
     def __post_init__(self) -> None:
         self.status = Status.parse(self.status)
+
 
 @dataclass
 class CardRecord:

@@ -40,6 +40,8 @@ from flowlib.metadata.records import (
     RunRecord,
     TaskRecord,
 )
+from flowlib.metadata.run_ids import RunIdMarks
+from flowlib.metadata.sqlite_errors import database_error, translate_errors
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs(
@@ -78,6 +80,14 @@ _LAST_TABLE = "cards"
 
 # A page of runs examines at most this many runs of the flow (the filter's cost bound).
 _PAGE_SCAN = 5000
+# Kept apart from ``attempts`` so the heartbeat thread's frequent small writes touch no row the
+# task's own writes do.
+HEARTBEATS = """
+CREATE TABLE IF NOT EXISTS attempt_heartbeats(
+  flow TEXT NOT NULL, run_number INTEGER NOT NULL, step TEXT NOT NULL, task_id TEXT NOT NULL,
+  attempt INTEGER NOT NULL, heartbeat REAL NOT NULL,
+  PRIMARY KEY(flow, run_number, step, task_id, attempt)) WITHOUT ROWID
+"""
 
 _TASK_KEY = "flow=? AND run_number=? AND step=? AND task_id=?"
 
@@ -91,6 +101,7 @@ class SqliteMetadataStore(MetadataStore):
         # connection each: an sqlite3 connection belongs to the thread that made it.
         self._thread = -1
         self._others: dict[int, sqlite3.Connection] = {}
+        self._run_ids = RunIdMarks(self.path.with_name(self.path.name + ".run-ids"))
 
     # -- connection ------------------------------------------------------------------------
     @property
@@ -122,7 +133,18 @@ class SqliteMetadataStore(MetadataStore):
             probe = "SELECT 1 FROM sqlite_master WHERE name=?"
             if not conn.execute(probe, (_LAST_TABLE,)).fetchone():
                 conn.executescript(SCHEMA)
-        except (sqlite3.Error, OSError) as exc:
+            if not conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE name='attempt_heartbeats'"
+            ).fetchone():
+                conn.execute(HEARTBEATS)  # databases made before attempt heartbeats existed
+        except sqlite3.Error as exc:
+            if not isinstance(exc, sqlite3.OperationalError) or "full" in str(exc):
+                raise database_error(self.path, exc) from None
+            raise MetadataError(
+                f"Cannot open the metadata database {self.path}: {exc}. Check that the folder "
+                "is writable, or set FLOWLIB_DATASTORE_ROOT to another folder."
+            ) from None
+        except OSError as exc:
             raise MetadataError(
                 f"Cannot open the metadata database {self.path}: {exc}. Check that the folder "
                 "is writable, or set FLOWLIB_DATASTORE_ROOT to another folder."
@@ -146,7 +168,7 @@ class SqliteMetadataStore(MetadataStore):
             yield db
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            _rollback(db)
             raise
 
     def _write(self, statements: list[tuple[str, Any]]) -> None:
@@ -182,7 +204,11 @@ class SqliteMetadataStore(MetadataStore):
             (last,) = db.execute(
                 "SELECT COALESCE(MAX(run_number), 0) FROM runs WHERE flow=?", (flow,)
             ).fetchone()
-            number = last + 1
+            # The database alone may have forgotten runs (a lost or damaged WAL file takes its
+            # last commits with it): the durable high-water mark keeps their ids from coming
+            # back, since a run's logs, artifacts references and users' notes name it.
+            number = max(last, self._run_ids.last(flow)) + 1
+            self._run_ids.record(flow, number)
             db.execute(
                 "INSERT INTO runs VALUES(?,?,?,?,?,NULL,?,?)",
                 (flow, number, user, RUNNING, now, now, origin_run_id),
@@ -382,6 +408,21 @@ class SqliteMetadataStore(MetadataStore):
                 (str(status), now, json.dumps(transition) if transition else None, *key),
             )
 
+    def attempt_heartbeat(
+        self, flow: str, run_id: str, step: str, task_id: str, attempt: int
+    ) -> None:
+        # Called from the task's heartbeat thread: a connection of its own (a sqlite3
+        # connection belongs to the thread that opened it), opened per beat (every ~10 s).
+        conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        try:
+            conn.execute("PRAGMA busy_timeout=60000")
+            conn.execute(
+                "INSERT OR REPLACE INTO attempt_heartbeats VALUES(?,?,?,?,?,?)",
+                (flow, int(run_id), step, str(task_id), attempt, time.time()),
+            )
+        finally:
+            conn.close()
+
     def set_attempt_logs(
         self, flow: str, run_id: str, step: str, task_id: str, attempt: int, logs: dict[str, str]
     ) -> None:
@@ -510,10 +551,13 @@ class SqliteMetadataStore(MetadataStore):
         return rows
 
     def list_attempts(self, flow: str, run_id: str, step: str, task_id: str) -> list[AttemptRecord]:
+        key = (flow, _number(run_id), step, str(task_id))
         rows = self.db.execute(
-            f"SELECT * FROM attempts WHERE {_TASK_KEY} ORDER BY attempt",
-            (flow, _number(run_id), step, str(task_id)),
+            f"SELECT * FROM attempts WHERE {_TASK_KEY} ORDER BY attempt", key
         ).fetchall()
+        beats = dict(self.db.execute(
+            f"SELECT attempt, heartbeat FROM attempt_heartbeats WHERE {_TASK_KEY}", key
+        ).fetchall())
         return [
             AttemptRecord(
                 f,
@@ -526,6 +570,7 @@ class SqliteMetadataStore(MetadataStore):
                 finished,
                 json.loads(error) if error else None,
                 json.loads(logs) if logs else {},
+                beats.get(a),
             )
             for f, n, s, t, a, status, started, finished, error, logs in rows
         ]
@@ -630,13 +675,29 @@ class SqliteMetadataStore(MetadataStore):
         ]
 
 
+def _rollback(db: sqlite3.Connection) -> None:
+    # SQLite rolls a transaction back by itself on some errors (SQLITE_FULL, SQLITE_IOERR);
+    # a second ROLLBACK would then raise "cannot rollback - no transaction is active" and
+    # hide the real error.
+    if db.in_transaction:
+        try:
+            db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+
+def _number(run_id: Any) -> int | None:
+    """The run number of ``run_id``, or None when no run can have it (not a number, or beyond
+    SQLite's 64-bit integers, which would raise OverflowError inside the query)."""
+    try:
+        number = int(run_id)
+    except (TypeError, ValueError):
+        return None
+    return number if 0 <= number < 1 << 63 else None
+
+
 def _numeric(task_id: str) -> tuple[int, str]:
     return (int(task_id), "") if task_id.isdigit() else (1 << 62, task_id)
 
 
-def _number(run_id: str) -> int | None:
-    """The run number of a run id, or None for an id that is not one (it names no run)."""
-    try:
-        return int(run_id)
-    except (TypeError, ValueError):
-        return None
+translate_errors(SqliteMetadataStore)

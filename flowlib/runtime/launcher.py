@@ -11,7 +11,8 @@ cost does not grow with the runtime's heap (bench/scale.py, README "Performance"
 Either way each attempt is its own process in its own process group, with stdout and stderr on
 pipes read by the scheduler: a step that raises, calls ``os._exit``, segfaults or is killed by
 the OOM killer takes only its own process down. Both implement
-``flowlib.runtime.protocol.Launcher``.
+``flowlib.runtime.protocol.Launcher``. The other way round, a runtime that dies takes
+its tasks with it (``parent_death``: the kernel SIGKILLs them).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 
+from flowlib.runtime.parent_death import PARENT_ENV, die_with_parent
 from flowlib.runtime.spec import TaskSpec
 
 
@@ -91,8 +93,10 @@ class ForkLauncher:
         err_r, err_w = os.pipe()
         sys.stdout.flush()
         sys.stderr.flush()
+        runtime_pid = os.getpid()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child, measured through its effects
+            die_with_parent(runtime_pid)
             self._child(spec, out_w, err_w, (out_r, err_r))
         os.close(out_w)
         os.close(err_w)
@@ -146,7 +150,8 @@ class SubprocessLauncher:
 
     def __init__(self, script: str, env: dict[str, str]) -> None:
         self.script = script
-        self.env = {**os.environ, **env}
+        # The step command asks the kernel to kill it when this runtime dies (parent_death).
+        self.env = {**os.environ, **env, PARENT_ENV: str(os.getpid())}
 
     def launch(self, spec: TaskSpec) -> Worker:
         proc = subprocess.Popen(

@@ -40,6 +40,16 @@ class Launcher(Protocol):
         ...
 
 
+@runtime_checkable
+class RemoteLauncher(Launcher, Protocol):
+    """A launcher whose tasks outlive a runtime that dies (jobs on Batch, Kubernetes Jobs)."""
+
+    def stop_run_jobs(self, run_id: str) -> int:
+        """Stop every task of run ``run_id`` still running on this backend (its runtime died;
+        a resume must neither run them twice nor let them write late). Returns how many."""
+        ...
+
+
 class LauncherFactory(Protocol):
     """A remote backend's launcher class, as ``flowlib.backends`` names it."""
 

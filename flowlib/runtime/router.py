@@ -11,7 +11,7 @@ from flowlib.backends import LOCAL, backend
 from flowlib.decorators import StepDecorator, compute_backend, merge_step_decorators
 from flowlib.graph import FlowGraph
 from flowlib.runtime.launcher import Worker
-from flowlib.runtime.protocol import Launcher, LauncherFactory
+from flowlib.runtime.protocol import Launcher, LauncherFactory, RemoteLauncher
 from flowlib.runtime.spec import TaskSpec
 from flowlib.stores import Stores
 
@@ -43,16 +43,29 @@ class LauncherRouter:
         self._build = (flow_cls, graph, stores, decorators)
 
     def launch(self, spec: TaskSpec) -> Worker:
-        name = self._backend_of[spec.step]
+        return self._launcher(self._backend_of[spec.step]).launch(spec)
+
+    def _launcher(self, name: str) -> Launcher:
         launcher = self._launchers.get(name)
         if launcher is None:
             factory: LauncherFactory = backend(name).load("launcher")
             launcher = self._launchers[name] = factory(*self._build)
-        return launcher.launch(spec)
+        return launcher
 
     def closed(self, fd: int) -> None:
         for launcher in self._launchers.values():
             launcher.closed(fd)
+
+    def stop_remote_tasks_of(self, run_id: str) -> dict[str, int]:
+        """Stop what an earlier run left running on remote backends (its runtime died, so its
+        remote tasks would run on unwatched, and a resume would run them again beside them).
+        Returns the number stopped per backend."""
+        stopped = {}
+        for name in sorted(set(self._backend_of.values()) - {LOCAL}):
+            launcher = self._launcher(name)
+            if isinstance(launcher, RemoteLauncher):
+                stopped[name] = launcher.stop_run_jobs(run_id)
+        return stopped
 
     def shutdown(self) -> None:
         """Shut every launcher down, even when one of them fails; then raise the first error."""

@@ -15,7 +15,15 @@ from flowlib.decorators import StepDecorator
 from flowlib.exceptions import FlowlibError, TaskFailedError
 from flowlib.flow_config import config_env, config_values
 from flowlib.graph import FlowGraph
-from flowlib.metadata.records import FAILED, INTERRUPTED, SUCCEEDED, TaskRecord
+from flowlib.metadata.liveness import effective_status, last_seen
+from flowlib.metadata.records import (
+    DATASTORE_TAG,
+    FAILED,
+    INTERRUPTED,
+    RUNNING,
+    SUCCEEDED,
+    TaskRecord,
+)
 from flowlib.parameters import flow_constants, flow_parameters
 from flowlib.runtime.console import Console
 from flowlib.runtime.launcher import ForkLauncher, SubprocessLauncher
@@ -40,6 +48,13 @@ class RunOptions:
     resume_step: str | None = None
     max_loop_iterations: int = 1000  # repetitions of a recursive switch's step
     run_id_file: str | None = None  # written as soon as the run id is known (Metaflow's option)
+
+
+def datastore_tags(root_url: str) -> list[str]:
+    """Where the run's artifacts and logs go, recorded with the run: readers find them there
+    even after the profile's bucket, prefix or folder changed."""
+    tag = f"{DATASTORE_TAG}{root_url}"
+    return [tag] if root_url and len(tag) <= 255 else []
 
 
 def execute_run(
@@ -88,7 +103,12 @@ def execute_run(
 
     # Task processes started afresh (standalone, Batch, Kubernetes) get the run's Config values.
     stores.task_env.update(config_env(flow_cls))
-    run = meta.create_run(flow, current_user(), system_tags(), tags, options.origin_run_id)
+    blobs = stores.artifacts(flow).blobs
+    blobs.remove_stale_temp_files()
+    run = meta.create_run(
+        flow, current_user(), system_tags() + datastore_tags(blobs.root_url), tags,
+        options.origin_run_id,
+    )
     if options.run_id_file:
         _write_run_id(options.run_id_file, run.run_id)
     console = Console(options.quiet)
@@ -99,12 +119,15 @@ def execute_run(
         meta.clone_task(resume.parameters, run.run_id, "0", [], [])
     else:
         _register_parameters(stores, flow, run.run_id, param_refs, graph)
+    launcher = _launcher(flow_cls, graph, stores, options)
+    if resume is not None:
+        _stop_orphaned_remote_tasks(launcher, origin, console)
     scheduler = Scheduler(
         graph,
         stores,
         flow,
         run.run_id,
-        _launcher(flow_cls, graph, stores, options),
+        launcher,
         console,
         max_workers=options.max_workers,
         max_num_splits=options.max_num_splits,
@@ -118,10 +141,10 @@ def execute_run(
     try:
         ok = scheduler.run(params_path)
     except RunInterrupted:
-        meta.update_run(flow, run.run_id, INTERRUPTED, time.time())
+        _record_end(meta, flow, run.run_id, INTERRUPTED)
         raise
     except BaseException:
-        meta.update_run(flow, run.run_id, FAILED, time.time())
+        _record_end(meta, flow, run.run_id, FAILED)
         raise
     meta.update_run(flow, run.run_id, SUCCEEDED if ok else FAILED, time.time())
     console.flush()
@@ -157,6 +180,32 @@ def _write_run_id(path: str, run_id: str) -> None:
         raise FlowlibError(
             f"--run-id-file {path}: cannot write it ({exc.strerror}); give a writable path."
         ) from None
+
+
+def _stop_orphaned_remote_tasks(launcher: LauncherRouter, origin: Any, console: Console) -> None:
+    """Before a resume: remote tasks (Batch, Kubernetes) of an origin run whose runtime died
+    still run, unwatched; stop them so they neither run twice nor write late. Local tasks
+    died with their runtime (parent_death). A run whose runtime is still alive is left alone."""
+    pathspec = f"{origin.flow}/{origin.run_id}"
+    if effective_status(origin) == RUNNING:
+        console.warn(
+            f"Run {pathspec} still looks alive (heartbeat {time.time() - last_seen(origin):.0f} "
+            "s ago): its remote tasks are left running."
+        )
+        return
+    for backend, count in launcher.stop_remote_tasks_of(origin.run_id).items():
+        if count:
+            console.info(f"Stopped {count} {backend} task(s) that run {pathspec} left running.")
+
+
+def _record_end(meta: Any, flow: str, run_id: str, status: str) -> None:
+    """Record how a run that stopped on an error ended, without hiding that error: when the
+    store itself is what failed (disk full, outage), the run keeps its last heartbeat and the
+    client reports it as crashed; 'resume' continues it either way."""
+    try:
+        meta.update_run(flow, run_id, status, time.time())
+    except FlowlibError:
+        pass
 
 
 def _failure_message(flow: str, run_id: str, scheduler: Scheduler) -> str:
@@ -221,7 +270,9 @@ _LOCAL_LAUNCHERS: dict[str, Callable[[type, FlowGraph, Stores], Launcher]] = {
 }
 
 
-def _launcher(flow_cls: type, graph: FlowGraph, stores: Stores, options: RunOptions) -> Launcher:
+def _launcher(
+    flow_cls: type, graph: FlowGraph, stores: Stores, options: RunOptions
+) -> LauncherRouter:
     decorators = effective_decorators(graph, options.decorators)
     kind = os.environ.get("FLOWLIB_LAUNCHER", options.launcher)
     if kind not in _LOCAL_LAUNCHERS:

@@ -19,6 +19,7 @@ from typing import Any
 from flowlib.decorators import StepDecorator, compute_backend
 from flowlib.exceptions import FlowlibError
 from flowlib.graph import FlowGraph
+from flowlib.metadata.liveness import HEARTBEAT_INTERVAL
 from flowlib.metadata.records import FAILED, RUNNING, SUCCEEDED, TaskRecord
 from flowlib.runtime.console import Console
 from flowlib.runtime.errors import crash_record
@@ -31,7 +32,7 @@ from flowlib.stores import Stores
 from flowlib.taskenv.decorators import task_environment_of
 
 _LOG_CAP = 32 << 20  # bytes of one stream kept per attempt; the console still shows all
-_HEARTBEAT_EVERY = 10.0
+_HEARTBEAT_EVERY = HEARTBEAT_INTERVAL
 # Output of running attempts is saved this often, so `flowlib ui` and `logs` can show it while
 # the task runs (the final save at the end of the attempt replaces it).
 _LOG_FLUSH_EVERY = 5.0
@@ -281,11 +282,7 @@ class Scheduler:
             # The reason goes into the attempt's stored stderr too, where `logs` and
             # Task.stderr show it (Metaflow: "Task failed with a segmentation fault.").
             worker.output["stderr"] += f"\nflowlib: Task failed: {error['message']}.\n".encode()
-        logs = {
-            stream: self.stores.artifacts(self.flow).put_bytes(bytes(data))
-            for stream, data in worker.output.items()
-            if data
-        }
+        logs = self._store_logs(spec, worker.output)
         if error is not None:
             self._record_crash(spec, error, started=record is not None)
             status = FAILED
@@ -303,6 +300,22 @@ class Scheduler:
             )
         else:
             self._failed(spec, error or crash_record("Unknown", "the task failed"))
+
+    def _store_logs(self, spec: TaskSpec, output: dict[str, bytearray]) -> dict[str, str]:
+        """Store the attempt's output; a log that cannot be stored (disk full) is reported
+        and skipped, never allowed to hide the task's own outcome."""
+        logs = {}
+        for stream, data in output.items():
+            if not data:
+                continue
+            try:
+                logs[stream] = self.stores.artifacts(self.flow).put_bytes(bytes(data))
+            except FlowlibError as exc:
+                self.console.warn(
+                    f"[{spec.pathspec}] The {stream} log of attempt {spec.attempt} could not be "
+                    f"stored: {exc}"
+                )
+        return logs
 
     def _attempt_record(self, spec: TaskSpec) -> Any:
         attempts = self.meta.list_attempts(spec.flow, spec.run_id, spec.step, spec.task_id)

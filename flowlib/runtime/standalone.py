@@ -10,6 +10,7 @@ import os
 
 from flowlib.exceptions import FlowlibError
 from flowlib.graph import FlowGraph
+from flowlib.runtime.parent_death import die_with_launching_runtime
 from flowlib.runtime.spec import TaskSpec
 from flowlib.runtime.state import ForeachFrame
 from flowlib.runtime.task import execute_task
@@ -31,6 +32,7 @@ def run_standalone(
     catch_in_step: bool = False,
     catch_var: str | None = None,
 ) -> bool:
+    die_with_launching_runtime()
     stores = open_stores()
     meta = stores.metadata
     flow = graph.name

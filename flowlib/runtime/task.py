@@ -20,6 +20,7 @@ from flowlib.exceptions import FlowlibError, TimeoutException
 from flowlib.graph import FlowGraph, StepNode
 from flowlib.metadata.records import FAILED, SUCCEEDED
 from flowlib.runtime.errors import StepException, crash_record, error_record, user_traceback
+from flowlib.runtime.heartbeat import AttemptHeartbeat
 from flowlib.runtime.inputs import Inputs
 from flowlib.runtime.spec import TaskSpec
 from flowlib.runtime.state import ForeachFrame, TaskState
@@ -34,6 +35,12 @@ def execute_task(flow_cls: type, graph: FlowGraph, stores: Stores, spec: TaskSpe
     meta.start_attempt(
         spec.flow, spec.run_id, spec.step, spec.task_id, spec.attempt, restart=spec.restart
     )
+    with AttemptHeartbeat(meta, spec):
+        return _execute_started(flow_cls, graph, stores, spec)
+
+
+def _execute_started(flow_cls: type, graph: FlowGraph, stores: Stores, spec: TaskSpec) -> bool:
+    meta = stores.metadata
     current._set(
         flow_name=spec.flow,
         run_id=spec.run_id,

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from flowlib.current import current_user
-from flowlib.decorators import StepDecorator
+from flowlib.decorators import StepDecorator, compute_backend
 from flowlib.exceptions import FlowlibError
 from flowlib.graph import FlowGraph
 from flowlib.remote.batch import jobs
@@ -196,6 +196,25 @@ class BatchLauncher:
 
     def closed(self, fd: int) -> None:
         """Nothing to do: the launcher holds only the write ends of its workers' pipes."""
+
+    def stop_run_jobs(self, run_id: str) -> int:
+        """Terminate the still-active jobs of an earlier run of this flow (one whose runtime
+        died, so nobody reads their outcome); returns how many. Used by ``resume``."""
+        from flowlib.remote.batch.cli import ACTIVE, find_jobs
+
+        queues = {t.queue for step in self.decorators
+                  if compute_backend(self.decorators[step]) == "batch"
+                  and not isinstance(t := self._target(step), str)}
+        if self.profile is not None and self.profile["batch_job_queue"]:
+            queues.add(self.profile["batch_job_queue"])
+        active = [j for j in find_jobs(self.batch, sorted(queues), self.flow, run_id)
+                  if j["status"] in ACTIVE]
+        for job in active:
+            self.batch.terminate_job(
+                jobId=job["jobId"],
+                reason=f"flowlib: run {self.flow}/{run_id} is being resumed; its runtime died",
+            )
+        return len(active)
 
     def request_kill(self, worker: BatchWorker) -> None:
         with self._lock:

@@ -181,6 +181,32 @@ class KubernetesLauncher:
             ),
         )
 
+    def stop_run_jobs(self, run_id: str) -> int:
+        """Delete the unfinished Jobs of an earlier run of this flow (one whose runtime died,
+        so nobody reads their outcome); returns how many. Used by ``resume``."""
+        import json as _json
+
+        wanted = {**self.selector, jobs.label("run"): jobs.label_value(run_id)}
+        selector = ",".join(f"{k}={v}" for k, v in wanted.items())
+        stopped = 0
+        for namespace in sorted({s.namespace for s in self.settings.values()}):
+            response = self.batch.list_namespaced_job(
+                namespace, label_selector=selector, _preload_content=False)
+            for item in _json.loads(response.data).get("items") or []:
+                meta = item.get("metadata") or {}
+                labels = meta.get("labels") or {}
+                status = item.get("status") or {}
+                if not all(labels.get(k) == v for k, v in wanted.items()):
+                    continue  # an API server that ignores label selectors
+                if status.get("succeeded") or status.get("failed") or any(
+                    c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+                    for c in status.get("conditions") or []
+                ):
+                    continue
+                self.delete_job(meta["name"], namespace)
+                stopped += 1
+        return stopped
+
     def delete_job(self, name: str, namespace: str) -> None:
         try:
             self.batch.delete_namespaced_job(
