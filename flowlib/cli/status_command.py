@@ -9,13 +9,14 @@ from typing import Any
 import click
 
 from flowlib.exceptions import FlowlibError
+from flowlib.metadata.liveness import CRASHED
 
 
 def describe_run(run: Any) -> str:
     """One line: the run's status, with when a crashed run was last seen and how to go on."""
     status = run.status
     line = f"Run {run.pathspec}: {status}"
-    if status == "crashed":
+    if status == CRASHED:
         seen = run.last_heartbeat_at
         ago = time.time() - seen.timestamp()
         line += (

@@ -14,10 +14,10 @@ from __future__ import annotations
 import os
 import time
 
-from flowlib.metadata.records import RUNNING, AttemptRecord, RunRecord
+from flowlib.metadata.records import RUNNING, AttemptRecord, RunRecord, Status
 
 HEARTBEAT_INTERVAL = 10.0
-CRASHED = "crashed"
+CRASHED = Status.CRASHED
 STALE_ENV = "FLOWLIB_HEARTBEAT_TIMEOUT"
 DEFAULT_STALE_AFTER = 6 * HEARTBEAT_INTERVAL
 

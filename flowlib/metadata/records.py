@@ -20,6 +20,9 @@ class Status(str, Enum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     INTERRUPTED = "interrupted"  # run only: stopped by Ctrl-C / SIGTERM, resumable
+    # Never stored: what readers show for a "running" run or attempt whose heartbeat went stale
+    # (flowlib/metadata/liveness.py).
+    CRASHED = "crashed"
 
     def __str__(self) -> str:
         return self.value
