@@ -224,23 +224,3 @@ def _fill(folder: Path) -> None:
                 out.flush()
         except OSError:
             pass
-
-
-# -- attempt heartbeats, on both metadata stores -----------------------------------------------
-def test_attempt_heartbeats_are_recorded_and_read_back(backend: Backend):
-    from flowlib.metadata.liveness import attempt_status
-    from flowlib.stores import open_stores
-
-    meta = open_stores().metadata
-    run = meta.create_run("HeartbeatFlow", "u", [], [])
-    meta.create_tasks([TaskRecord("HeartbeatFlow", run.run_id, "start", "1", "pending",
-                                  time.time(), [], [])])
-    meta.start_attempt("HeartbeatFlow", run.run_id, "start", "1", 0)
-    (attempt,) = meta.list_attempts("HeartbeatFlow", run.run_id, "start", "1")
-    assert attempt.heartbeat is None
-    before = time.time()
-    meta.attempt_heartbeat("HeartbeatFlow", run.run_id, "start", "1", 0)
-    (attempt,) = meta.list_attempts("HeartbeatFlow", run.run_id, "start", "1")
-    assert attempt.heartbeat is not None and attempt.heartbeat >= before - 1
-    assert attempt_status(attempt, now=attempt.heartbeat + 1) == "running"
-    assert attempt_status(attempt, now=attempt.heartbeat + 3600) == "crashed"
