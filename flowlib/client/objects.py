@@ -44,6 +44,18 @@ def _time(value: float | None) -> dt.datetime | None:
     return dt.datetime.fromtimestamp(value, dt.timezone.utc) if value else None
 
 
+def _check_retained(run: RunRecord, what: str) -> None:
+    """A run gc removed (or is removing) says so, instead of failing on a missing object."""
+    if run.retention is not None:
+        when = _time(run.removed_at)
+        date = when.strftime("%Y-%m-%d %H:%M UTC") if when else "an unknown date"
+        state = "was removed" if run.retention == "removed" else "is being removed"
+        raise NotFoundError(
+            f"{what}: run {run.run_id} {state} by retention on {date} (flowlib gc); pin runs "
+            "you need with 'flowlib pin'."
+        )
+
+
 def _check_namespace(run: RunRecord, what: str) -> None:
     ns = get_namespace()
     if ns is not None and ns not in run.system_tags and ns not in run.tags:
@@ -69,8 +81,15 @@ class Flow:
     def _runs(self, tags: list[str], limit: int | None = None) -> Iterator[Run]:
         ns = get_namespace()
         wanted = [*tags, ns] if ns is not None else tags
-        for record in self._meta.list_runs(self.id, tags=wanted, limit=limit):
+        count = 0
+        # No limit passed down: runs removed by retention are skipped, not counted.
+        for record in self._meta.list_runs(self.id, tags=wanted):
+            if record.retention is not None:
+                continue
             yield Run._from_record(record)
+            count += 1
+            if limit is not None and count >= limit:
+                return
 
     def __iter__(self) -> Iterator[Run]:
         return self.runs()
@@ -100,6 +119,7 @@ class Run:
             raise NotFoundError(f"Run '{pathspec}' does not exist in {_stores().description}.")
         if _record is None:
             _check_namespace(record, f"Run '{pathspec}'")
+        _check_retained(record, f"Run '{pathspec}'")
         self._record = record
         self.id = record.run_id
         self.pathspec = f"{flow}/{record.run_id}"
@@ -272,6 +292,7 @@ class Task:
             if run is None:
                 raise NotFoundError(f"Run '{flow}/{run_id}' does not exist.")
             _check_namespace(run, f"Task '{pathspec}'")
+            _check_retained(run, f"Task '{pathspec}'")
         record = _record or meta.get_task(flow, run_id, step, task_id)
         if record is None:
             raise NotFoundError(f"Task '{pathspec}' does not exist.")

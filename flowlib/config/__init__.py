@@ -107,6 +107,10 @@ KEYS: dict[str, Key] = {
         Key("kubernetes_service_account", "str", "service account of flowlib's jobs"),
         Key("ecr_repository_url", "str", "repository of the step runtime image"),
         Key("image", "str", "default step image (repository URL and tag)"),
+        Key("retention_keep_last", "str", "gc keeps the last N runs per flow and branch"),
+        Key("retention_keep_days", "str", "gc keeps runs younger than D days"),
+        Key("retention_grace_hours", "str",
+            "gc deletes only blobs older than this (default 168; longer than the longest run)"),
     ]
 }
 ENV_VARS = {k.env_var: k.name for k in KEYS.values() if k.env}

@@ -174,5 +174,13 @@ def _check_aws(profile: Any) -> None:
             )
 
 
+def _register_commands() -> None:
+    from flowlib.retention.cli import register
+
+    register(main)
+
+
+_register_commands()
+
 if __name__ == "__main__":
     main(prog_name="flowlib")

@@ -9,10 +9,20 @@ returned.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from flowlib.datastore.hashing import content_key
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    """A stored blob as a listing sees it (for garbage collection)."""
+
+    key: str
+    size: int
+    modified: float  # epoch seconds of the last write
 
 
 class BlobStore(ABC):
@@ -48,3 +58,15 @@ class BlobStore(ABC):
     @abstractmethod
     def location(self, key: str) -> str:
         """Where the blob lives (a path or URL), for users and other tools."""
+
+    # -- retention (flowlib.retention): listing and deleting ------------------------------------
+    def list_blobs(self) -> Iterator[BlobInfo]:
+        """Every complete blob of this flow with its size and last-write time (any order).
+
+        Temporary files of writes in progress and foreign objects are never listed."""
+        raise NotImplementedError(f"{type(self).__name__} cannot list its blobs")
+
+    def delete_blobs(self, keys: Iterable[str]) -> int:
+        """Delete these blobs (absent ones are not an error: deletes are idempotent, so two
+        collectors or a re-run never fail on each other). Returns how many were requested."""
+        raise NotImplementedError(f"{type(self).__name__} cannot delete blobs")

@@ -126,3 +126,22 @@ class MetadataStore(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook; stateless stores need nothing
         """Release connections (before fork, at exit)."""
+
+    # -- retention (flowlib.retention) -----------------------------------------------------
+    def run_blob_keys(self, flow: str, run_id: str) -> set[str]:
+        """Every blob key the run references: artifacts of every attempt, and logs."""
+        raise NotImplementedError(f"{type(self).__name__} does not support retention")
+
+    def mark_run_removing(
+        self, flow: str, run_id: str, when: float, protect_tags: list[str]
+    ) -> bool:
+        """Atomically mark a finished run as being removed by retention, unless it is running,
+        carries one of ``protect_tags`` (pinned meanwhile) or is already removed. True if the
+        run is now marked (also when an earlier, interrupted gc had marked it)."""
+        raise NotImplementedError(f"{type(self).__name__} does not support retention")
+
+    def finish_run_removal(self, flow: str, run_id: str) -> None:
+        """Delete a marked run's tasks, attempts, artifact records and tag records, and mark
+        it REMOVED (its run record stays, so the client can say when it was removed).
+        Idempotent."""
+        raise NotImplementedError(f"{type(self).__name__} does not support retention")

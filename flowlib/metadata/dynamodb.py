@@ -105,6 +105,8 @@ from flowlib.metadata.dynamodb_items import (  # noqa: F401 - re-exported for ca
 )
 from flowlib.metadata.records import (
     PENDING,
+    REMOVED,
+    REMOVING,
     RUNNING,
     SUCCEEDED,
     AttemptRecord,
@@ -376,6 +378,8 @@ class DynamoDBMetadataStore(MetadataStore):
             system_tags=sorted(item.get("system_tags", {}).get("SS", [])),
             tags=sorted(item.get("tags", {}).get("SS", [])),
             origin_run_id=_str(item, "origin_run_id"),
+            retention=_str(item, "retention"),
+            removed_at=_num(item, "removed_at"),
         )
 
     def get_run(self, flow: str, run_id: str) -> RunRecord | None:
@@ -700,6 +704,58 @@ class DynamoDBMetadataStore(MetadataStore):
             for name, (key, size, typ, enc) in _json(item, "a", {}).items():
                 refs[name] = ArtifactRef(key, int(size), typ, enc)
         return refs
+
+
+    # -- retention -------------------------------------------------------------------------
+    def run_blob_keys(self, flow: str, run_id: str) -> set[str]:
+        """One paginated Query of the run's partition (attempts and artifact items)."""
+        keys: set[str] = set()
+        for item in self._query(
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :a AND :b",
+            ExpressionAttributeValues={":pk": _S(_run_pk(flow, run_id)), ":a": _S("ARTS#"),
+                                       ":b": _S("ATTEMPT#\uffff")},
+            ProjectionExpression="sk, a, logs",
+        ):
+            if item["sk"]["S"].startswith("ARTS#"):
+                keys.update(entry[0] for entry in _json(item, "a", {}).values())
+            elif item["sk"]["S"].startswith("ATTEMPT#"):
+                keys.update(_json(item, "logs", {}).values())
+        return keys
+
+    def mark_run_removing(
+        self, flow: str, run_id: str, when: float, protect_tags: list[str]
+    ) -> bool:
+        values: dict[str, Any] = {":removing": _S(REMOVING), ":t": _N(when),
+                                  ":running": _S(RUNNING)}
+        protected = ""
+        for i, tag in enumerate(protect_tags):
+            values[f":p{i}"] = _S(tag)
+            protected += f" AND NOT contains(tags, :p{i})"
+        try:
+            self._call(
+                "update_item", TableName=self.table, Key=self._run_key(flow, run_id),
+                UpdateExpression="SET retention = :removing, removed_at = :t",
+                ConditionExpression=(
+                    "attribute_exists(pk) AND (retention = :removing OR "
+                    f"(attribute_not_exists(retention) AND #s <> :running{protected}))"),
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=values,
+            )
+        except botocore.exceptions.ClientError:  # only a failed condition gets here
+            return False
+        return True
+
+    def finish_run_removal(self, flow: str, run_id: str) -> None:
+        """Deletes the run's partition (BatchWriteItem, 25 per request; needs
+        dynamodb:BatchWriteItem delete rights: an operator's credentials), then marks the run
+        item REMOVED. Re-running after an interruption deletes what is left."""
+        keys = [{"pk": item["pk"], "sk": item["sk"]} for item in self._query(
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": _S(_run_pk(flow, run_id))},
+            ProjectionExpression="pk, sk",
+        )]
+        self._batch_write([{"DeleteRequest": {"Key": k}} for k in keys])
+        self._update_run(flow, run_id, "SET retention = :r", {":r": _S(REMOVED)})
 
 
 class _Cancelled(Exception):

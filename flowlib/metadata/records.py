@@ -12,6 +12,9 @@ RUNNING, SUCCEEDED, FAILED, INTERRUPTED, PENDING = (
     "interrupted",
     "pending",
 )
+# Retention states of a run (``RunRecord.retention``): gc marks a run REMOVING before it
+# deletes anything, and REMOVED once its blobs and task metadata are gone.
+REMOVING, REMOVED = "removing", "removed"
 
 
 @dataclass
@@ -26,6 +29,8 @@ class RunRecord:
     system_tags: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     origin_run_id: str | None = None
+    retention: str | None = None  # None, REMOVING or REMOVED (flowlib.retention)
+    removed_at: float | None = None  # when gc marked the run
 
 
 @dataclass

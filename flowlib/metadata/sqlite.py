@@ -21,6 +21,8 @@ from flowlib.exceptions import MetadataError
 from flowlib.metadata.base import MetadataStore
 from flowlib.metadata.records import (
     PENDING,
+    REMOVED,
+    REMOVING,
     RUNNING,
     SUCCEEDED,
     AttemptRecord,
@@ -54,6 +56,14 @@ CREATE TABLE IF NOT EXISTS artifacts(
   PRIMARY KEY(flow, run_number, step, task_id, attempt, name)) WITHOUT ROWID;
 """
 
+# Retention marks live in a table of their own, created on open, so databases written before
+# retention existed need no migration of the runs table.
+RETENTION_SCHEMA = """
+CREATE TABLE IF NOT EXISTS run_retention(
+  flow TEXT NOT NULL, run_number INTEGER NOT NULL, state TEXT NOT NULL, at REAL NOT NULL,
+  PRIMARY KEY(flow, run_number)) WITHOUT ROWID;
+"""
+
 _TASK_KEY = "flow=? AND run_number=? AND step=? AND task_id=?"
 
 
@@ -81,6 +91,7 @@ class SqliteMetadataStore(MetadataStore):
             conn.execute("PRAGMA synchronous=NORMAL")
             if not conn.execute("SELECT 1 FROM sqlite_master WHERE name='artifacts'").fetchone():
                 conn.executescript(SCHEMA)
+            conn.executescript(RETENTION_SCHEMA)
         except (sqlite3.Error, OSError) as exc:
             raise MetadataError(
                 f"Cannot open the metadata database {self.path}: {exc}. Check that the folder "
@@ -197,8 +208,12 @@ class SqliteMetadataStore(MetadataStore):
             (flow, number),
         ):
             (system if is_system else tags).append(tag)
+        mark = self.db.execute(
+            "SELECT state, at FROM run_retention WHERE flow=? AND run_number=?", (flow, number)
+        ).fetchone()
         return RunRecord(
-            flow, str(number), user, status, created, finished, heartbeat, system, tags, origin
+            flow, str(number), user, status, created, finished, heartbeat, system, tags, origin,
+            mark[0] if mark else None, mark[1] if mark else None,
         )
 
     def get_run(self, flow: str, run_id: str) -> RunRecord | None:
@@ -480,6 +495,58 @@ class SqliteMetadataStore(MetadataStore):
             (*key, attempt),
         )
         return {name: ArtifactRef(k, size, typ, enc) for name, k, size, typ, enc in rows}
+
+
+    # -- retention -------------------------------------------------------------------------
+    def run_blob_keys(self, flow: str, run_id: str) -> set[str]:
+        key = (flow, int(run_id))
+        keys = {k for (k,) in self.db.execute(
+            "SELECT DISTINCT key FROM artifacts WHERE flow=? AND run_number=?", key)}
+        for (logs,) in self.db.execute(
+            "SELECT logs FROM attempts WHERE flow=? AND run_number=? AND logs IS NOT NULL", key
+        ):
+            keys.update(json.loads(logs).values())
+        return keys
+
+    def mark_run_removing(
+        self, flow: str, run_id: str, when: float, protect_tags: list[str]
+    ) -> bool:
+        number = int(run_id)
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            row = db.execute(
+                "SELECT r.status, m.state FROM runs r LEFT JOIN run_retention m "
+                "ON m.flow=r.flow AND m.run_number=r.run_number "
+                "WHERE r.flow=? AND r.run_number=?", (flow, number)).fetchone()
+            if row is None or row[1] == REMOVED:
+                db.execute("ROLLBACK")
+                return False
+            if row[1] == REMOVING:
+                db.execute("COMMIT")
+                return True
+            protected = db.execute(
+                "SELECT 1 FROM run_tags WHERE flow=? AND run_number=? AND tag IN "
+                f"({','.join('?' * len(protect_tags)) or 'NULL'})",
+                (flow, number, *protect_tags)).fetchone()
+            if row[0] == RUNNING or protected:
+                db.execute("ROLLBACK")
+                return False
+            db.execute("INSERT INTO run_retention VALUES(?,?,?,?)",
+                       (flow, number, REMOVING, when))
+            db.execute("COMMIT")
+            return True
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def finish_run_removal(self, flow: str, run_id: str) -> None:
+        key = (flow, int(run_id))
+        self._write([
+            (f"DELETE FROM {table} WHERE flow=? AND run_number=?", key)
+            for table in ("artifacts", "attempts", "tasks", "run_tags")
+        ] + [("UPDATE run_retention SET state=? WHERE flow=? AND run_number=?",
+              (REMOVED, *key))])
 
 
 def _numeric(task_id: str) -> tuple[int, str]:
