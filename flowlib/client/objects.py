@@ -234,6 +234,14 @@ class Run:
         end = self.end_task
         return end.data if end is not None else None
 
+    @property
+    def cost(self) -> Any:
+        """What the run cost (a ``flowlib.cost.RunCost``): vCPU-s, GiB-s and dollars per
+        attempt and step, storage written and held alone, and what the total includes."""
+        from flowlib.cost import run_cost
+
+        return run_cost(_stores(), self.flow_name, self.id)
+
     def __repr__(self) -> str:
         return f"Run('{self.pathspec}')"
 

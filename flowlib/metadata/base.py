@@ -145,3 +145,15 @@ class MetadataStore(ABC):
         it REMOVED (its run record stays, so the client can say when it was removed).
         Idempotent."""
         raise NotImplementedError(f"{type(self).__name__} does not support retention")
+
+    # -- cost (flowlib.cost) ------------------------------------------------------------------
+    def set_attempt_resources(
+        self, flow: str, run_id: str, step: str, task_id: str, attempt: int,
+        resources: dict[str, Any],
+    ) -> None:
+        """Record what an attempt ran on (cpu, memory MiB, gpu, compute, instance type)."""
+        raise NotImplementedError(f"{type(self).__name__} does not record resources")
+
+    def run_attempt_resources(self, flow: str, run_id: str) -> dict[tuple[str, str, int], dict]:
+        """Recorded resources of every attempt of a run, by (step, task id, attempt)."""
+        raise NotImplementedError(f"{type(self).__name__} does not record resources")

@@ -757,6 +757,31 @@ class DynamoDBMetadataStore(MetadataStore):
         self._batch_write([{"DeleteRequest": {"Key": k}} for k in keys])
         self._update_run(flow, run_id, "SET retention = :r", {":r": _S(REMOVED)})
 
+    # -- cost --------------------------------------------------------------------------------
+    def set_attempt_resources(
+        self, flow: str, run_id: str, step: str, task_id: str, attempt: int,
+        resources: dict[str, Any],
+    ) -> None:
+        self._call(
+            "update_item", TableName=self.table,
+            Key=self._attempt_key(flow, run_id, step, str(task_id), attempt),
+            UpdateExpression="SET #r = :r", ConditionExpression="attribute_exists(sk)",
+            ExpressionAttributeNames={"#r": "resources"},
+            ExpressionAttributeValues={":r": _J(resources)},
+        )
+
+    def run_attempt_resources(self, flow: str, run_id: str) -> dict[tuple[str, str, int], dict]:
+        out = {}
+        for item in self._prefix_query(
+            _run_pk(flow, run_id), "ATTEMPT#", ProjectionExpression="#s, #t, #a, #r",
+            ExpressionAttributeNames={"#s": "step", "#t": "task_id", "#a": "attempt",
+                                      "#r": "resources"},
+        ):
+            if "resources" in item:
+                out[(item["step"]["S"], item["task_id"]["S"], int(item["attempt"]["N"]))] = (
+                    _json(item, "resources"))
+        return out
+
 
 class _Cancelled(Exception):
     def __init__(self, codes: list[str], exc: botocore.exceptions.ClientError) -> None:

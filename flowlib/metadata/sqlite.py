@@ -56,12 +56,16 @@ CREATE TABLE IF NOT EXISTS artifacts(
   PRIMARY KEY(flow, run_number, step, task_id, attempt, name)) WITHOUT ROWID;
 """
 
-# Retention marks live in a table of their own, created on open, so databases written before
-# retention existed need no migration of the runs table.
+# Retention marks and attempt resources (cost) live in tables of their own, created on open, so
+# databases written before they existed need no migration.
 RETENTION_SCHEMA = """
 CREATE TABLE IF NOT EXISTS run_retention(
   flow TEXT NOT NULL, run_number INTEGER NOT NULL, state TEXT NOT NULL, at REAL NOT NULL,
   PRIMARY KEY(flow, run_number)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS attempt_resources(
+  flow TEXT NOT NULL, run_number INTEGER NOT NULL, step TEXT NOT NULL, task_id TEXT NOT NULL,
+  attempt INTEGER NOT NULL, resources TEXT NOT NULL,
+  PRIMARY KEY(flow, run_number, step, task_id, attempt)) WITHOUT ROWID;
 """
 
 _TASK_KEY = "flow=? AND run_number=? AND step=? AND task_id=?"
@@ -544,9 +548,25 @@ class SqliteMetadataStore(MetadataStore):
         key = (flow, int(run_id))
         self._write([
             (f"DELETE FROM {table} WHERE flow=? AND run_number=?", key)
-            for table in ("artifacts", "attempts", "tasks", "run_tags")
+            for table in ("artifacts", "attempts", "tasks", "run_tags", "attempt_resources")
         ] + [("UPDATE run_retention SET state=? WHERE flow=? AND run_number=?",
               (REMOVED, *key))])
+
+    # -- cost --------------------------------------------------------------------------------
+    def set_attempt_resources(
+        self, flow: str, run_id: str, step: str, task_id: str, attempt: int,
+        resources: dict[str, Any],
+    ) -> None:
+        self._write([(
+            "INSERT OR REPLACE INTO attempt_resources VALUES(?,?,?,?,?,?)",
+            (flow, int(run_id), step, str(task_id), attempt, json.dumps(resources)),
+        )])
+
+    def run_attempt_resources(self, flow: str, run_id: str) -> dict[tuple[str, str, int], dict]:
+        rows = self.db.execute(
+            "SELECT step, task_id, attempt, resources FROM attempt_resources "
+            "WHERE flow=? AND run_number=?", (flow, int(run_id)))
+        return {(s, t, a): json.loads(r) for s, t, a, r in rows}
 
 
 def _numeric(task_id: str) -> tuple[int, str]:

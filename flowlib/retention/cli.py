@@ -103,7 +103,7 @@ def _run_of(stores: Any, pathspec: str) -> Any:
     if run is None:
         raise FlowlibError(f"Run '{pathspec}' does not exist in {stores.description}.")
     if run.retention is not None:
-        raise FlowlibError(f"Run '{pathspec}' was removed by retention; it cannot be pinned.")
+        raise FlowlibError(f"Run '{pathspec}' was removed by retention (flowlib gc).")
     return run
 
 
@@ -139,6 +139,23 @@ def unpin_command(run: str, profile: str | None) -> None:
     click.echo(f"unpinned {record.flow}/{record.run_id}")
 
 
+@click.command("cost")
+@click.argument("run")
+@click.option("--profile", "-p", default=None)
+@click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text")
+def cost_command(run: str, profile: str | None, output: str) -> None:
+    """What a run cost: compute per step and attempt, storage, and a dollar total.
+
+    Example: flowlib cost TrainFlow/42 -o json
+    """
+    from flowlib.cost import run_cost
+
+    stores = _stores(profile)
+    record = _run_of(stores, run)
+    cost = run_cost(stores, record.flow, record.run_id)
+    click.echo(json.dumps(cost.to_dict(), indent=2) if output == "json" else str(cost))
+
+
 def register(group: click.Group) -> None:
-    for command in (gc_command, pin_command, unpin_command):
+    for command in (gc_command, pin_command, unpin_command, cost_command):
         group.add_command(command)
