@@ -62,6 +62,7 @@ class FlowPlan:
     blobs_total: int = 0
     bytes_total: int = 0
     young_unreferenced: int = 0  # unreferenced, but within the grace period
+    newest_run: int = 0  # the newest run id seen by the plan; later ones are re-read
 
     @property
     def bytes_freed(self) -> int:
@@ -105,14 +106,16 @@ def plan_gc(stores: Stores, policy: RetentionPolicy, flows: Iterable[str] | None
     names = sorted(flows) if flows is not None else meta.list_flows()
     plans = []
     for flow in names:
-        runs = [r for r in meta.list_runs(flow) if r.retention != REMOVED]
+        listed = list(meta.list_runs(flow))
+        runs = [r for r in listed if r.retention != REMOVED]
         resumed = [r for r in runs if r.retention == REMOVING]  # an interrupted gc's marks
         kept, remove = kept_runs([r for r in runs if r.retention is None], policy, now)
         live: set[str] = set()
         for run in kept:
             live |= meta.run_blob_keys(flow, run.run_id)
         cutoff = now - policy.grace_hours * 3600
-        plan = FlowPlan(flow, kept, resumed + remove, live, [])
+        plan = FlowPlan(flow, kept, resumed + remove, live, [],
+                        newest_run=max((int(r.run_id) for r in listed), default=0))
         for blob in stores.make_blobstore(flow).list_blobs():
             plan.blobs_total += 1
             plan.bytes_total += blob.size
@@ -149,12 +152,13 @@ class _Collector:
         live = set(fp.live)
         for run in refused:  # pinned or re-tagged meanwhile: its blobs stay
             live |= self.meta.run_blob_keys(flow, run.run_id)
-        planned = {r.run_id for r in fp.kept if r.status != RUNNING}
-        planned |= {r.run_id for r in marked}
+        # Runs whose references may still grow: running at plan time, or created since.
+        self.unsettled = {r.run_id for r in fp.kept if r.status == RUNNING}
+        self.newest = fp.newest_run
         self.hook("before_sweep", flow)
         blobs = self.stores.make_blobstore(flow)
         for i in range(0, len(fp.candidates), SWEEP_BATCH):
-            self._refresh(flow, planned, live)
+            self._refresh(flow, live)
             batch = [b for b in fp.candidates[i : i + SWEEP_BATCH] if b.key not in live]
             self.report.blobs_spared += min(SWEEP_BATCH, len(fp.candidates) - i) - len(batch)
             blobs.delete_blobs([b.key for b in batch])
@@ -167,15 +171,26 @@ class _Collector:
         self.report.runs_removed[flow] = [r.run_id for r in marked]
         self.report.runs_skipped[flow] = [r.run_id for r in refused]
 
-    def _refresh(self, flow: str, planned: set[str], live: set[str]) -> None:
+    def _refresh(self, flow: str, live: set[str]) -> None:
         """Add to ``live`` the references of runs not settled at plan time (running then, or
-        created since). A run found finished is settled: its references no longer change."""
+        created since: listed newest first down to the newest id the plan saw). A run found
+        finished is settled: its tasks recorded every reference before the run's status
+        changed, so it is read once more and then no longer."""
+        newest = self.newest
         for run in self.meta.list_runs(flow):
-            if run.run_id in planned or run.retention is not None:
+            if int(run.run_id) <= self.newest:
+                break
+            newest = max(newest, int(run.run_id))
+            self.unsettled.add(run.run_id)
+        self.newest = newest
+        for run_id in sorted(self.unsettled):
+            run = self.meta.get_run(flow, run_id)
+            if run is None or run.retention is not None:
+                self.unsettled.discard(run_id)
                 continue
-            live |= self.meta.run_blob_keys(flow, run.run_id)
             if run.status != RUNNING:
-                planned.add(run.run_id)
+                self.unsettled.discard(run_id)
+            live |= self.meta.run_blob_keys(flow, run_id)
 
 
 def collect(stores: Stores, plan: GcPlan, hook: Hook | None = None) -> GcReport:
