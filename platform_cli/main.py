@@ -27,6 +27,7 @@ COMMANDS = {
     "doctor": "platform_cli.commands.inspect:doctor",
     "env": "platform_cli.commands.env:env",
     "configure": "platform_cli.commands.env:configure",
+    "gc": "platform_cli.commands.gc:gc",
 }
 
 SHORT_HELP = {
@@ -39,6 +40,7 @@ SHORT_HELP = {
     "doctor": "Live checks of an environment (exit 1 when one fails).",
     "env": "List, show, export and select environments.",
     "configure": "Import a profile received from ops.",
+    "gc": "Delete runs and artifacts the retention policy does not keep.",
 }
 
 

@@ -84,3 +84,30 @@ def test_gc_requests_batch_deletes_and_never_scan(aws_only):
     collect(stores, plan_gc(stores, RetentionPolicy(keep_last=1, grace_hours=0)))
     ops = {op for op, _ in calls}
     assert "Scan" not in ops and "Query" in ops and "DeleteObjects" in ops, ops
+
+
+def test_platform_gc_runs_on_the_environments_profile(tmp_path, monkeypatch):
+    from flowlib.config import effective_profile
+    from flowlib.stores import stores_for
+    from platform_cli.main import cli
+    from tests.support.moto_server import write_config
+
+    config = write_config(tmp_path / "config.json", {"dev": {
+        "datastore": "local", "datastore_root": str(tmp_path / "dev-store"),
+        "retention_keep_last": "1"}})
+    monkeypatch.setenv("FLOWLIB_CONFIG", str(config))
+    for var in ("FLOWLIB_PROFILE", "FLOWLIB_DATASTORE_ROOT"):
+        monkeypatch.delenv(var, raising=False)
+    stores = stores_for(effective_profile("dev"))
+    ids = [record_run(stores, FLOW, {"v": n}) for n in range(3)]
+
+    runner = CliRunner()
+    result = runner.invoke(cli, ["gc", "nope", "--dry-run"])
+    assert result.exit_code == 1 and "No flowlib profile 'nope'" in result.stderr
+    result = runner.invoke(cli, ["gc", "dev", "--grace-hours", "0"], input="wrong\n")
+    assert result.exit_code == 1 and "nothing was deleted" in result.stderr
+    assert stores.metadata.get_run(FLOW, ids[0]).retention is None
+    result = runner.invoke(cli, ["gc", "dev", "--grace-hours", "0"], input="dev\n")
+    assert result.exit_code == 0 and "removed 2 runs" in result.stdout, result.output
+    assert stores.metadata.get_run(FLOW, ids[0]).retention == "removed"
+    assert stores.metadata.get_run(FLOW, ids[2]).retention is None
