@@ -4,6 +4,8 @@
   compute decorator for each value (the rule the Batch and Kubernetes backends apply).
 * ``compute``: ``batch`` (``AWS_BATCH_JOB_ID`` is set), ``kubernetes``
   (``KUBERNETES_SERVICE_HOST``) or ``local``.
+* ``code_package``: the blob key of the code package a remote task runs (a reference gc
+  keeps for kept runs).
 * ``instance_type``: ``FLOWLIB_INSTANCE_TYPE`` when set; else, on Batch, the EC2 instance
   metadata service (botocore's IMDSv2 client, one attempt, 1 s timeout; absent on Fargate).
 """
@@ -14,6 +16,7 @@ import os
 from typing import Any
 
 INSTANCE_TYPE_ENV = "FLOWLIB_INSTANCE_TYPE"
+CODE_PACKAGE_ENV = "FLOWLIB_CODE_PACKAGE"
 
 
 def attempt_resources(decorators: list[Any], environ: dict[str, str] | None = None
@@ -35,6 +38,8 @@ def attempt_resources(decorators: list[Any], environ: dict[str, str] | None = No
         _imds_instance_type() if out["compute"] == "batch" and environ is None else None)
     if instance:
         out["instance_type"] = instance
+    if env.get(CODE_PACKAGE_ENV):  # set by flowlib.remote.bootstrap
+        out["code_package"] = env[CODE_PACKAGE_ENV]
     return out
 
 

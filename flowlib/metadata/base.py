@@ -129,7 +129,8 @@ class MetadataStore(ABC):
 
     # -- retention (flowlib.retention) -----------------------------------------------------
     def run_blob_keys(self, flow: str, run_id: str) -> set[str]:
-        """Every blob key the run references: artifacts of every attempt, and logs."""
+        """Every blob key the run references: artifacts of every attempt, logs, and the code
+        package named in recorded attempt resources (``code_package``)."""
         raise NotImplementedError(f"{type(self).__name__} does not support retention")
 
     def mark_run_removing(

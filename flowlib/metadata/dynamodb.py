@@ -714,12 +714,16 @@ class DynamoDBMetadataStore(MetadataStore):
             KeyConditionExpression="pk = :pk AND sk BETWEEN :a AND :b",
             ExpressionAttributeValues={":pk": _S(_run_pk(flow, run_id)), ":a": _S("ARTS#"),
                                        ":b": _S("ATTEMPT#\uffff")},
-            ProjectionExpression="sk, a, logs",
+            ProjectionExpression="sk, a, logs, #r",
+            ExpressionAttributeNames={"#r": "resources"},
         ):
             if item["sk"]["S"].startswith("ARTS#"):
                 keys.update(entry[0] for entry in _json(item, "a", {}).values())
             elif item["sk"]["S"].startswith("ATTEMPT#"):
                 keys.update(_json(item, "logs", {}).values())
+                package = _json(item, "resources", {}).get("code_package")
+                if package:
+                    keys.add(package)
         return keys
 
     def mark_run_removing(

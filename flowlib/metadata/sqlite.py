@@ -510,6 +510,12 @@ class SqliteMetadataStore(MetadataStore):
             "SELECT logs FROM attempts WHERE flow=? AND run_number=? AND logs IS NOT NULL", key
         ):
             keys.update(json.loads(logs).values())
+        for (resources,) in self.db.execute(
+            "SELECT resources FROM attempt_resources WHERE flow=? AND run_number=?", key
+        ):
+            package = json.loads(resources).get("code_package")
+            if package:
+                keys.add(package)
         return keys
 
     def mark_run_removing(

@@ -115,3 +115,5 @@ def test_attempt_resources_from_decorators_and_environment():
         "kubernetes")
     assert attempt_resources([], {}) == {"cpu": 1.0, "memory": 4096, "gpu": 0,
                                          "compute": "local"}
+    assert attempt_resources([], {"FLOWLIB_CODE_PACKAGE": "ab" * 20})["code_package"] == (
+        "ab" * 20)

@@ -177,6 +177,26 @@ def test_two_collectors_at_once(backend, monkeypatch):
     assert len(blob_keys(stores)) == 9
 
 
+def test_code_packages_of_kept_runs_are_kept(backend):
+    namespace(None)
+    stores = open_stores()
+    artifacts = stores.artifacts(FLOW)
+    packages = {}
+    for n in range(3):
+        run = record_run(stores, FLOW, {"x": n})
+        packages[run] = artifacts.put_bytes(f"code package {n}".encode())
+        # What a remote task records when it starts (flowlib.remote.bootstrap sets the env).
+        stores.metadata.set_attempt_resources(
+            FLOW, run, "end", "1", 0, {"cpu": 1, "memory": 4096, "gpu": 0,
+                                       "compute": "batch", "code_package": packages[run]})
+    oldest, *kept = sorted(packages, key=int)
+    assert packages[oldest] in stores.metadata.run_blob_keys(FLOW, oldest)
+    collect(stores, plan_gc(stores, RetentionPolicy(keep_last=2, grace_hours=1), now=later()))
+    left = blob_keys(stores)
+    assert packages[oldest] not in left
+    assert all(packages[r] in left for r in kept)
+
+
 def test_mark_refuses_running_and_pinned_runs(backend):
     namespace(None)
     stores = open_stores()
