@@ -236,3 +236,20 @@ def test_policy_that_deletes_everything_is_refused():
     RetentionPolicy(keep_last=0).check(allow_delete_all=True)
     with pytest.raises(FlowlibError, match="No retention policy"):
         RetentionPolicy().check()
+
+
+def test_real_flow_runs_kept_readable_and_resume_of_a_removed_run_says_so(local):
+    from tests.support.backends import FLOWS
+
+    local.run(FLOWS / "linear_flow.py", "run")
+    local.run(FLOWS / "linear_flow.py", "run")
+    stores = open_stores()
+    report = collect(stores, plan_gc(stores, RetentionPolicy(keep_last=1, grace_hours=1),
+                                     now=later()))
+    assert report.blobs_deleted > 0  # run 1's logs and the artifacts only it held
+    kept = Run("LinearFlow/2")
+    assert "hello world" in kept["start"].task.stdout
+    assert kept.data.name_ == "world" and kept["middle"].task.data.items[-1] == 99
+    proc = local.run(FLOWS / "linear_flow.py", "resume", "--origin-run-id", "1", expect=1)
+    assert "run LinearFlow/1 was removed by retention" in proc.stderr
+    assert "Traceback" not in proc.stderr
