@@ -117,9 +117,9 @@ class Run:
         record = _record or _stores().metadata.get_run(flow, run_id)
         if record is None:
             raise NotFoundError(f"Run '{pathspec}' does not exist in {_stores().description}.")
+        _check_retained(record, f"Run '{pathspec}'")
         if _record is None:
             _check_namespace(record, f"Run '{pathspec}'")
-        _check_retained(record, f"Run '{pathspec}'")
         self._record = record
         self.id = record.run_id
         self.pathspec = f"{flow}/{record.run_id}"
@@ -299,8 +299,8 @@ class Task:
             run = meta.get_run(flow, run_id)
             if run is None:
                 raise NotFoundError(f"Run '{flow}/{run_id}' does not exist.")
-            _check_namespace(run, f"Task '{pathspec}'")
             _check_retained(run, f"Task '{pathspec}'")
+            _check_namespace(run, f"Task '{pathspec}'")
         record = _record or meta.get_task(flow, run_id, step, task_id)
         if record is None:
             raise NotFoundError(f"Task '{pathspec}' does not exist.")

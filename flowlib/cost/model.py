@@ -28,6 +28,8 @@ from flowlib.cost.prices import price_table
 from flowlib.metadata.records import REMOVED
 from flowlib.stores import Stores
 
+PARAMETERS_STEP = "_parameters"
+
 
 @dataclass
 class AttemptCost:
@@ -196,8 +198,8 @@ def run_cost(stores: Stores, flow: str, run_id: str, now: float | None = None) -
                     new_keys.add(ref.key)
             if not cloned:
                 new_keys.update(a.logs.values())
-            if cloned:
-                continue  # the origin run paid for it
+            if cloned or task.step == PARAMETERS_STEP:
+                continue  # the origin run paid for it / stored by the runtime, not a task
             seconds = max(0.0, (a.finished or now) - a.started)
             res = resources.get((task.step, task.task_id, a.attempt))
             dollars, basis = _price(res, seconds)

@@ -142,9 +142,9 @@ class MetadataStore(ABC):
         raise NotImplementedError(f"{type(self).__name__} does not support retention")
 
     def finish_run_removal(self, flow: str, run_id: str) -> None:
-        """Delete a marked run's tasks, attempts, artifact records and tag records, and mark
-        it REMOVED (its run record stays, so the client can say when it was removed).
-        Idempotent."""
+        """Delete a marked run's tasks, attempts and artifact records, and mark it REMOVED (its
+        run record and tags stay, so the client can say when it was removed; tag queries may
+        or may not list it, callers skip runs whose ``retention`` is set). Idempotent."""
         raise NotImplementedError(f"{type(self).__name__} does not support retention")
 
     # -- cost (flowlib.cost) ------------------------------------------------------------------

@@ -554,7 +554,7 @@ class SqliteMetadataStore(MetadataStore):
         key = (flow, int(run_id))
         self._write([
             (f"DELETE FROM {table} WHERE flow=? AND run_number=?", key)
-            for table in ("artifacts", "attempts", "tasks", "run_tags", "attempt_resources")
+            for table in ("artifacts", "attempts", "tasks", "attempt_resources")
         ] + [("UPDATE run_retention SET state=? WHERE flow=? AND run_number=?",
               (REMOVED, *key))])
 

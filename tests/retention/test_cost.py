@@ -95,6 +95,7 @@ def test_a_flow_run_records_its_resources(backend):
     start = next(a for a in cost.attempts if a.step == "start")
     assert (start.cpu, start.memory_gib, start.compute) == (2.0, 1.0, "local")
     assert start.vcpu_seconds == pytest.approx(2 * start.seconds)
+    assert {a.step for a in cost.attempts} == {"start", "end"}  # not the runtime's _parameters
     end = next(a for a in cost.attempts if a.step == "end")
     assert end.cpu == 1.0 and end.memory_gib == 4.0  # the defaults
     assert "CostFlow" in str(cost)

@@ -247,6 +247,9 @@ def test_real_flow_runs_kept_readable_and_resume_of_a_removed_run_says_so(local)
     report = collect(stores, plan_gc(stores, RetentionPolicy(keep_last=1, grace_hours=1),
                                      now=later()))
     assert report.blobs_deleted > 0  # run 1's logs and the artifacts only it held
+    # In the user's default namespace too: the removal is what the client reports.
+    with pytest.raises(NotFoundError, match="run 1 was removed by retention"):
+        Run("LinearFlow/1")
     kept = Run("LinearFlow/2")
     assert "hello world" in kept["start"].task.stdout
     assert kept.data.name_ == "world" and kept["middle"].task.data.items[-1] == 99
