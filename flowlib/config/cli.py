@@ -3,6 +3,7 @@
     flowlib config show [--profile P] [--output json]   effective settings and their sources
     flowlib config profiles [--output json]             profiles in the config file
     flowlib config validate [--profile P] [--check]     validate; --check also reaches AWS
+    flowlib gc / pin / unpin / cost                     retention and cost (flowlib.retention)
 
 Until the console script is installed: ``python -m flowlib.config.cli config show``.
 """
