@@ -81,14 +81,22 @@ class Flow:
     def _runs(self, tags: list[str], limit: int | None = None) -> Iterator[Run]:
         ns = get_namespace()
         wanted = [*tags, ns] if ns is not None else tags
-        count = 0
-        # No limit passed down: runs removed by retention are skipped, not counted.
-        for record in self._meta.list_runs(self.id, tags=wanted):
-            if record.retention is not None:
-                continue
-            yield Run._from_record(record)
-            count += 1
-            if limit is not None and count >= limit:
+        # Runs removed by retention are skipped, not counted: when the first ``limit`` runs
+        # listed held removed ones, list on without a limit (rare: gc removes old runs).
+        yielded: set[str] = set()
+        skipped = False
+        for pass_limit in (limit, None):
+            for record in self._meta.list_runs(self.id, tags=wanted, limit=pass_limit):
+                if record.retention is not None:
+                    skipped = True
+                    continue
+                if record.run_id in yielded:
+                    continue
+                yield Run._from_record(record)
+                yielded.add(record.run_id)
+                if limit is not None and len(yielded) >= limit:
+                    return
+            if limit is None or not skipped:
                 return
 
     def __iter__(self) -> Iterator[Run]:

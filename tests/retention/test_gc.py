@@ -256,3 +256,13 @@ def test_real_flow_runs_kept_readable_and_resume_of_a_removed_run_says_so(local)
     proc = local.run(FLOWS / "linear_flow.py", "resume", "--origin-run-id", "1", expect=1)
     assert "run LinearFlow/1 was removed by retention" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_latest_run_skips_runs_removed_by_retention(local):
+    namespace(None)
+    stores = open_stores()
+    first = record_run(stores, FLOW, {"x": 1}, tags=["keep"])
+    newest = record_run(stores, FLOW, {"x": 2}, status=FAILED)
+    assert stores.metadata.mark_run_removing(FLOW, newest, time.time(), ["keep"])
+    assert Flow(FLOW).latest_run.id == first
+    assert [r.id for r in Flow(FLOW).runs("keep")] == [first]
