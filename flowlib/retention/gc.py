@@ -5,18 +5,18 @@ references it. The collector works per flow (each flow has its own blob namespac
 
 1. **Plan** (read only; ``--dry-run`` stops here). List the flow's runs newest first, split
    them with the policy (``policy.kept_runs``), read every kept run's references (artifact
-   keys of every attempt, log keys) into the *live set*, list the flow's blobs and pick the
-   candidates: not live, and last written more than the grace period ago.
+   keys of every attempt, log keys, recorded code packages) into the *live set*, list the
+   flow's blobs and pick the candidates: not live, and last written more than the grace
+   period ago.
 2. **Mark.** Each run to remove is marked ``removing`` with one conditional write that fails
    when the run is running, was pinned meanwhile, or is already removed; from then on the
    client refuses it ("was removed by retention on <date>") instead of serving half a run.
-3. **Re-mark.** The references of every run that was running at plan time, every run created
-   since, and every run whose mark was refused are added to the live set.
-4. **Sweep.** Candidates are deleted in batches (1,000 keys per S3 DeleteObjects request);
-   before each batch the references of the runs still running and of runs created since are
-   read again and removed from the batch.
-5. **Finalize.** Each marked run's task, attempt and artifact records are deleted and the run
-   is marked ``removed`` (its run record stays, with the date).
+3. **Sweep.** The references of every run whose mark was refused are added to the live set.
+   Candidates are deleted in batches (1,000 keys per S3 DeleteObjects request); before each
+   batch the references of runs running at plan time or created since are read again and
+   those blobs spared.
+4. **Finalize.** Each marked run's task, attempt and artifact records are deleted and the run
+   is marked ``removed`` (its run record and tags stay, with the date).
 
 Why it is safe:
 
@@ -30,8 +30,8 @@ Why it is safe:
   grace period longer than the longest run), and references a running run has recorded are
   re-read right before each delete batch. The remaining window (documented in the README): a
   task still in flight that *deduplicated* against an old blob that no kept run references,
-  and records that reference only after the batch holding the blob was deleted. Such a task
-  fails reading or is reported by the integrity checks; it never reads wrong data.
+  and records that reference only after the batch holding the blob was deleted. Reading that
+  artifact then fails with "missing from the datastore"; wrong data is never returned.
 
 Credentials: gc deletes S3 objects and DynamoDB items, which the task role may not do (least
 privilege): run it with an operator's credentials.
