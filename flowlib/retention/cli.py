@@ -57,18 +57,23 @@ def gc_command(profile: str | None, flows: tuple[str, ...], keep_last: int | Non
     """
     from flowlib.config import effective_profile
     from flowlib.retention import collect, plan_gc, policy_for
+    from flowlib.retention.policy import flow_policies
 
     if dry_run == yes:
         raise FlowlibError("Say --dry-run to list what would be deleted, or --yes to delete it.")
     resolved = effective_profile(profile)
     policy = policy_for(resolved, keep_last, keep_days, grace_hours)
-    policy.check(delete_all)
+    per_flow = flow_policies(resolved, policy, keep_last, keep_days)
+    if not per_flow or (set(flows) - set(per_flow)) or not flows:
+        policy.check(delete_all)
+    for flow_policy in per_flow.values():
+        flow_policy.check(delete_all)
     stores = _stores(profile)
     known = set(stores.metadata.list_flows())
     for flow in flows:
         if flow not in known:
             raise FlowlibError(f"Flow '{flow}' has no runs in {stores.description}.")
-    plan = plan_gc(stores, policy, list(flows) or None)
+    plan = plan_gc(stores, policy, list(flows) or None, per_flow=per_flow)
     data = plan.to_dict()
     if not dry_run:
         report = collect(stores, plan)
@@ -81,6 +86,8 @@ def gc_command(profile: str | None, flows: tuple[str, ...], keep_last: int | Non
     click.echo(f"policy: {data['policy']} ({stores.description})")
     verb = "would remove" if dry_run else "removed"
     for f in data["flows"]:
+        if f["policy"] != data["policy"]:
+            click.echo(f"{f['flow']}: policy: {f['policy']}")
         click.echo(
             f"{f['flow']}: {verb} {len(f['removed_runs'])} runs"
             + (f" ({_ids(f['removed_runs'])})" if f["removed_runs"] else "")

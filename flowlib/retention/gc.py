@@ -63,6 +63,7 @@ class FlowPlan:
     bytes_total: int = 0
     young_unreferenced: int = 0  # unreferenced, but within the grace period
     newest_run: int = 0  # the newest run id seen by the plan; later ones are re-read
+    policy: RetentionPolicy | None = None
 
     @property
     def bytes_freed(self) -> int:
@@ -81,6 +82,7 @@ class GcPlan:
             "flows": [
                 {"flow": f.flow, "kept_runs": [r.run_id for r in f.kept],
                  "removed_runs": [r.run_id for r in f.remove],
+                 "policy": f.policy.describe() if f.policy is not None else None,
                  "blobs_deleted": len(f.candidates), "bytes_freed": f.bytes_freed,
                  "blobs_total": f.blobs_total, "bytes_total": f.bytes_total,
                  "unreferenced_within_grace": f.young_unreferenced}
@@ -99,8 +101,9 @@ class GcReport:
 
 
 def plan_gc(stores: Stores, policy: RetentionPolicy, flows: Iterable[str] | None = None,
-            now: float | None = None) -> GcPlan:
-    """What gc would do (changes nothing)."""
+            now: float | None = None, per_flow: dict[str, RetentionPolicy] | None = None
+            ) -> GcPlan:
+    """What gc would do (changes nothing); ``per_flow`` overrides ``policy`` for some flows."""
     now = time.time() if now is None else now
     meta = stores.metadata
     names = sorted(flows) if flows is not None else meta.list_flows()
@@ -109,13 +112,15 @@ def plan_gc(stores: Stores, policy: RetentionPolicy, flows: Iterable[str] | None
         listed = list(meta.list_runs(flow))
         runs = [r for r in listed if r.retention != REMOVED]
         resumed = [r for r in runs if r.retention == REMOVING]  # an interrupted gc's marks
-        kept, remove = kept_runs([r for r in runs if r.retention is None], policy, now)
+        chosen = (per_flow or {}).get(flow, policy)
+        kept, remove = kept_runs([r for r in runs if r.retention is None], chosen, now)
         live: set[str] = set()
         for run in kept:
             live |= meta.run_blob_keys(flow, run.run_id)
         cutoff = now - policy.grace_hours * 3600
         plan = FlowPlan(flow, kept, resumed + remove, live, [],
-                        newest_run=max((int(r.run_id) for r in listed), default=0))
+                        newest_run=max((int(r.run_id) for r in listed), default=0),
+                        policy=chosen)
         for blob in stores.make_blobstore(flow).list_blobs():
             plan.blobs_total += 1
             plan.bytes_total += blob.size

@@ -11,8 +11,9 @@ A run is kept when any rule says so:
 * it is the latest successful run of its flow and branch (always, whatever the numbers say).
 
 Everything else is removed. The policy comes from the profile (``retention_keep_last``,
-``retention_keep_days``, ``retention_grace_hours``; ``platform`` writes them from Terraform
-variables) and command-line flags override it for one call.
+``retention_keep_days``, ``retention_grace_hours``), with per-flow overrides (the maps
+``retention_flow_keep_last`` / ``retention_flow_keep_days``: flow name -> value); command-line
+flags override both for one call.
 """
 
 from __future__ import annotations
@@ -124,3 +125,25 @@ def policy_for(profile: Any, keep_last: int | None = None, keep_days: float | No
         grace_hours = _number(get("retention_grace_hours"), "retention_grace_hours", float)
     return RetentionPolicy(keep_last, keep_days,
                            DEFAULT_GRACE_HOURS if grace_hours is None else grace_hours)
+
+
+def flow_policies(profile: Any, base: RetentionPolicy, keep_last: int | None = None,
+                  keep_days: float | None = None) -> dict[str, RetentionPolicy]:
+    """Per-flow policies from the profile's override maps; a flag given on the command line
+    (``keep_last`` / ``keep_days`` not None) wins over them."""
+
+    def get(key: str) -> dict[str, Any]:
+        try:
+            return dict((profile[key] if profile is not None else None) or {})
+        except (KeyError, TypeError):
+            return {}
+
+    lasts, days = get("retention_flow_keep_last"), get("retention_flow_keep_days")
+    out = {}
+    for flow in set(lasts) | set(days):
+        last = base.keep_last if keep_last is not None or flow not in lasts else _number(
+            lasts[flow], f"retention_flow_keep_last[{flow}]", int)
+        age = base.keep_days if keep_days is not None or flow not in days else _number(
+            days[flow], f"retention_flow_keep_days[{flow}]", float)
+        out[flow] = RetentionPolicy(last, age, base.grace_hours)
+    return out

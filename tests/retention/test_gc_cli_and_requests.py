@@ -111,3 +111,30 @@ def test_platform_gc_runs_on_the_environments_profile(tmp_path, monkeypatch):
     assert result.exit_code == 0 and "removed 2 runs" in result.stdout, result.output
     assert stores.metadata.get_run(FLOW, ids[0]).retention == "removed"
     assert stores.metadata.get_run(FLOW, ids[2]).retention is None
+
+
+def test_per_flow_overrides_in_the_profile(tmp_path, monkeypatch):
+    from flowlib.config import effective_profile
+    from flowlib.stores import stores_for
+    from tests.support.moto_server import write_config
+
+    config = write_config(tmp_path / "config.json", {"dev": {
+        "datastore": "local", "datastore_root": str(tmp_path / "dev-store"),
+        "retention_keep_last": "2", "retention_flow_keep_last": {"ShortFlow": "1"}}})
+    monkeypatch.setenv("FLOWLIB_CONFIG", str(config))
+    for var in ("FLOWLIB_PROFILE", "FLOWLIB_DATASTORE_ROOT"):
+        monkeypatch.delenv(var, raising=False)
+    stores = stores_for(effective_profile("dev"))
+    for flow in ("ShortFlow", "LongFlow"):
+        for n in range(4):
+            record_run(stores, flow, {"v": n})
+
+    code, out, err = flowlib("gc", "--profile", "dev", "--dry-run", "-o", "json")
+    assert code == 0, err
+    removed = {f["flow"]: f["removed_runs"] for f in json.loads(out)["flows"]}
+    assert removed == {"ShortFlow": ["3", "2", "1"], "LongFlow": ["2", "1"]}
+    # A flag wins over the per-flow value.
+    code, out, _ = flowlib("gc", "--profile", "dev", "--keep-last", "3", "--dry-run", "-o",
+                           "json")
+    removed = {f["flow"]: f["removed_runs"] for f in json.loads(out)["flows"]}
+    assert removed == {"ShortFlow": ["1"], "LongFlow": ["1"]}
