@@ -30,6 +30,7 @@ COMMANDS = {
     "env": "platform_cli.commands.env:env",
     "configure": "platform_cli.commands.env:configure",
     "secrets": "platform_cli.commands.secrets:secrets",
+    "gc": "platform_cli.commands.gc:gc",
 }
 
 SHORT_HELP = {
@@ -43,6 +44,7 @@ SHORT_HELP = {
     "env": "List, show, export and select environments.",
     "configure": "Import a profile received from ops.",
     "secrets": "Set, list and delete an environment's secrets (never shown).",
+    "gc": "Delete runs and artifacts the retention policy does not keep.",
 }
 
 

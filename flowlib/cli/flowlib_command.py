@@ -3,6 +3,7 @@
     flowlib config show [--profile P] [--output json]   effective settings and their sources
     flowlib config profiles [--output json]             profiles in the config file
     flowlib config validate [--profile P] [--check]     validate; --check also reaches AWS
+    flowlib gc / pin / unpin / cost                     retention and cost (flowlib.retention)
 
 Until the console script is installed: ``python -m flowlib.cli.flowlib_command config show``.
 """
@@ -164,6 +165,14 @@ def _add_ui_command() -> None:
 
 _add_ui_command()
 
+
+def _register_commands() -> None:
+    from flowlib.retention.cli import register
+
+    register(main)
+
+
+_register_commands()
 
 if __name__ == "__main__":
     main(prog_name="flowlib")

@@ -77,6 +77,18 @@ def _time(value: float | None) -> dt.datetime | None:
     return dt.datetime.fromtimestamp(value, dt.timezone.utc) if value else None
 
 
+def _check_retained(run: RunRecord, what: str) -> None:
+    """A run gc removed (or is removing) says so, instead of failing on a missing object."""
+    if run.retention is not None:
+        when = _time(run.removed_at)
+        date = when.strftime("%Y-%m-%d %H:%M UTC") if when else "an unknown date"
+        state = "was removed" if run.retention == "removed" else "is being removed"
+        raise NotFoundError(
+            f"{what}: run {run.run_id} {state} by retention on {date} (flowlib gc); pin runs "
+            "you need with 'flowlib pin'."
+        )
+
+
 def _check_namespace(run: RunRecord, what: str) -> None:
     ns = get_namespace()
     if ns is not None and ns not in run.system_tags and ns not in run.tags:
@@ -102,8 +114,23 @@ class Flow(FlowNames):
     def _runs(self, tags: list[str], limit: int | None = None) -> Iterator[Run]:
         ns = get_namespace()
         wanted = [*tags, ns] if ns is not None else tags
-        for record in self._meta.list_runs(self.id, tags=wanted, limit=limit):
-            yield Run._from_record(record)
+        # Runs removed by retention are skipped, not counted: when the first ``limit`` runs
+        # listed held removed ones, list on without a limit (rare: gc removes old runs).
+        yielded: set[str] = set()
+        skipped = False
+        for pass_limit in (limit, None):
+            for record in self._meta.list_runs(self.id, tags=wanted, limit=pass_limit):
+                if record.retention is not None:
+                    skipped = True
+                    continue
+                if record.run_id in yielded:
+                    continue
+                yield Run._from_record(record)
+                yielded.add(record.run_id)
+                if limit is not None and len(yielded) >= limit:
+                    return
+            if limit is None or not skipped:
+                return
 
     def __iter__(self) -> Iterator[Run]:
         return self.runs()
@@ -131,6 +158,7 @@ class Run(RunNames):
         record = _record or _stores().metadata.get_run(flow, run_id)
         if record is None:
             raise NotFoundError(f"Run '{pathspec}' does not exist in {_stores().description}.")
+        _check_retained(record, f"Run '{pathspec}'")
         if _record is None:
             _check_namespace(record, f"Run '{pathspec}'")
         self._record = record
@@ -259,6 +287,14 @@ class Run(RunNames):
         end = self.end_task
         return end.data if end is not None else None
 
+    @property
+    def cost(self) -> Any:
+        """What the run cost (a ``flowlib.cost.RunCost``): vCPU-s, GiB-s and dollars per
+        attempt and step, storage written and held alone, and what the total includes."""
+        from flowlib.cost import run_cost
+
+        return run_cost(_stores(), self.flow_name, self.id)
+
     def __repr__(self) -> str:
         return f"Run('{self.pathspec}')"
 
@@ -316,6 +352,7 @@ class Task(TaskNames):
             run = meta.get_run(flow, run_id)
             if run is None:
                 raise NotFoundError(f"Run '{flow}/{run_id}' does not exist.")
+            _check_retained(run, f"Task '{pathspec}'")
             _check_namespace(run, f"Task '{pathspec}'")
         record = _record or meta.get_task(flow, run_id, step, task_id)
         if record is None:

@@ -105,6 +105,14 @@ KEYS: dict[str, Key] = {
         Key("image", "str", "default step image (repository URL and tag)"),
         Key("store_retry_seconds", "str",
             "seconds S3/DynamoDB calls keep retrying through an outage (default 600, 0: off)"),
+        Key("retention_keep_last", "str", "gc keeps the last N runs per flow and branch"),
+        Key("retention_keep_days", "str", "gc keeps runs younger than D days"),
+        Key("retention_flow_keep_last", "map", "per-flow override of retention_keep_last",
+            env=False),
+        Key("retention_flow_keep_days", "map", "per-flow override of retention_keep_days",
+            env=False),
+        Key("retention_grace_hours", "str",
+            "gc deletes only blobs older than this (default 168; longer than the longest run)"),
     ]
 }
 ENV_VARS = {k.env_var: k.name for k in KEYS.values() if k.env}

@@ -14,10 +14,20 @@ key is replaced, so the next write of the right content heals it.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from flowlib.datastore.hashing import content_key
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    """A stored blob as a listing sees it (for garbage collection)."""
+
+    key: str
+    size: int
+    modified: float  # epoch seconds of the last write
 
 
 class BlobStore(ABC):
@@ -76,3 +86,15 @@ class BlobStore(ABC):
     def preflight(self) -> None:  # noqa: B027 - a backend with nothing to check keeps it
         """Check, before a run writes anything, that the store exists and this process may
         write to it; raise a FlowlibError saying what is wrong and how to fix it."""
+
+    # -- retention (flowlib.retention): listing and deleting ------------------------------------
+    def list_blobs(self) -> Iterator[BlobInfo]:
+        """Every complete blob of this flow with its size and last-write time (any order).
+
+        Temporary files of writes in progress and foreign objects are never listed."""
+        raise NotImplementedError(f"{type(self).__name__} cannot list its blobs")
+
+    def delete_blobs(self, keys: Iterable[str]) -> int:
+        """Delete these blobs (absent ones are not an error: deletes are idempotent, so two
+        collectors or a re-run never fail on each other). Returns how many were requested."""
+        raise NotImplementedError(f"{type(self).__name__} cannot delete blobs")

@@ -26,3 +26,7 @@ def content_key(chunks: Iterable[bytes | bytearray | memoryview]) -> str:
         hasher.update(chunk)
     return hasher.hexdigest(length=KEY_BYTES)
 
+
+def is_content_key(key: str) -> bool:
+    """Whether ``key`` has the shape of a content key (what retention may list and delete)."""
+    return len(key) == 2 * KEY_BYTES and all(c in "0123456789abcdef" for c in key)

@@ -6,12 +6,12 @@ import errno
 import mmap
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from flowlib.datastore.base import BlobStore
-from flowlib.datastore.hashing import content_key
+from flowlib.datastore.base import BlobInfo, BlobStore
+from flowlib.datastore.hashing import content_key, is_content_key
 from flowlib.exceptions import ArtifactError, CorruptArtifactError, NotFoundError
 
 # Below this size a plain read is cheaper than setting up a mapping.
@@ -150,3 +150,28 @@ class LocalBlobStore(BlobStore):
                 f"object {key} at {path} is corrupted (content hash differs)"
             )
         return data
+
+    def list_blobs(self) -> Iterator[BlobInfo]:
+        try:
+            shards = list(os.scandir(self.data_dir))
+        except FileNotFoundError:
+            return
+        for shard in shards:
+            if not shard.is_dir():
+                continue
+            for entry in os.scandir(shard.path):
+                # Temporary files of writes in progress start with '.': never listed.
+                if not is_content_key(entry.name):
+                    continue
+                try:
+                    st = entry.stat()
+                except FileNotFoundError:  # deleted meanwhile (another collector)
+                    continue
+                yield BlobInfo(entry.name, st.st_size, st.st_mtime)
+
+    def delete_blobs(self, keys: Iterable[str]) -> int:
+        count = 0
+        for key in keys:
+            self._path(key).unlink(missing_ok=True)
+            count += 1
+        return count

@@ -42,7 +42,7 @@ import base64
 import hashlib
 import io
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -50,8 +50,8 @@ from typing import Any
 import botocore.exceptions
 
 from flowlib.config.aws import AwsContext
-from flowlib.datastore.base import BlobStore
-from flowlib.datastore.hashing import content_key
+from flowlib.datastore.base import BlobInfo, BlobStore
+from flowlib.datastore.hashing import content_key, is_content_key
 from flowlib.exceptions import ArtifactError, CorruptArtifactError, NotFoundError
 
 PART_SIZE = 8 << 20
@@ -59,6 +59,7 @@ CONCURRENCY = 10
 MAX_PARTS = 10_000
 _READ_BLOCK = 1 << 20
 _BODY_ATTEMPTS = 3
+DELETE_BATCH = 1000  # DeleteObjects' limit per request
 
 
 class _ShortRead(ArtifactError):
@@ -382,6 +383,47 @@ class S3BlobStore(BlobStore):
         for f in futures:
             f.result()
         return view
+
+    # -- retention ---------------------------------------------------------------------------
+    def list_blobs(self) -> Iterator[BlobInfo]:
+        """ListObjectsV2 over the flow's data prefix (1,000 keys per request)."""
+        paginator = self.s3.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.data_prefix):
+                for obj in page.get("Contents", []):
+                    key = obj["Key"].rsplit("/", 1)[-1]
+                    if is_content_key(key):
+                        yield BlobInfo(key, int(obj["Size"]), obj["LastModified"].timestamp())
+        except Exception as exc:  # noqa: BLE001
+            raise self.aws.wrap(exc, "s3:ListBucket", f"s3://{self.bucket}/{self.data_prefix}",
+                                ArtifactError) from None
+
+    def delete_blobs(self, keys: Iterable[str]) -> int:
+        """DeleteObjects, 1,000 keys per request. On a versioned bucket this adds delete
+        markers; the bucket's noncurrent-version lifecycle rule frees the bytes later."""
+        keys = list(keys)
+        for i in range(0, len(keys), DELETE_BATCH):
+            batch = keys[i : i + DELETE_BATCH]
+            try:
+                response = self.s3.delete_objects(
+                    Bucket=self.bucket,
+                    Delete={"Objects": [{"Key": self.object_key(k)} for k in batch],
+                            "Quiet": True},
+                )
+            except Exception as exc:  # noqa: BLE001
+                raise self.aws.wrap(exc, "s3:DeleteObject (DeleteObjects)",
+                                    f"s3://{self.bucket}/{self.data_prefix}",
+                                    ArtifactError) from None
+            errors = response.get("Errors") or []
+            if errors:
+                first = errors[0]
+                raise ArtifactError(
+                    f"S3 refused to delete {len(errors)} of {len(batch)} objects under "
+                    f"s3://{self.bucket}/{self.data_prefix} (first: {first.get('Key')}: "
+                    f"{first.get('Code')} {first.get('Message')}). gc needs s3:DeleteObject: "
+                    "run it with an operator's credentials, not the task role."
+                )
+        return len(keys)
 
 
 @dataclass(frozen=True)

@@ -240,3 +240,35 @@ class MetadataStore(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook; stateless stores need nothing
         """Release connections (before fork, at exit)."""
+
+    # -- retention (flowlib.retention) -----------------------------------------------------
+    def run_blob_keys(self, flow: str, run_id: str) -> set[str]:
+        """Every blob key the run references: artifacts of every attempt, logs, and the code
+        package named in recorded attempt resources (``code_package``)."""
+        raise NotImplementedError(f"{type(self).__name__} does not support retention")
+
+    def mark_run_removing(
+        self, flow: str, run_id: str, when: float, protect_tags: list[str]
+    ) -> bool:
+        """Atomically mark a finished run as being removed by retention, unless it is running,
+        carries one of ``protect_tags`` (pinned meanwhile) or is already removed. True if the
+        run is now marked (also when an earlier, interrupted gc had marked it)."""
+        raise NotImplementedError(f"{type(self).__name__} does not support retention")
+
+    def finish_run_removal(self, flow: str, run_id: str) -> None:
+        """Delete a marked run's tasks, attempts and artifact records, and mark it REMOVED (its
+        run record and tags stay, so the client can say when it was removed; tag queries may
+        or may not list it, callers skip runs whose ``retention`` is set). Idempotent."""
+        raise NotImplementedError(f"{type(self).__name__} does not support retention")
+
+    # -- cost (flowlib.cost) ------------------------------------------------------------------
+    def set_attempt_resources(
+        self, flow: str, run_id: str, step: str, task_id: str, attempt: int,
+        resources: dict[str, Any],
+    ) -> None:
+        """Record what an attempt ran on (cpu, memory MiB, gpu, compute, instance type)."""
+        raise NotImplementedError(f"{type(self).__name__} does not record resources")
+
+    def run_attempt_resources(self, flow: str, run_id: str) -> dict[tuple[str, str, int], dict]:
+        """Recorded resources of every attempt of a run, by (step, task id, attempt)."""
+        raise NotImplementedError(f"{type(self).__name__} does not record resources")

@@ -80,6 +80,10 @@ class StepException:
 # System tag recording where a run's artifacts and logs are stored ("datastore:s3://b/prefix").
 DATASTORE_TAG = "datastore:"
 
+# Retention states of a run (``RunRecord.retention``): gc marks a run REMOVING before it
+# deletes anything, and REMOVED once its blobs and task metadata are gone.
+REMOVING, REMOVED = "removing", "removed"
+
 
 @dataclass
 class RunRecord:
@@ -93,6 +97,8 @@ class RunRecord:
     system_tags: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     origin_run_id: str | None = None
+    retention: str | None = None  # None, REMOVING or REMOVED (flowlib.retention)
+    removed_at: float | None = None  # when gc marked the run
 
     def __post_init__(self) -> None:
         self.status = Status.parse(self.status)

@@ -31,6 +31,8 @@ from flowlib.metadata.base import (
 )
 from flowlib.metadata.records import (
     PENDING,
+    REMOVED,
+    REMOVING,
     RUNNING,
     SUCCEEDED,
     AttemptRecord,
@@ -89,6 +91,18 @@ CREATE TABLE IF NOT EXISTS attempt_heartbeats(
   PRIMARY KEY(flow, run_number, step, task_id, attempt)) WITHOUT ROWID
 """
 
+# Retention marks and attempt resources (cost) live in tables of their own, created on open, so
+# databases written before they existed need no migration.
+RETENTION_SCHEMA = """
+CREATE TABLE IF NOT EXISTS run_retention(
+  flow TEXT NOT NULL, run_number INTEGER NOT NULL, state TEXT NOT NULL, at REAL NOT NULL,
+  PRIMARY KEY(flow, run_number)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS attempt_resources(
+  flow TEXT NOT NULL, run_number INTEGER NOT NULL, step TEXT NOT NULL, task_id TEXT NOT NULL,
+  attempt INTEGER NOT NULL, resources TEXT NOT NULL,
+  PRIMARY KEY(flow, run_number, step, task_id, attempt)) WITHOUT ROWID;
+"""
+
 _TASK_KEY = "flow=? AND run_number=? AND step=? AND task_id=?"
 
 
@@ -137,6 +151,7 @@ class SqliteMetadataStore(MetadataStore):
                 "SELECT 1 FROM sqlite_master WHERE name='attempt_heartbeats'"
             ).fetchone():
                 conn.execute(HEARTBEATS)  # databases made before attempt heartbeats existed
+            conn.executescript(RETENTION_SCHEMA)
         except sqlite3.Error as exc:
             if not isinstance(exc, sqlite3.OperationalError) or "full" in str(exc):
                 raise database_error(self.path, exc) from None
@@ -263,8 +278,12 @@ class SqliteMetadataStore(MetadataStore):
             (flow, number),
         ):
             (system if is_system else tags).append(tag)
+        mark = self.db.execute(
+            "SELECT state, at FROM run_retention WHERE flow=? AND run_number=?", (flow, number)
+        ).fetchone()
         return RunRecord(
-            flow, str(number), user, status, created, finished, heartbeat, system, tags, origin
+            flow, str(number), user, status, created, finished, heartbeat, system, tags, origin,
+            mark[0] if mark else None, mark[1] if mark else None,
         )
 
     def get_run(self, flow: str, run_id: str) -> RunRecord | None:
@@ -673,6 +692,81 @@ class SqliteMetadataStore(MetadataStore):
                        card_id)
             for attempt, idx, card_id, typ, key, updated in rows
         ]
+
+    # -- retention -------------------------------------------------------------------------
+    def run_blob_keys(self, flow: str, run_id: str) -> set[str]:
+        key = (flow, int(run_id))
+        keys = {k for (k,) in self.db.execute(
+            "SELECT DISTINCT key FROM artifacts WHERE flow=? AND run_number=?", key)}
+        for (logs,) in self.db.execute(
+            "SELECT logs FROM attempts WHERE flow=? AND run_number=? AND logs IS NOT NULL", key
+        ):
+            keys.update(json.loads(logs).values())
+        for (resources,) in self.db.execute(
+            "SELECT resources FROM attempt_resources WHERE flow=? AND run_number=?", key
+        ):
+            package = json.loads(resources).get("code_package")
+            if package:
+                keys.add(package)
+        keys.update(k for (k,) in self.db.execute(
+            "SELECT key FROM cards WHERE flow=? AND run_number=?", key))
+        return keys
+
+    def mark_run_removing(
+        self, flow: str, run_id: str, when: float, protect_tags: list[str]
+    ) -> bool:
+        number = int(run_id)
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            row = db.execute(
+                "SELECT r.status, m.state FROM runs r LEFT JOIN run_retention m "
+                "ON m.flow=r.flow AND m.run_number=r.run_number "
+                "WHERE r.flow=? AND r.run_number=?", (flow, number)).fetchone()
+            if row is None or row[1] == REMOVED:
+                db.execute("ROLLBACK")
+                return False
+            if row[1] == REMOVING:
+                db.execute("COMMIT")
+                return True
+            protected = db.execute(
+                "SELECT 1 FROM run_tags WHERE flow=? AND run_number=? AND tag IN "
+                f"({','.join('?' * len(protect_tags)) or 'NULL'})",
+                (flow, number, *protect_tags)).fetchone()
+            if row[0] == RUNNING or protected:
+                db.execute("ROLLBACK")
+                return False
+            db.execute("INSERT INTO run_retention VALUES(?,?,?,?)",
+                       (flow, number, REMOVING, when))
+            db.execute("COMMIT")
+            return True
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def finish_run_removal(self, flow: str, run_id: str) -> None:
+        key = (flow, int(run_id))
+        self._write([
+            (f"DELETE FROM {table} WHERE flow=? AND run_number=?", key)
+            for table in ("artifacts", "attempts", "tasks", "attempt_resources")
+        ] + [("UPDATE run_retention SET state=? WHERE flow=? AND run_number=?",
+              (REMOVED, *key))])
+
+    # -- cost --------------------------------------------------------------------------------
+    def set_attempt_resources(
+        self, flow: str, run_id: str, step: str, task_id: str, attempt: int,
+        resources: dict[str, Any],
+    ) -> None:
+        self._write([(
+            "INSERT OR REPLACE INTO attempt_resources VALUES(?,?,?,?,?,?)",
+            (flow, int(run_id), step, str(task_id), attempt, json.dumps(resources)),
+        )])
+
+    def run_attempt_resources(self, flow: str, run_id: str) -> dict[tuple[str, str, int], dict]:
+        rows = self.db.execute(
+            "SELECT step, task_id, attempt, resources FROM attempt_resources "
+            "WHERE flow=? AND run_number=?", (flow, int(run_id)))
+        return {(s, t, a): json.loads(r) for s, t, a, r in rows}
 
 
 def _rollback(db: sqlite3.Connection) -> None:

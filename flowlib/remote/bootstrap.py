@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"flowlib: cannot fetch the code package: {exc}", file=sys.stderr)
         return 1
     os.chdir(workdir)
+    # The task records which package it ran (flowlib.cost.resources): gc keeps the packages of
+    # kept runs.
+    os.environ["FLOWLIB_CODE_PACKAGE"] = args.package
     script = str(workdir / manifest["script"])
     sys.stdout.flush()
     os.execv(sys.executable, [sys.executable, script, *step_args])

@@ -84,6 +84,11 @@ def execute_run(
                 f"resume: run {flow}/{options.origin_run_id} does not exist in "
                 f"{stores.description}."
             )
+        if origin.retention is not None:
+            raise FlowlibError(
+                f"resume: run {flow}/{options.origin_run_id} was removed by retention "
+                "(flowlib gc); resume a run that is kept, or start a new one with 'run'."
+            )
         resume = ResumePlan(meta, graph, flow, options.origin_run_id, options.resume_step)
         _check_resumed_configs(flow_cls, stores, resume)
     else:

@@ -35,6 +35,7 @@ def execute_task(flow_cls: type, graph: FlowGraph, stores: Stores, spec: TaskSpe
     meta.start_attempt(
         spec.flow, spec.run_id, spec.step, spec.task_id, spec.attempt, restart=spec.restart
     )
+    _record_resources(graph, stores, spec)
     with AttemptHeartbeat(meta, spec):
         return _execute_started(flow_cls, graph, stores, spec)
 
@@ -132,6 +133,22 @@ def _record_environment(
         artifacts[RECORD_ARTIFACT] = stores.artifacts(spec.flow).save(
             RECORD_ARTIFACT, record, f"step '{spec.step}' ({spec.pathspec})"
         )
+
+
+def _record_resources(graph: FlowGraph, stores: Stores, spec: TaskSpec) -> None:
+    """What the attempt runs on, for ``Run.cost`` (flowlib.cost). Informational: a failure to
+    record it never fails the task."""
+    from flowlib.cost.resources import attempt_resources
+
+    try:
+        node = graph[spec.step] if spec.step != PARAMETERS_STEP else None
+        decorators = node.decorators if node is not None else []
+        stores.metadata.set_attempt_resources(
+            spec.flow, spec.run_id, spec.step, spec.task_id, spec.attempt,
+            attempt_resources(decorators),
+        )
+    except Exception:  # noqa: BLE001, S110 - cost data is best effort
+        pass
 
 
 def _run_step(

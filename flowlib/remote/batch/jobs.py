@@ -166,7 +166,14 @@ def job_tags(spec: TaskSpec, user: str, task: str | None = None) -> dict[str, st
         "flowlib:task": (task or spec.task_id)[:256],
         "flowlib:attempt": str(spec.attempt),
         "flowlib:user": user[:256],
+        "flowlib:project": project_of(spec.tags)[:256],
     }
+
+
+def project_of(tags: list[str]) -> str:
+    """The run's @project name (its ``project:<name>`` tag), else ``none``: every job carries
+    the cost-allocation tag so Cost Explorer can group by it."""
+    return next((t.split(":", 1)[1] for t in tags if t.startswith("project:")), "none")
 
 
 def bootstrap_command(package_key: str, version: str, spec: TaskSpec,

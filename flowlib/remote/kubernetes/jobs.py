@@ -172,6 +172,8 @@ def job_labels(spec: TaskSpec, user: str, store: str) -> dict[str, str]:
         "attempt": str(spec.attempt),
         "user": user,
         "store": store,
+        "project": next((t.split(":", 1)[1] for t in spec.tags if t.startswith("project:")),
+                        "none"),
     }
     return {label(k): label_value(v) for k, v in values.items()}
 
