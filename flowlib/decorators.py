@@ -154,6 +154,12 @@ from flowlib.taskenv.decorators import EnvironmentDecorator, SecretsDecorator  #
 
 DECORATORS.update({cls.name: cls for cls in (SecretsDecorator, EnvironmentDecorator)})
 
+# @pypi and @conda live in flowlib.environments (per-step Python environments); registered
+# here the same way.
+from flowlib.environments.decorators import CondaDecorator, PypiDecorator  # noqa: E402
+
+DECORATORS.update({cls.name: cls for cls in (PypiDecorator, CondaDecorator)})
+
 
 def attach(func: Callable, decorator: StepDecorator) -> Callable:
     """Attach a decorator to a step function (works above or below ``@step``)."""
@@ -189,6 +195,8 @@ batch = _make(BatchDecorator)
 kubernetes = _make(KubernetesDecorator)
 secrets = _make(SecretsDecorator)
 environment = _make(EnvironmentDecorator)
+pypi = _make(PypiDecorator)
+conda = _make(CondaDecorator)
 
 
 def merge_step_decorators(
