@@ -159,6 +159,7 @@ DECORATORS.update({cls.name: cls for cls in (SecretsDecorator, EnvironmentDecora
 from flowlib.environments.decorators import CondaDecorator, PypiDecorator  # noqa: E402
 
 DECORATORS.update({cls.name: cls for cls in (PypiDecorator, CondaDecorator)})
+ENVIRONMENT_DECORATORS = (PypiDecorator.name, CondaDecorator.name)
 
 
 def attach(func: Callable, decorator: StepDecorator) -> Callable:
@@ -206,7 +207,16 @@ def merge_step_decorators(
     step that names its compute backend keeps it whatever ``--with`` says."""
     own_names = {d.name for d in own}
     pinned = any(name in COMPUTE_DECORATORS for name in own_names)
-    merged = {d.name: d for d in extra if not (pinned and d.name in COMPUTE_DECORATORS)}
+    # Likewise a step's own @pypi/@conda is its environment, whatever --with says.
+    own_env = [name for name in ENVIRONMENT_DECORATORS if name in own_names]
+    if len(own_env) > 1:
+        raise FlowlibError("A step has one Python environment: use @pypi or @conda, not both.")
+    merged = {
+        d.name: d
+        for d in extra
+        if not (pinned and d.name in COMPUTE_DECORATORS)
+        and not (own_env and d.name in ENVIRONMENT_DECORATORS)
+    }
     merged.update({d.name: d for d in own})
     chosen = [name for name in COMPUTE_DECORATORS if name in merged]
     if len(chosen) > 1:

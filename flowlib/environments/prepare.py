@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -107,7 +108,9 @@ def resolve_locks(specs: dict[str, EnvironmentSpec], blobs: Any, folder: Path,
 
 
 def _resolution_problem(where: str, spec: EnvironmentSpec, explanation: str) -> str:
-    detail = explanation.replace("\n", " ").replace("error: ", "").strip()
+    lines = [line.strip() for line in explanation.splitlines() if line.strip()]
+    lines = [re.sub(r"^(error|cause|caused by):\s*", "", line, flags=re.I) for line in lines]
+    detail = ": ".join(line.rstrip(".") for line in lines) + "."
     wanted = ", ".join(spec.requirements) or "no packages"
     fix = f"fix the package name or version in @{spec.source}(packages=...)"
     if spec.source == "conda" and "not found in the package registry" in explanation:
