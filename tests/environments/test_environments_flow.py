@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.environments.conftest import FLOWS
 
 
@@ -106,3 +108,15 @@ def test_bad_environments_fail_before_anything_runs(env_run) -> None:
         tables = {r[0] for r in db.execute("select name from sqlite_master where type='table'")}
         count = db.execute("select count(*) from runs").fetchone()[0] if "runs" in tables else 0
     assert count == 0
+
+
+@pytest.mark.parametrize("backend", ["aws"], indirect=True)
+def test_environments_with_s3_and_dynamodb_stores(backend, uv_cache: str) -> None:
+    """With an AWS profile the environment also gets what a task needs to open S3 and
+    DynamoDB; the lock lives in the S3 datastore."""
+    from flowlib import Flow
+
+    backend.run(FLOWS / "two_versions_flow.py", "run", env={"UV_CACHE_DIR": uv_cache})
+    run = Flow("TwoVersionsFlow").latest_run
+    assert run["end"].task.data.end_six == "1.17.0"
+    assert {"boto3", "tenacity"} <= set(run["end"].task.environment["packages"])
