@@ -86,9 +86,9 @@ def resolve_locks(specs: dict[str, EnvironmentSpec], blobs: Any, folder: Path,
             locks[key] = found
             continue
         where = _steps_text(steps_of[key])
-        if spec.python not in checked_pythons:
+        if not spec.for_container and spec.python not in checked_pythons:
             checked_pythons[spec.python] = uv.find_python(spec.python)
-        if checked_pythons[spec.python] is None:
+        if not spec.for_container and checked_pythons[spec.python] is None:
             problems.append(
                 f"{where}: python {spec.python} is not installed on this machine (flowlib runs "
                 f"on {_current()}); install it, or set python= in @{spec.source} to an "
@@ -97,7 +97,8 @@ def resolve_locks(specs: dict[str, EnvironmentSpec], blobs: Any, folder: Path,
             continue
         report(f"Resolving environment {key[:12]} for {where} with uv...")
         try:
-            text = uv.compile_lock(spec.requirements_text, spec.python)
+            platform = spec.platform if spec.for_container else None
+            text = uv.compile_lock(spec.requirements_text, spec.python, platform)
         except uv.UvError as exc:
             problems.append(_resolution_problem(where, spec, str(exc)))
             continue
@@ -153,15 +154,47 @@ def flowlib_path(folder: Path) -> Path:
     return holder
 
 
-def check_local_only(specs: dict[str, EnvironmentSpec], backend_of: dict[str, str | None]) -> None:
-    remote = sorted(step for step in specs if backend_of.get(step))
+# Compute backends whose tasks can run in a container environment (``environments.remote``).
+CONTAINER_BACKENDS = ("batch",)
+
+
+def check_supported_backends(
+    specs: dict[str, EnvironmentSpec], backend_of: dict[str, str | None]
+) -> None:
+    remote = sorted(
+        step for step in specs if backend_of.get(step) not in (None, *CONTAINER_BACKENDS)
+    )
     if remote:
         names = ", ".join(f"'{s}' (@{backend_of[s]})" for s in remote)
         raise FlowlibError(
-            f"Step(s) {names} have a @pypi/@conda environment and run remotely; environments "
-            "are built on this machine only so far (remote environments are not implemented "
-            "yet). Run these steps locally, or put their packages in the backend's image."
+            f"Step(s) {names} have a @pypi/@conda environment; environments run on this "
+            f"machine and on {', '.join('@' + b for b in CONTAINER_BACKENDS)} so far, not on "
+            "this backend yet. Run these steps on Batch or locally, or put their packages in "
+            "the backend's image."
         )
+
+
+def container_bundles(
+    flow_cls: type, stores: Any, decorators: dict[str, dict[str, Any]], steps: list[str],
+    report: Callable[[str], None],
+) -> dict[str, str]:
+    """step -> blob key of its container bundle, for those of ``steps`` with an environment
+    (resolved and built at most once per environment; found in the index afterwards)."""
+    from flowlib.environments.remote import ensure_bundle
+    from flowlib.environments.spec import container_environment
+
+    wanted = {s: d for s, d in decorators.items() if s in steps}
+    specs = {s: container_environment(spec) for s, spec in plan(flow_cls, wanted).items()}
+    if not specs:
+        return {}
+    folder = environments_folder(stores.task_env)
+    blobs = stores.artifacts(flow_cls.__name__).blobs
+    locks = resolve_locks(specs, blobs, folder, report)
+    bundles: dict[str, str] = {}
+    for spec in specs.values():
+        if spec.key not in bundles:
+            bundles[spec.key] = ensure_bundle(locks[spec.key], blobs, folder, report)
+    return {step: bundles[spec.key] for step, spec in specs.items()}
 
 
 def _steps_text(steps: list[str]) -> str:

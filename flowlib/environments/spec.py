@@ -11,7 +11,7 @@ import hashlib
 import json
 import platform
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from flowlib.environments.decorators import PypiDecorator, flow_environment_base
@@ -30,6 +30,11 @@ FLOWLIB_REQUIREMENTS = (
 )
 # And what it needs to open AWS stores (S3, DynamoDB) when the profile uses them.
 FLOWLIB_AWS_REQUIREMENTS = ("boto3>=1.36", "tenacity>=8.2")
+
+
+# The platform of a container (Batch): uv's --python-platform for linux x86_64 with glibc 2.28+
+# (every current Debian/Ubuntu-based Python image).
+CONTAINER_PLATFORM = "x86_64-manylinux_2_28"
 
 
 def local_platform() -> str:
@@ -65,6 +70,10 @@ class EnvironmentSpec:
     @property
     def requirements_text(self) -> str:
         return "".join(f"{line}\n" for line in (*self.requirements, *self.support))
+
+    @property
+    def for_container(self) -> bool:
+        return self.platform == CONTAINER_PLATFORM
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -110,3 +119,11 @@ def has_environment_decorators(flow_cls: type, decorators: dict[str, dict[str, A
     if flow_environment_base(flow_cls) is not None:
         return True
     return any(n in d for d in decorators.values() for n in ENVIRONMENT_DECORATORS)
+
+
+def container_environment(spec: EnvironmentSpec) -> EnvironmentSpec:
+    """The same environment for a container: resolved for linux x86_64 and the step's python,
+    with what a remote task needs to open S3 and DynamoDB."""
+    return replace(
+        spec, platform=CONTAINER_PLATFORM, support=FLOWLIB_REQUIREMENTS + FLOWLIB_AWS_REQUIREMENTS
+    )

@@ -60,12 +60,19 @@ def find_python(version: str) -> str | None:
     return path if found.returncode == 0 and path else None
 
 
-def compile_lock(requirements: str, python: str) -> str:
+def compile_lock(requirements: str, python: str, platform: str | None = None) -> str:
     """Resolve ``requirements`` for ``python`` into a lock: every distribution pinned, with the
-    hashes of its files (``uv pip compile --generate-hashes``)."""
+    hashes of its files (``uv pip compile --generate-hashes``). With ``platform`` (uv's
+    ``--python-platform``, e.g. ``x86_64-manylinux_2_28``) it resolves for another machine (a
+    container) and needs no local interpreter of that version."""
+    target = (
+        ["--python", python]
+        if platform is None
+        else ["--python-version", python, "--python-platform", platform]
+    )
     result = run_uv(
         [
-            "pip", "compile", "-", "--python", python, "--generate-hashes", "--no-header",
+            "pip", "compile", "-", *target, "--generate-hashes", "--no-header",
             "--no-annotate", "--quiet",
         ],
         stdin=requirements,
@@ -90,6 +97,26 @@ def build_venv(lock_text: str, python: str, target: Path) -> None:
     )
     if synced.returncode != 0:
         raise UvError(explain(synced.stderr))
+
+
+def install_target(lock_text: str, python: str, platform: str, target: Path) -> None:
+    """Install exactly the lock's distributions for another machine into the folder ``target``
+    (importable by putting it on ``PYTHONPATH``): what a container unpacks, with no index."""
+    target.mkdir(parents=True, exist_ok=True)
+    lock_file = target.parent / f".{target.name}.lock.txt"
+    lock_file.write_text(lock_text)
+    try:
+        done = run_uv(
+            [
+                "pip", "install", "--quiet", "--target", str(target), "--python-version",
+                python, "--python-platform", platform, "--no-deps", "--require-hashes",
+                "-r", str(lock_file),
+            ]
+        )
+    finally:
+        lock_file.unlink(missing_ok=True)
+    if done.returncode != 0:
+        raise UvError(explain(done.stderr))
 
 
 _NOISE = re.compile(r"^\s*(hint:|help:)", re.IGNORECASE)

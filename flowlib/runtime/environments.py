@@ -30,8 +30,17 @@ def prepare_step_environments(
     planned = prepare.plan(flow_cls, decorators)
     if not planned:
         return {}, None
-    prepare.check_local_only(planned, {s: compute_backend(d) for s, d in decorators.items()})
-    specs, locks, folder = prepare.lock_steps(flow_cls, stores, decorators, console.info)
+    backend_of = {s: compute_backend(d) for s, d in decorators.items()}
+    prepare.check_supported_backends(planned, backend_of)
+    remote = [s for s in planned if backend_of[s] is not None]
+    if remote:
+        # Resolved and built now, so a bad package fails before the run; the backend's
+        # launcher finds them in the index when it submits the step's tasks.
+        prepare.container_bundles(flow_cls, stores, decorators, remote, console.info)
+    local = {s: d for s, d in decorators.items() if backend_of[s] is None}
+    specs, locks, folder = prepare.lock_steps(flow_cls, stores, local, console.info)
+    if not specs:
+        return {}, None
     pythons = prepare.build_environments(specs, locks, folder, console.info)
     return pythons, prepare.flowlib_path(folder)
 

@@ -10,9 +10,16 @@ import pytest
 FLOWS = Path(__file__).resolve().parent / "flows"
 
 
+def shared_uv_cache(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One uv download cache for every environment test of the session (also tests/remote)."""
+    path = tmp_path_factory.getbasetemp() / "uv-cache"
+    path.mkdir(exist_ok=True)
+    return str(path)
+
+
 @pytest.fixture(scope="session")
 def uv_cache(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return str(tmp_path_factory.mktemp("uv-cache"))
+    return shared_uv_cache(tmp_path_factory)
 
 
 @pytest.fixture
