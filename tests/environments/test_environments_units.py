@@ -134,3 +134,11 @@ def test_uv_explanations_drop_warnings_and_hints() -> None:
         "error: No solution found\n  cause: Because six==99 ...\n\nhint: try this\n"
     )
     assert uv.explain(stderr) == "error: No solution found\n  cause: Because six==99 ..."
+
+
+def test_step_functions_deployments_refuse_environments_for_now() -> None:
+    from flowlib.remote.stepfunctions.compiler import CompileError
+    from flowlib.remote.stepfunctions.definition import build
+
+    with pytest.raises(CompileError, match="end, start have a @pypi/@conda environment"):
+        build(Layered, None, None, None, _decorators(Layered), 1, None)
