@@ -155,7 +155,7 @@ def flowlib_path(folder: Path) -> Path:
 
 
 # Compute backends whose tasks can run in a container environment (``environments.remote``).
-CONTAINER_BACKENDS = ("batch",)
+CONTAINER_BACKENDS = ("batch", "kubernetes")
 
 
 def check_supported_backends(
@@ -169,8 +169,8 @@ def check_supported_backends(
         raise FlowlibError(
             f"Step(s) {names} have a @pypi/@conda environment; environments run on this "
             f"machine and on {', '.join('@' + b for b in CONTAINER_BACKENDS)} so far, not on "
-            "this backend yet. Run these steps on Batch or locally, or put their packages in "
-            "the backend's image."
+            "this backend yet. Run these steps on a supported backend or locally, or put "
+            "their packages in the backend's image."
         )
 
 
