@@ -13,13 +13,16 @@ from flowlib.current import current
 from flowlib.decorators import (
     batch,
     catch,
+    conda,
     environment,
     kubernetes,
+    pypi,
     resources,
     retry,
     secrets,
     timeout,
 )
+from flowlib.environments.decorators import conda_base, pypi_base
 from flowlib.flow_config import Config, ConfigValue
 from flowlib.flowspec import FlowSpec, step
 from flowlib.parameters import IncludeFile, JSONType, Parameter
@@ -57,6 +60,10 @@ __all__ = [
     "kubernetes",
     "secrets",
     "environment",
+    "pypi",
+    "pypi_base",
+    "conda",
+    "conda_base",
     "schedule",
     "project",
     "card",

@@ -154,6 +154,13 @@ from flowlib.taskenv.decorators import EnvironmentDecorator, SecretsDecorator  #
 
 DECORATORS.update({cls.name: cls for cls in (SecretsDecorator, EnvironmentDecorator)})
 
+# @pypi and @conda live in flowlib.environments (per-step Python environments); registered
+# here the same way.
+from flowlib.environments.decorators import CondaDecorator, PypiDecorator  # noqa: E402
+
+DECORATORS.update({cls.name: cls for cls in (PypiDecorator, CondaDecorator)})
+ENVIRONMENT_DECORATORS = (PypiDecorator.name, CondaDecorator.name)
+
 
 def attach(func: Callable, decorator: StepDecorator) -> Callable:
     """Attach a decorator to a step function (works above or below ``@step``)."""
@@ -189,6 +196,8 @@ batch = _make(BatchDecorator)
 kubernetes = _make(KubernetesDecorator)
 secrets = _make(SecretsDecorator)
 environment = _make(EnvironmentDecorator)
+pypi = _make(PypiDecorator)
+conda = _make(CondaDecorator)
 
 
 def merge_step_decorators(
@@ -198,7 +207,16 @@ def merge_step_decorators(
     step that names its compute backend keeps it whatever ``--with`` says."""
     own_names = {d.name for d in own}
     pinned = any(name in COMPUTE_DECORATORS for name in own_names)
-    merged = {d.name: d for d in extra if not (pinned and d.name in COMPUTE_DECORATORS)}
+    # Likewise a step's own @pypi/@conda is its environment, whatever --with says.
+    own_env = [name for name in ENVIRONMENT_DECORATORS if name in own_names]
+    if len(own_env) > 1:
+        raise FlowlibError("A step has one Python environment: use @pypi or @conda, not both.")
+    merged = {
+        d.name: d
+        for d in extra
+        if not (pinned and d.name in COMPUTE_DECORATORS)
+        and not (own_env and d.name in ENVIRONMENT_DECORATORS)
+    }
     merged.update({d.name: d for d in own})
     chosen = [name for name in COMPUTE_DECORATORS if name in merged]
     if len(chosen) > 1:

@@ -7,6 +7,7 @@ import click
 from flowlib.backends import with_cli
 from flowlib.cli import inspect_commands, run_commands
 from flowlib.cli.card_commands import card_group
+from flowlib.cli.environment_commands import environment_group
 from flowlib.cli.options import apply_top_level, top_level_options
 from flowlib.cli.status_command import status_command
 from flowlib.graph import FlowGraph
@@ -56,6 +57,7 @@ def build_cli(flow_cls: type) -> click.Group:
         inspect_commands.tag_group(),
         card_group(),
         status_command(),
+        environment_group(),
     ):
         cli.add_command(command)
     return cli

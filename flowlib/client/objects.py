@@ -468,6 +468,19 @@ class Task(TaskNames):
         return task_cards(_stores(), r.flow, r.run_id, r.step, r.task_id)
 
     @property
+    def environment(self) -> dict[str, Any] | None:
+        """The Python environment the task ran in (``@pypi``/``@conda``): a dict with ``key``
+        (the environment's hash), ``python``, ``platform``, ``requirements`` (as written in
+        the flow) and ``packages`` (name -> exact version of everything installed); None for
+        a task that ran in the launching interpreter."""
+        from flowlib.environments.record import RECORD_ARTIFACT
+
+        ref = self._refs.get(RECORD_ARTIFACT)
+        if ref is None:
+            return None
+        return DataArtifact(self, RECORD_ARTIFACT, ref).data
+
+    @property
     def stdout(self) -> str:
         return self.log("stdout")
 

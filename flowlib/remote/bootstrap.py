@@ -1,7 +1,9 @@
 """The entry point of a task in a container: fetch the flow's code package, check that this
-image's flowlib is the one that launched the run, then run the standalone step command.
+image's flowlib is the one that launched the run, then run the standalone step command (for a
+step with @pypi/@conda, with its environment bundle unpacked onto the path first).
 
-    python -m flowlib.remote.bootstrap --flow F --package KEY --expect-version V -- step ...
+    python -m flowlib.remote.bootstrap --flow F --package KEY --expect-version V
+        [--environment BUNDLE] -- step ...
 
 The stores come from the environment the launcher set (the profile's keys as variables).
 """
@@ -25,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--flow", required=True)
     parser.add_argument("--package", required=True)
     parser.add_argument("--expect-version", required=True)
+    parser.add_argument("--environment", help="blob key of the step's @pypi/@conda bundle")
     parser.add_argument("step_args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     step_args = args.step_args[1:] if args.step_args[:1] == ["--"] else args.step_args
@@ -45,14 +48,33 @@ def main(argv: list[str] | None = None) -> int:
     except FlowlibError as exc:
         print(f"flowlib: cannot fetch the code package: {exc}", file=sys.stderr)
         return 1
+    env = dict(os.environ)
+    if args.environment:
+        try:
+            env.update(_environment_variables(args.flow, args.environment, env))
+        except FlowlibError as exc:
+            print(f"flowlib: cannot set up the step's environment: {exc}", file=sys.stderr)
+            return VERSION_MISMATCH_EXIT
     os.chdir(workdir)
     # The task records which package it ran (flowlib.cost.resources): gc keeps the packages of
     # kept runs.
     os.environ["FLOWLIB_CODE_PACKAGE"] = args.package
     script = str(workdir / manifest["script"])
     sys.stdout.flush()
-    os.execv(sys.executable, [sys.executable, script, *step_args])
+    os.execve(sys.executable, [sys.executable, script, *step_args], env)
     return 0  # pragma: no cover - execv does not return
+
+
+def _environment_variables(flow: str, bundle_key: str, env: dict[str, str]) -> dict[str, str]:
+    """Unpack the step's environment bundle (no package index involved) and put it first on
+    the task's path; the task records the bundle's environment (``Task.environment``)."""
+    from flowlib.environments.record import RECORD_FILE
+    from flowlib.environments.remote import RECORD_ENV, unpack_bundle
+    from flowlib.stores import open_stores
+
+    site, _ = unpack_bundle(open_stores().artifacts(flow).blobs, bundle_key)
+    path = os.pathsep.join(p for p in (str(site), env.get("PYTHONPATH")) if p)
+    return {"PYTHONPATH": path, RECORD_ENV: str(site / RECORD_FILE)}
 
 
 if __name__ == "__main__":

@@ -148,14 +148,15 @@ class ForkLauncher:
 class SubprocessLauncher:
     """Run the standalone ``python <flow file> step ...`` command in a fresh interpreter."""
 
-    def __init__(self, script: str, env: dict[str, str]) -> None:
+    def __init__(self, script: str, env: dict[str, str], python: str | None = None) -> None:
         self.script = script
+        self.python = python or sys.executable  # a step's own environment (@pypi) has its own
         # The step command asks the kernel to kill it when this runtime dies (parent_death).
         self.env = {**os.environ, **env, PARENT_ENV: str(os.getpid())}
 
     def launch(self, spec: TaskSpec) -> Worker:
         proc = subprocess.Popen(
-            [sys.executable, self.script, *spec.command_args()],
+            [self.python, self.script, *spec.command_args()],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,

@@ -7,6 +7,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from flowlib.current import current_user
@@ -26,6 +27,7 @@ from flowlib.metadata.records import (
 )
 from flowlib.parameters import flow_constants, flow_parameters
 from flowlib.runtime.console import Console
+from flowlib.runtime.environments import StepEnvironmentLauncher, prepare_step_environments
 from flowlib.runtime.launcher import ForkLauncher, SubprocessLauncher
 from flowlib.runtime.protocol import Launcher
 from flowlib.runtime.resume import ResumePlan
@@ -108,6 +110,12 @@ def execute_run(
 
     # Task processes started afresh (standalone, Batch, Kubernetes) get the run's Config values.
     stores.task_env.update(config_env(flow_cls))
+    console = Console(options.quiet)
+    # @pypi/@conda environments locked and built before the run exists (a bad package fails
+    # here, for every step at once); nothing at all for a flow without them.
+    environments = prepare_step_environments(
+        flow_cls, stores, effective_decorators(graph, options.decorators), console
+    )
     blobs = stores.artifacts(flow).blobs
     blobs.remove_stale_temp_files()
     run = meta.create_run(
@@ -116,7 +124,6 @@ def execute_run(
     )
     if options.run_id_file:
         _write_run_id(options.run_id_file, run.run_id)
-    console = Console(options.quiet)
     origin_note = f" (resuming run {options.origin_run_id})" if resume else ""
     console.info(f"Run {flow}/{run.run_id} starting{origin_note} on {stores.description}.")
     params_path = f"{flow}/{run.run_id}/{PARAMETERS_STEP}/0"
@@ -124,7 +131,7 @@ def execute_run(
         meta.clone_task(resume.parameters, run.run_id, "0", [], [])
     else:
         _register_parameters(stores, flow, run.run_id, param_refs, graph)
-    launcher = _launcher(flow_cls, graph, stores, options)
+    launcher = _launcher(flow_cls, graph, stores, options, environments)
     if resume is not None:
         _stop_orphaned_remote_tasks(launcher, origin, console)
     scheduler = Scheduler(
@@ -276,7 +283,11 @@ _LOCAL_LAUNCHERS: dict[str, Callable[[type, FlowGraph, Stores], Launcher]] = {
 
 
 def _launcher(
-    flow_cls: type, graph: FlowGraph, stores: Stores, options: RunOptions
+    flow_cls: type,
+    graph: FlowGraph,
+    stores: Stores,
+    options: RunOptions,
+    environments: tuple[dict[str, Path], Path | None] = ({}, None),
 ) -> LauncherRouter:
     decorators = effective_decorators(graph, options.decorators)
     kind = os.environ.get("FLOWLIB_LAUNCHER", options.launcher)
@@ -287,4 +298,8 @@ def _launcher(
     if backends_used(decorators):
         kind = "subprocess"
     local = _LOCAL_LAUNCHERS[kind](flow_cls, graph, stores)
+    pythons, flowlib_path = environments
+    if pythons:
+        script = os.path.abspath(sys.modules[flow_cls.__module__].__file__)
+        local = StepEnvironmentLauncher(local, pythons, flowlib_path, script, stores.task_env)
     return LauncherRouter(local, flow_cls, graph, stores, decorators)

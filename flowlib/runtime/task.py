@@ -16,6 +16,8 @@ from typing import Any
 
 from flowlib.current import current
 from flowlib.datastore.artifacts import ArtifactRef
+from flowlib.environments.record import RECORD_ARTIFACT as ENVIRONMENT_ARTIFACT
+from flowlib.environments.record import current_environment_record
 from flowlib.exceptions import FlowlibError, TimeoutException
 from flowlib.graph import FlowGraph, StepNode
 from flowlib.metadata.records import FAILED, SUCCEEDED
@@ -132,6 +134,20 @@ def _record_environment(
     if record is not None:
         artifacts[RECORD_ARTIFACT] = stores.artifacts(spec.flow).save(
             RECORD_ARTIFACT, record, f"step '{spec.step}' ({spec.pathspec})"
+        )
+    _record_python_environment(stores, spec, artifacts)
+
+
+def _record_python_environment(
+    stores: Stores, spec: TaskSpec, artifacts: dict[str, ArtifactRef]
+) -> None:
+    """A task running in a @pypi/@conda environment records its key, python and exact
+    packages (``Task.environment``); a parent's record is not inherited."""
+    artifacts.pop(ENVIRONMENT_ARTIFACT, None)
+    record = current_environment_record()
+    if record is not None:
+        artifacts[ENVIRONMENT_ARTIFACT] = stores.artifacts(spec.flow).save(
+            ENVIRONMENT_ARTIFACT, record, f"step '{spec.step}' ({spec.pathspec})"
         )
 
 

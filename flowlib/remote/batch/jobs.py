@@ -177,19 +177,22 @@ def project_of(tags: list[str]) -> str:
 
 
 def bootstrap_command(package_key: str, version: str, spec: TaskSpec,
-                      task_id: str | None = None) -> list[str]:
+                      task_id: str | None = None, environment: str | None = None) -> list[str]:
     args = spec.command_args()
     if task_id is not None:
         args[args.index("--task-id") + 1] = task_id
+    env_args = ["--environment", environment] if environment else []
     return [
         "python", "-m", "flowlib.remote.bootstrap", "--flow", spec.flow,
-        "--package", package_key, "--expect-version", version, "--", *args,
+        "--package", package_key, "--expect-version", version, *env_args, "--", *args,
     ]
 
 
-def array_command(package_key: str, version: str, spec: TaskSpec) -> list[str]:
+def array_command(package_key: str, version: str, spec: TaskSpec,
+                  environment: str | None = None) -> list[str]:
     """The command every child of an array job runs: it picks its own task id."""
-    inner = bootstrap_command(package_key, version, spec, task_id=ARRAY_PLACEHOLDER)
+    inner = bootstrap_command(package_key, version, spec, task_id=ARRAY_PLACEHOLDER,
+                              environment=environment)
     return ["python", "-m", "flowlib.remote.batch.entry", "--", *inner[3:]]
 
 

@@ -141,6 +141,8 @@ class BatchLauncher:
         self.stores = stores
         self.profile = stores.profile
         self.decorators = decorators_by_step
+        self.flow_cls = flow_cls
+        self._environments: dict[str, str] | None = None  # step -> @pypi/@conda bundle key
         self.script = Path(sys.modules[flow_cls.__module__].__file__ or "").resolve()
         self.requests: collections.Counter[str] = collections.Counter()
         self.batch, self.logs_client = make_clients(self.profile, self.requests)
@@ -186,6 +188,10 @@ class BatchLauncher:
             from flowlib.remote.package import upload_package
 
             self._package = upload_package(self.stores, self.flow, self.script)
+        problem = self._prepare_environments()
+        if problem:
+            worker.end(None, f"step '{spec.step}': {problem}")
+            return worker
         with self._lock:
             if not self._pending:
                 self._pending_since = time.monotonic()
@@ -193,6 +199,24 @@ class BatchLauncher:
             self._ensure_thread()
             self._lock.notify()
         return worker
+
+    def _environment_of(self, step: str) -> str | None:
+        return (self._environments or {}).get(step)
+
+    def _prepare_environments(self) -> str | None:
+        """The container bundles of this run's Batch steps with @pypi/@conda (the run built
+        them before starting, so this finds them in the index); a problem as one line."""
+        if self._environments is None:
+            from flowlib.environments.prepare import container_bundles
+            from flowlib.exceptions import FlowlibError
+
+            steps = [s for s, d in self.decorators.items() if "batch" in d]
+            try:
+                self._environments = container_bundles(
+                    self.flow_cls, self.stores, self.decorators, steps, lambda message: None)
+            except FlowlibError as exc:
+                return str(exc)
+        return None
 
     def closed(self, fd: int) -> None:
         """Nothing to do: the launcher holds only the write ends of its workers' pipes."""
@@ -348,7 +372,7 @@ class BatchLauncher:
         spec = worker.spec
         try:
             command = jobs.bootstrap_command(self._package.key, self._package.flowlib_version,
-                                             spec)
+                                             spec, environment=self._environment_of(spec.step))
             response = self.batch.submit_job(
                 **self._submit_kwargs(worker, jobs.job_name(
                     spec.flow, spec.run_id, spec.step, spec.task_id)),
@@ -367,7 +391,8 @@ class BatchLauncher:
         spec = first.spec
         task_ids = [w.spec.task_id for w in group]
         try:
-            command = jobs.array_command(self._package.key, self._package.flowlib_version, spec)
+            command = jobs.array_command(self._package.key, self._package.flowlib_version, spec,
+                                         environment=self._environment_of(spec.step))
             response = self.batch.submit_job(
                 **self._submit_kwargs(first, jobs.job_name(
                     spec.flow, spec.run_id, spec.step, f"array{task_ids[0]}")),

@@ -113,6 +113,10 @@ class KubernetesLauncher:
         from flowlib.remote.package import upload_package
 
         self.package = upload_package(stores, self.flow, Path(graph.file))
+        # step -> blob key of its @pypi/@conda bundle (``flowlib.environments.remote``); the run
+        # built them before starting, so this is an index lookup.
+        self._environment_args = (flow_cls, stores, decorators_by_step)
+        self._environments: dict[str, str] | None = None
         self.workers: dict[str, KubernetesWorker] = {}  # job name -> worker
         self.watches: dict[str, NamespaceWatch] = {}
         self._lock = threading.Lock()
@@ -129,6 +133,11 @@ class KubernetesLauncher:
         with self._lock:
             self.workers[name] = worker
         self._ensure_watch(settings.namespace)
+        problem = self._prepare_environments()
+        if problem:
+            worker.fail(f"step '{spec.step}': {problem}", delete=False)
+            worker.start()
+            return worker
         manifest = self.job_manifest(spec, name)
         worker.deadline_seconds = manifest["spec"].get("activeDeadlineSeconds")
         try:
@@ -162,6 +171,7 @@ class KubernetesLauncher:
             "--flow", self.flow,
             "--package", self.package.key,
             "--expect-version", __version__,
+            *self._environment_option(spec.step),
             "--", *spec.command_args(),
         ]
         return jobs.build_job(
@@ -180,6 +190,23 @@ class KubernetesLauncher:
                 else None
             ),
         )
+
+    def _prepare_environments(self) -> str | None:
+        if self._environments is None:
+            from flowlib.environments.prepare import container_bundles
+            from flowlib.exceptions import FlowlibError
+
+            flow_cls, stores, decorators = self._environment_args
+            try:
+                self._environments = container_bundles(
+                    flow_cls, stores, decorators, list(self.settings), lambda message: None)
+            except FlowlibError as exc:
+                return str(exc)
+        return None
+
+    def _environment_option(self, step: str) -> list[str]:
+        bundle = (self._environments or {}).get(step)
+        return ["--environment", bundle] if bundle else []
 
     def stop_run_jobs(self, run_id: str) -> int:
         """Delete the unfinished Jobs of an earlier run of this flow (one whose runtime died,

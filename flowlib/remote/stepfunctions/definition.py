@@ -57,6 +57,14 @@ def build(flow_cls: type, graph: FlowGraph, stores: Stores, deployment: Deployme
           workflow_timeout: int | None, max_num_splits: int = 100,
           distributed_map: bool = False) -> Built:
     """Everything ``create`` needs; raises a clear error before anything is created."""
+    from flowlib.environments.prepare import plan
+
+    with_environment = sorted(plan(flow_cls, decorators))
+    if with_environment:
+        raise CompileError(
+            f"step(s) {', '.join(with_environment)} have a @pypi/@conda environment, which "
+            "Step Functions deployments do not install yet (runs with 'run --with batch' do); "
+            "put the packages in the image, or run the flow with 'run'.")
     script = Path(sys.modules[flow_cls.__module__].__file__ or "").resolve()
     package, _ = build_package(script)
     package_key = content_key([package])

@@ -1,0 +1,68 @@
+"""One lock per distinct environment, kept in the datastore.
+
+The lock text (``uv pip compile`` output: every distribution pinned, with file hashes) is a
+blob of the flow's blob store, under its content key, so it is verified on every read and
+shared by every run that reaches the store. A small index in the environments folder maps an
+environment's key (the hash of its inputs, ``EnvironmentSpec.key``) to that blob: an
+environment is resolved once, and later runs read the same lock instead of resolving again
+(new releases on the index do not change an environment that was already locked; delete the
+index entry or change the inputs to re-resolve).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from flowlib.datastore.base import BlobStore
+from flowlib.environments.spec import EnvironmentSpec
+from flowlib.exceptions import FlowlibError
+
+
+@dataclass(frozen=True)
+class Lock:
+    spec: EnvironmentSpec
+    text: str
+    blob_key: str
+
+    @property
+    def pins(self) -> dict[str, str]:
+        """name -> exact version of every distribution in the lock."""
+        pins = {}
+        for line in self.text.splitlines():
+            line = line.strip()
+            if not line or line.startswith(("#", "-")) or "==" not in line:
+                continue
+            name, _, rest = line.partition("==")
+            pins[name.strip()] = rest.split()[0].rstrip("\\").strip().split(";")[0]
+        return pins
+
+
+class LockIndex:
+    """``<folder>/locks/<environment key>.json`` -> the lock's blob key."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder / "locks"
+
+    def _path(self, spec: EnvironmentSpec) -> Path:
+        return self.folder / f"{spec.key}.json"
+
+    def find(self, spec: EnvironmentSpec, blobs: BlobStore) -> Lock | None:
+        path = self._path(spec)
+        try:
+            entry = json.loads(path.read_text())
+            text = bytes(blobs.get(entry["lock_key"])).decode()
+        except (OSError, ValueError, KeyError, FlowlibError):
+            return None  # missing, damaged or the blob is gone: resolve again
+        return Lock(spec, text, entry["lock_key"])
+
+    def store(self, spec: EnvironmentSpec, text: str, blobs: BlobStore) -> Lock:
+        key = blobs.put([text.encode()])
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self._path(spec)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"lock_key": key, "environment": spec.describe()}, indent=1))
+        os.replace(tmp, path)
+        return Lock(spec, text, key)

@@ -1,0 +1,136 @@
+"""Environments for steps in containers (AWS Batch): a bundle built here, installed there.
+
+On the launching machine the environment is resolved for the container's platform (linux
+x86_64, the step's python: ``spec.container_environment``), its exact distributions are
+installed by uv into a folder for that platform, and the folder goes to the flow's datastore as
+one deterministic tar blob (content-addressed, verified on read), next to the code package. The
+container fetches the blob and unpacks it onto ``PYTHONPATH``: no package index, no pip, no uv,
+no compiler is needed there, and the task imports exactly the versions locked here. A bundle is
+built once per environment (index ``bundles/<key>.json`` in the environments folder) and
+unpacked once per host folder (file lock + atomic rename, like ``venvs``).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import io
+import json
+import os
+import shutil
+import sys
+import tarfile
+import tempfile
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from flowlib.environments.locks import Lock
+from flowlib.environments.record import RECORD_FILE
+from flowlib.exceptions import FlowlibError
+
+BUNDLES_DIR_ENV = "FLOWLIB_ENVIRONMENTS_DIR"
+# Set by the container's bootstrap: the record of the environment the task runs in.
+RECORD_ENV = "FLOWLIB_ENVIRONMENT_RECORD"
+
+
+def ensure_bundle(lock: Lock, blobs: Any, folder: Path, report: Callable[[str], None]) -> str:
+    """The blob key of ``lock``'s bundle, building and storing it first if needed."""
+    key = lock.spec.key
+    index = folder / "bundles" / f"{key}.json"
+    found = _indexed(index, blobs)
+    if found:
+        return found
+    index.parent.mkdir(parents=True, exist_ok=True)
+    with open(index.with_suffix(".lock"), "w") as guard:
+        fcntl.flock(guard, fcntl.LOCK_EX)
+        found = _indexed(index, blobs)
+        if found:
+            return found
+        report(
+            f"Building container environment {key[:12]} (python {lock.spec.python}, "
+            f"{lock.spec.platform}, {len(lock.pins)} packages)..."
+        )
+        tmp = Path(tempfile.mkdtemp(prefix=f"flowlib-bundle-{key[:12]}-"))
+        try:
+            from flowlib.environments import uv
+
+            uv.install_target(lock.text, lock.spec.python, lock.spec.platform, tmp / "site")
+            record = {**lock.spec.describe(), "lock": lock.blob_key, "packages": lock.pins}
+            (tmp / "site" / RECORD_FILE).write_text(json.dumps(record, indent=1, sort_keys=True))
+            blob_key = blobs.put([_deterministic_tar(tmp / "site")])
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        part = index.with_name(f".{index.name}.{os.getpid()}.tmp")
+        part.write_text(json.dumps({"bundle_key": blob_key, "environment": lock.spec.describe()}))
+        os.replace(part, index)
+    return blob_key
+
+
+def _indexed(index: Path, blobs: Any) -> str | None:
+    try:
+        blob_key = json.loads(index.read_text())["bundle_key"]
+    except (OSError, ValueError, KeyError):
+        return None
+    # The index may outlive the datastore it was written for (another profile, a new bucket).
+    return blob_key if _blob_exists(blobs, blob_key) else None
+
+
+def _blob_exists(blobs: Any, key: str) -> bool:
+    try:
+        blobs.get(key)
+    except FlowlibError:
+        return False
+    return True
+
+
+def _deterministic_tar(root: Path) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for path in sorted(root.rglob("*"), key=lambda p: p.relative_to(root).as_posix()):
+            if not path.is_file() or path.is_symlink():
+                continue
+            info = tarfile.TarInfo(path.relative_to(root).as_posix())
+            data = path.read_bytes()
+            info.size = len(data)
+            info.mode = 0o755 if os.access(path, os.X_OK) else 0o644
+            info.mtime = 0
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def unpack_bundle(blobs: Any, bundle_key: str) -> tuple[Path, dict[str, Any]]:
+    """In the container: the unpacked bundle (put it on ``PYTHONPATH``) and its record.
+
+    Raises FlowlibError when this interpreter is not the python the bundle was built for."""
+    base = Path(os.environ.get(BUNDLES_DIR_ENV) or Path(tempfile.gettempdir()) / "flowlib-env")
+    final = base / "bundles" / bundle_key
+    if not (final / RECORD_FILE).exists():
+        final.parent.mkdir(parents=True, exist_ok=True)
+        with open(final.parent / f"{bundle_key}.lock", "w") as guard:
+            fcntl.flock(guard, fcntl.LOCK_EX)
+            if not (final / RECORD_FILE).exists():
+                tmp = final.parent / f".{bundle_key}.{os.getpid()}.tmp"
+                shutil.rmtree(tmp, ignore_errors=True)
+                try:
+                    _extract(bytes(blobs.get(bundle_key)), tmp)
+                    os.rename(tmp, final)
+                finally:
+                    shutil.rmtree(tmp, ignore_errors=True)
+    record = json.loads((final / RECORD_FILE).read_text())
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if not here.startswith(record["python"]) and not record["python"].startswith(here):
+        raise FlowlibError(
+            f"the step's environment was built for python {record['python']} but this image "
+            f"runs python {here}; set python='{here}' in the step's @pypi/@conda, or use an "
+            f"image with python {record['python']}."
+        )
+    return final, record
+
+
+def _extract(data: bytes, dest: Path) -> None:
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r") as tar:
+        for member in tar.getmembers():
+            path = PurePosixPath(member.name)
+            if path.is_absolute() or ".." in path.parts or not member.isfile():
+                raise FlowlibError(f"Environment bundle holds an unsafe entry: {member.name!r}.")
+        tar.extractall(dest)  # noqa: S202 - every member was checked above
