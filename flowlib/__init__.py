@@ -24,9 +24,9 @@ from flowlib.decorators import (
 )
 from flowlib.environments.decorators import conda_base, pypi_base
 from flowlib.flow_config import Config, ConfigValue
+from flowlib.flow_decorators import project, schedule
 from flowlib.flowspec import FlowSpec, step
 from flowlib.parameters import IncludeFile, JSONType, Parameter
-from flowlib.remote.stepfunctions.flow_decorators import project, schedule
 from flowlib.version import __version__
 
 _CLIENT = {

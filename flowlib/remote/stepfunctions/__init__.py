@@ -1,6 +1,7 @@
 """Production deployments on AWS Step Functions (``python flow.py step-functions ...``).
 
-* ``flow_decorators``: ``@schedule`` and ``@project`` on the flow class (no AWS import).
+* ``@schedule`` and ``@project`` (flow class decorators, no AWS import) are in
+  ``flowlib/flow_decorators.py``, importable with ``import flowlib``.
 * ``naming``: state machine, schedule and job definition names from flow, project branch.
 * ``compiler``: the flow graph as Amazon States Language, as data (sorted-key JSON).
 * ``entry``: the container entry of every state: registers the task in the metadata store

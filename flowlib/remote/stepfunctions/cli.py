@@ -29,7 +29,7 @@ def _deploy_options(func: Any) -> Any:
 
 def _deployment(obj: Any, name: str | None, branch: str | None, production: bool) -> Any:
     from flowlib.current import current_user
-    from flowlib.remote.stepfunctions.flow_decorators import flow_project
+    from flowlib.flow_decorators import flow_project
     from flowlib.remote.stepfunctions.naming import Deployment, project_branch
     from flowlib.stores import open_stores
 
@@ -78,10 +78,10 @@ def step_functions_group(flow_cls: type | None = None) -> click.Group:
     def create(obj: Any, name: str | None, branch: str | None, production: bool,
                max_workers: int, workflow_timeout: int | None, max_num_splits: int,
                use_distributed_map: bool, only_json: bool) -> None:
+        from flowlib.flow_decorators import flow_schedule
         from flowlib.remote.stepfunctions.compiler import check_compilable, to_json
         from flowlib.remote.stepfunctions.definition import build
         from flowlib.remote.stepfunctions.deploy import Deployer, require_aws
-        from flowlib.remote.stepfunctions.flow_decorators import flow_schedule
         from flowlib.runtime.router import effective_decorators
 
         graph = obj.validated_graph()

@@ -17,10 +17,10 @@ from typing import Any
 
 from flowlib.current import current_user
 from flowlib.exceptions import FlowlibError
+from flowlib.flow_decorators import Schedule
 from flowlib.graph import FlowGraph
 from flowlib.remote.stepfunctions import entry
 from flowlib.remote.stepfunctions.definition import Built
-from flowlib.remote.stepfunctions.flow_decorators import Schedule
 from flowlib.remote.stepfunctions.naming import Deployment
 from flowlib.stores import Stores
 
