@@ -29,9 +29,9 @@ output "flowlib_config" {
         kubernetes_service_account = var.enable_eks ? project.kubernetes_service_account : null
       }
     }
-    sfn_role_arn               = try(module.stepfunctions[0].iam_role_arn, null)
-    scheduler_role_arn         = try(module.stepfunctions[0].scheduler_role_arn, null)
-    sfn_log_group_arn          = try(module.stepfunctions[0].cloudwatch_log_group_arn, null)
+    sfn_role_arn       = try(module.stepfunctions[0].iam_role_arn, null)
+    scheduler_role_arn = try(module.stepfunctions[0].scheduler_role_arn, null)
+    sfn_log_group_arn  = try(module.stepfunctions[0].cloudwatch_log_group_arn, null)
   }
 }
 

@@ -157,6 +157,14 @@ class AwsContext:
         if code in ("PermanentRedirect", "AuthorizationHeaderMalformed", "301",
                     "IllegalLocationConstraintException") or status == 301:
             return self.region_mismatch(headers.get("x-amz-bucket-region") or error.get("Region"))
+        # Rejected keys first: S3 answers them with a 403 status too.
+        if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "UnrecognizedClientException",
+                    "InvalidClientTokenId", "ExpiredToken", "ExpiredTokenException",
+                    "InvalidToken", "TokenRefreshRequired"):
+            return AwsCredentialsError(
+                f"The AWS credentials for flowlib profile '{p.name}' were rejected ({code}) on "
+                f"{action} of {resource}: refresh them ('aws sso login') or set AWS_PROFILE."
+            )
         if code in ("AccessDenied", "AccessDeniedException", "403", "Forbidden",
                     "AllAccessDisabled") or status == 403:
             if code in ("403", "Forbidden"):
@@ -169,13 +177,6 @@ class AwsContext:
                 f"{self.region}). The AWS credentials in use lack this permission: use the "
                 "platform's task role or ask the platform team to grant it. "
                 f"AWS said: {message or code}"
-            )
-        if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "UnrecognizedClientException",
-                    "InvalidClientTokenId", "ExpiredToken", "ExpiredTokenException",
-                    "InvalidToken", "TokenRefreshRequired"):
-            return AwsCredentialsError(
-                f"The AWS credentials for flowlib profile '{p.name}' were rejected ({code}) on "
-                f"{action} of {resource}: refresh them ('aws sso login') or set AWS_PROFILE."
             )
         return None
 

@@ -94,11 +94,7 @@ def execute_run(
         resume = ResumePlan(meta, graph, flow, options.origin_run_id, options.resume_step)
         _check_resumed_configs(flow_cls, stores, resume)
     else:
-        values = {
-            **flow_constants(flow_cls),
-            **config_values(flow_cls),
-            **_resolve_parameters(flow_cls, raw_parameters),
-        }
+        values = parameter_values(flow_cls, raw_parameters)
         stores.preflight(flow)
         # Stored before the run exists: a store that refuses writes fails here, leaving no run
         # stuck as "running" behind.
@@ -130,7 +126,7 @@ def execute_run(
     if resume is not None:
         meta.clone_task(resume.parameters, run.run_id, "0", [], [])
     else:
-        _register_parameters(stores, flow, run.run_id, param_refs, graph)
+        register_parameters(stores, flow, run.run_id, param_refs, graph)
     launcher = _launcher(flow_cls, graph, stores, options, environments)
     if resume is not None:
         _stop_orphaned_remote_tasks(launcher, origin, console)
@@ -253,14 +249,29 @@ def _resolve_parameters(flow_cls: type, raw: dict[str, str | None]) -> dict[str,
     return values
 
 
-def _register_parameters(
-    stores: Stores, flow: str, run_id: str, refs: dict[str, ArtifactRef], graph: FlowGraph
-) -> None:
-    from flowlib.cards.graph_view import describe
+def parameter_values(flow_cls: type, raw: dict[str, str | None]) -> dict[str, Any]:
+    """What a new run stores as its parameters task's artifacts: the flow's class constants,
+    its Config values and its Parameters resolved from ``raw`` (command line, environment,
+    defaults). Every orchestrator starting a run uses this, so runs agree wherever started."""
+    return {
+        **flow_constants(flow_cls),
+        **config_values(flow_cls),
+        **_resolve_parameters(flow_cls, raw),
+    }
 
-    # The graph rides on the parameters task's transition, so the web UI can draw a run's
-    # steps (also those not started yet) without the flow's code.
-    transition = {"next": ["start"], "graph": describe(graph)}
+
+def register_parameters(
+    stores: Stores, flow: str, run_id: str, refs: dict[str, ArtifactRef],
+    graph: FlowGraph | None,
+) -> None:
+    """Record the run's parameters task (``_parameters/0``) as succeeded with ``refs``."""
+    transition: dict[str, Any] = {"next": ["start"]}
+    if graph is not None:
+        from flowlib.cards.graph_view import describe
+
+        # The graph rides on the parameters task's transition, so the web UI can draw a
+        # run's steps (also those not started yet) without the flow's code.
+        transition["graph"] = describe(graph)
     meta = stores.metadata
     meta.create_tasks(
         [TaskRecord(flow, run_id, PARAMETERS_STEP, "0", "pending", time.time(), [], [])]

@@ -13,7 +13,7 @@ import pytest
 from flowlib import names
 from flowlib.exceptions import FlowGraphError, FlowlibError
 from flowlib.graph import FlowGraph, validate
-from flowlib.runtime.run import validate_tags
+from flowlib.tags import validate_tags
 
 LONG_STEP = "s" * 1100
 

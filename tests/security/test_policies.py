@@ -255,6 +255,7 @@ def test_a_403_on_head_still_writes_the_blob() -> None:
         stub.add_response("put_object", {"ETag": '"e"'}, {
             "Bucket": "acme-artifacts", "Key": store.object_key(key), "Body": ANY,
             "ContentLength": len(data), "ServerSideEncryption": "aws:kms", "SSEKMSKeyId": KEY,
+            "ChecksumAlgorithm": "SHA256", "ChecksumSHA256": ANY,
         })
         assert store.put([data]) == key
         stub.assert_no_pending_responses()

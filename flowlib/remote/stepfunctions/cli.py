@@ -214,16 +214,16 @@ def _trigger_command(flow_cls: type | None) -> click.Command:
             new_run,
             tag_execution,
         )
-        from flowlib.runtime.run import _register_parameters, _resolve_parameters
+        from flowlib.runtime.run import parameter_values, register_parameters
 
         deployer, deployment, stores = _deployer(obj, name, branch, production)
         record = deployer.require_record()
-        values = _resolve_parameters(obj.flow_cls, params)
+        values = parameter_values(obj.flow_cls, params)
         store = stores.artifacts(obj.name)
         refs = {k: store.save(k, v, f"the run's parameters ({obj.name})")
                 for k, v in values.items()}
         run_id = new_run(stores, deployment, "manual", "")
-        _register_parameters(stores, obj.name, run_id, refs)
+        register_parameters(stores, obj.name, run_id, refs, obj.graph)
         tag_execution(stores, obj.name, run_id, execution_name(obj.name, run_id))
         arn = deployer.start(record, run_id)
         _report_started(obj.name, run_id, arn, deployer, wait)
@@ -256,10 +256,10 @@ def _report_started(flow: str, run_id: str, arn: str, deployer: Any, wait: bool)
 
 def _default_parameters(flow_cls: type, stores: Any, flow: str) -> str:
     """The parameters' defaults, stored like a run's parameters (used by @schedule)."""
-    from flowlib.runtime.run import _resolve_parameters
+    from flowlib.runtime.run import parameter_values
 
     store = stores.artifacts(flow)
-    values = _resolve_parameters(flow_cls, {})
+    values = parameter_values(flow_cls, {})
     refs = {k: store.save(k, v, f"the deployment's parameter defaults ({flow})").to_dict()
             for k, v in values.items()}
     return store.put_bytes(json.dumps(refs, sort_keys=True).encode())

@@ -279,7 +279,7 @@ def execution_name(flow: str, run_id: str) -> str:
 def new_run(stores: Stores, deployment: Deployment, trigger: str, execution: str,
             origin_run_id: str | None = None) -> str:
     """Allocate a run in the metadata store, tagged like every run of the deployment."""
-    from flowlib.runtime.run import system_tags
+    from flowlib.tags import system_tags
 
     run = stores.metadata.create_run(
         deployment.flow, current_user(),

@@ -122,7 +122,8 @@ class Entry:
         """A scheduled (or console-started) execution: allocate the run here, once."""
         from flowlib.current import current_user
         from flowlib.datastore.artifacts import ArtifactRef
-        from flowlib.runtime.run import _register_parameters, system_tags
+        from flowlib.runtime.run import register_parameters
+        from flowlib.tags import system_tags
 
         tag = EXECUTION_TAG + self.execution
         existing = next(iter(self.meta.list_runs(self.flow, tags=[tag], limit=1)), None)
@@ -135,7 +136,7 @@ class Entry:
         run_tags = json.loads(self.env.get(ENV_RUN_TAGS) or "[]")
         run = self.meta.create_run(self.flow, current_user(),
                                    [*system_tags(), *run_tags, tag, "trigger:schedule"], [])
-        _register_parameters(self.stores, self.flow, run.run_id, refs)
+        register_parameters(self.stores, self.flow, run.run_id, refs, None)
         return run.run_id
 
     # -- the task -----------------------------------------------------------------------

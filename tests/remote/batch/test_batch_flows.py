@@ -93,7 +93,7 @@ def test_retry_catch_and_failing_step(batch_backend):
     assert task.successful and task.data.attempt_seen == 2 and task.current_attempt == 2
     run_flow(batch_backend, FLOWS / "catch_flow.py", "run", "--with", "batch")
     run = Flow("CatchFlow").latest_run
-    assert run.data.outcome == "recovered from ValueError: this step never works"
+    assert run.data.outcome == "recovered from builtins.ValueError: this step never works"
     assert "this step never works" in run["broken"].task.log("stdout", attempt=0)
 
 
