@@ -73,8 +73,8 @@ def test_import_refuses_a_bad_profile_name_and_writes_nothing(tmp_path: Path,
 
 
 def test_the_three_command_lines_share_context_and_wrapper() -> None:
-    from flowlib.cli import main as flow_main
     from flowlib.cli import flowlib_command as flowlib_cli
+    from flowlib.cli import main as flow_main
 
     assert CONTEXT == CONTEXT_SETTINGS
     assert flowlib_cli.main.context_settings == CONTEXT_SETTINGS
