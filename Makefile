@@ -26,7 +26,9 @@ test: setup
 	PYTHON=$(PY) bash .ci/install-infra-tools.sh
 	$(PY) -m ruff check flowlib platform_cli tests bench examples
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -q
+	# Three workers on two cores: most tests wait on subprocesses, moto and terraform, not the
+	# CPU. --dist loadfile keeps a file's tests (and its session fixtures) on one worker.
+	$(PY) -m pytest -q -n 3 --dist loadfile
 
 lint: setup
 	$(PY) -m ruff check flowlib platform_cli tests bench examples
