@@ -218,6 +218,20 @@ class DynamoDBMetadataStore(MetadataStore):
             for future in futures:
                 future.result()
 
+    def _batch_delete(self, keys: list[dict[str, Any]]) -> None:
+        """Delete items by key with BatchWriteItem (25 per request), resending what DynamoDB
+        leaves unprocessed. Only gc calls it, with an operator's credentials: the task role
+        has neither DeleteItem nor BatchWriteItem (README, trust model)."""
+        for i in range(0, len(keys), 25):
+            pending = {self.table: [{"DeleteRequest": {"Key": k}} for k in keys[i : i + 25]]}
+            delay = 0.05
+            while pending:
+                response = self._call("batch_write_item", RequestItems=pending)
+                pending = response.get("UnprocessedItems") or {}
+                if pending:
+                    time.sleep(delay * (1 + random.random()))
+                    delay = min(delay * 2, 5)
+
     def _batch_get(self, keys: list[dict[str, Any]]) -> list[dict]:
         items: list[dict] = []
         for i in range(0, len(keys), 100):
@@ -966,7 +980,7 @@ class DynamoDBMetadataStore(MetadataStore):
             ExpressionAttributeValues={":pk": _S(_run_pk(flow, run_id))},
             ProjectionExpression="pk, sk",
         )]
-        self._batch_write([{"DeleteRequest": {"Key": k}} for k in keys])
+        self._batch_delete(keys)
         self._update_run(flow, run_id, "SET retention = :r", {":r": _S(REMOVED)})
 
     # -- cost --------------------------------------------------------------------------------
