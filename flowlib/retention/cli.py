@@ -122,12 +122,7 @@ def pin_command(run: str, profile: str | None) -> None:
 
     Example: flowlib pin TrainFlow/42
     """
-    from flowlib.retention.policy import PIN_TAG
-
-    stores = _stores(profile)
-    record = _run_of(stores, run)
-    stores.metadata.add_tags(record.flow, record.run_id, [PIN_TAG])
-    click.echo(f"pinned {record.flow}/{record.run_id} (tag '{PIN_TAG}')")
+    _set_pinned(run, profile, pinned=True)
 
 
 @click.command("unpin")
@@ -138,12 +133,18 @@ def unpin_command(run: str, profile: str | None) -> None:
 
     Example: flowlib unpin TrainFlow/42
     """
+    _set_pinned(run, profile, pinned=False)
+
+
+def _set_pinned(run: str, profile: str | None, pinned: bool) -> None:
     from flowlib.retention.policy import PIN_TAG
 
     stores = _stores(profile)
     record = _run_of(stores, run)
-    stores.metadata.remove_tags(record.flow, record.run_id, [PIN_TAG])
-    click.echo(f"unpinned {record.flow}/{record.run_id}")
+    change = stores.metadata.add_tags if pinned else stores.metadata.remove_tags
+    change(record.flow, record.run_id, [PIN_TAG])
+    click.echo(f"{'pinned' if pinned else 'unpinned'} {record.flow}/{record.run_id} "
+               f"(tag '{PIN_TAG}')")
 
 
 @click.command("cost")
