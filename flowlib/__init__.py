@@ -39,6 +39,8 @@ _CLIENT = {
     "get_metadata",
     "metadata",
 }
+# Programmatic runs and deployments (flowlib/api), imported on use like the client.
+_API = {"Runner", "Deployer"}
 
 __all__ = [
     "FlowSpec",
@@ -61,6 +63,7 @@ __all__ = [
     "project",
     "card",
     *sorted(_CLIENT),
+    *sorted(_API),
     "__version__",
 ]
 
@@ -70,4 +73,8 @@ def __getattr__(name: str) -> Any:
         from flowlib import client
 
         return getattr(client, name)
+    if name in _API:
+        from flowlib import api
+
+        return getattr(api, name)
     raise AttributeError(f"module 'flowlib' has no attribute '{name}'")
