@@ -20,10 +20,12 @@ from flowlib.decorators import (
     secrets,
     timeout,
 )
+from flowlib.events import Event
 from flowlib.flow_config import Config, ConfigValue
 from flowlib.flowspec import FlowSpec, step
 from flowlib.parameters import IncludeFile, JSONType, Parameter
 from flowlib.remote.stepfunctions.flow_decorators import project, schedule
+from flowlib.remote.stepfunctions.trigger_decorators import trigger, trigger_on_finish
 from flowlib.version import __version__
 
 _CLIENT = {
@@ -61,6 +63,9 @@ __all__ = [
     "environment",
     "schedule",
     "project",
+    "trigger",
+    "trigger_on_finish",
+    "Event",
     "card",
     *sorted(_CLIENT),
     *sorted(_API),

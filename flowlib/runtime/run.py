@@ -242,13 +242,17 @@ def _resolve_parameters(flow_cls: type, raw: dict[str, str | None]) -> dict[str,
 
 
 def _register_parameters(
-    stores: Stores, flow: str, run_id: str, refs: dict[str, ArtifactRef], graph: FlowGraph
+    stores: Stores, flow: str, run_id: str, refs: dict[str, ArtifactRef],
+    graph: FlowGraph | None = None,
 ) -> None:
     from flowlib.cards.graph_view import describe
 
     # The graph rides on the parameters task's transition, so the web UI can draw a run's
-    # steps (also those not started yet) without the flow's code.
-    transition = {"next": ["start"], "graph": describe(graph)}
+    # steps (also those not started yet) without the flow's code. A run allocated by a
+    # Step Functions start task has no graph at hand (the code package is not loaded yet).
+    transition: dict[str, Any] = {"next": ["start"]}
+    if graph is not None:
+        transition["graph"] = describe(graph)
     meta = stores.metadata
     meta.create_tasks(
         [TaskRecord(flow, run_id, PARAMETERS_STEP, "0", "pending", time.time(), [], [])]
