@@ -23,10 +23,12 @@ from flowlib.decorators import (
     timeout,
 )
 from flowlib.environments.decorators import conda_base, pypi_base
+from flowlib.events import Event
 from flowlib.flow_config import Config, ConfigValue
 from flowlib.flow_decorators import project, schedule
 from flowlib.flowspec import FlowSpec, step
 from flowlib.parameters import IncludeFile, JSONType, Parameter
+from flowlib.trigger_decorators import trigger, trigger_on_finish
 from flowlib.version import __version__
 
 _CLIENT = {
@@ -42,6 +44,8 @@ _CLIENT = {
     "get_metadata",
     "metadata",
 }
+# Programmatic runs and deployments (flowlib/api), imported on use like the client.
+_API = {"Runner", "Deployer"}
 
 __all__ = [
     "FlowSpec",
@@ -66,8 +70,12 @@ __all__ = [
     "conda_base",
     "schedule",
     "project",
+    "trigger",
+    "trigger_on_finish",
+    "Event",
     "card",
     *sorted(_CLIENT),
+    *sorted(_API),
     "__version__",
 ]
 
@@ -77,4 +85,8 @@ def __getattr__(name: str) -> Any:
         from flowlib import client
 
         return getattr(client, name)
+    if name in _API:
+        from flowlib import api
+
+        return getattr(api, name)
     raise AttributeError(f"module 'flowlib' has no attribute '{name}'")

@@ -118,6 +118,9 @@ BACKENDS: dict[str, Backend] = {
                 ProfileKey("sfn_role_arn", "Step Functions execution role"),
                 ProfileKey("scheduler_role_arn", "EventBridge Scheduler role (@schedule)"),
                 ProfileKey("sfn_log_group_arn", "log group of Step Functions executions"),
+                ProfileKey("events_role_arn", "EventBridge role starting state machines "
+                           "(@trigger, @trigger_on_finish)"),
+                ProfileKey("event_bus_name", "EventBridge bus of events (default: 'default')"),
             ),
             extra="aws",
         ),

@@ -3,8 +3,41 @@
 from __future__ import annotations
 
 import getpass
+import json
 import os
+from dataclasses import dataclass
 from typing import Any
+
+TRIGGER_ENV = "FLOWLIB_TRIGGER"  # set by the Step Functions entry for a triggered run's tasks
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """What started a deployed run (Metaflow's ``current.trigger``): ``type`` is ``"event"``
+    (``@trigger``) or ``"run"`` (``@trigger_on_finish``); ``name`` the event's name,
+    ``event_id`` EventBridge's id of it, ``run`` the upstream run's pathspec (``"run"`` only).
+    Stored as the run's system tags (``trigger_event:``, ``trigger_event_id:``,
+    ``trigger_run:``)."""
+
+    type: str
+    name: str
+    event_id: str
+    run: str | None = None
+
+    def to_tags(self) -> list[str]:
+        tags = [f"trigger:{self.type}", f"trigger_event:{self.name}",
+                f"trigger_event_id:{self.event_id}"]
+        if self.run:
+            tags.append(f"trigger_run:{self.run}")
+        return tags
+
+    @classmethod
+    def from_tags(cls, tags: Any) -> Trigger | None:
+        found = {t.split(":", 1)[0]: t.split(":", 1)[1] for t in tags if ":" in t}
+        if found.get("trigger") not in ("event", "run") or "trigger_event" not in found:
+            return None
+        return cls(found["trigger"], found["trigger_event"],
+                   found.get("trigger_event_id", ""), found.get("trigger_run"))
 
 
 def current_user() -> str:
@@ -47,6 +80,12 @@ class Current:
                 raise AttributeError(key)
             setattr(self, key, value)
         self.is_running_flow = True
+
+    @property
+    def trigger(self) -> Trigger | None:
+        """What started this run when an event or another flow's run did, else None."""
+        raw = os.environ.get(TRIGGER_ENV)
+        return Trigger(**json.loads(raw)) if raw and self.is_running_flow else None
 
     @property
     def username(self) -> str:

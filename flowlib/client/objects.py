@@ -19,6 +19,7 @@ from flowlib.client.metaflow_names import (
     TaskNames,
 )
 from flowlib.client.namespace import get_namespace
+from flowlib.current import Trigger
 from flowlib.datastore.artifacts import ArtifactRef, ArtifactStore
 from flowlib.exceptions import FlowlibError, NotFoundError
 from flowlib.metadata.liveness import CRASHED, attempt_status, effective_status, last_seen
@@ -228,6 +229,12 @@ class Run(RunNames):
     @property
     def system_tags(self) -> frozenset[str]:
         return frozenset(self._record.system_tags)
+
+    @property
+    def trigger(self) -> Trigger | None:
+        """What started this deployed run (``@trigger`` event, ``@trigger_on_finish`` run),
+        or None (started by hand, by a schedule, or locally)."""
+        return Trigger.from_tags(self._record.system_tags)
 
     def add_tag(self, tag: str) -> None:
         self.add_tags([tag])

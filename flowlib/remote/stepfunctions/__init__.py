@@ -9,5 +9,8 @@
   ``@timeout``, and writes the small control record the state machine branches on.
 * ``deploy``: create/update/delete of the state machine, its job definitions and schedule,
   with a deployment record so ``delete`` removes exactly what ``create`` made.
+* ``@trigger`` and ``@trigger_on_finish`` (no AWS import) are in ``flowlib/trigger_decorators.py``.
+* ``triggers``: their EventBridge rules, the at-most-once-per-event guard state, what a
+  triggered run records (tags, parameters from the event).
 * ``cli``: the click group (registered like the batch and kubernetes groups).
 """

@@ -22,7 +22,9 @@ from flowlib.graph import FlowGraph
 from flowlib.remote.stepfunctions import entry
 from flowlib.remote.stepfunctions.definition import Built
 from flowlib.remote.stepfunctions.naming import Deployment
+from flowlib.remote.stepfunctions.triggers import delete_rules, ensure_rules
 from flowlib.stores import Stores
+from flowlib.trigger_decorators import EventTrigger, FlowTrigger
 
 RECORD_VERSION = 1
 
@@ -41,6 +43,7 @@ class Record:
     default_parameters: str | None = None
     project: str | None = None
     branch: str | None = None
+    rules: list[str] = field(default_factory=list)  # EventBridge rules (triggers)
 
     def to_json(self) -> str:
         return json.dumps({"version": RECORD_VERSION, **self.__dict__}, sort_keys=True,
@@ -109,8 +112,8 @@ class Deployer:
         return record
 
     # -- create -------------------------------------------------------------------------
-    def create(self, built: Built, schedule: Schedule | None, default_parameters: str
-               ) -> list[str]:
+    def create(self, built: Built, schedule: Schedule | None, default_parameters: str,
+               triggers: list[EventTrigger | FlowTrigger] | None = None) -> list[str]:
         """Create or update; returns what changed (empty: nothing changed)."""
         changes: list[str] = []
         key = self.stores.artifacts(self.deployment.flow).put_bytes(built.package)
@@ -123,6 +126,8 @@ class Deployer:
         previous = self.read_record()
         schedule_name = self._ensure_schedule(arn, schedule, default_parameters, previous,
                                               changes)
+        rules = ensure_rules(self.aws, self.profile, self.deployment, arn, triggers or [],
+                             default_parameters, previous.rules if previous else [], changes)
         names = sorted(built.job_definitions)
         if previous is not None:
             stale = sorted(set(previous.job_definitions) - set(names))
@@ -130,7 +135,8 @@ class Deployer:
                 self._deregister(name)
                 changes.append(f"deregistered job definition {name} (no step uses it now)")
         record = Record(self.deployment.name, self.deployment.flow, arn, schedule_name, names,
-                        default_parameters, self.deployment.project, self.deployment.branch)
+                        default_parameters, self.deployment.project, self.deployment.branch,
+                        rules)
         if previous is None or previous.to_json() != record.to_json():
             self.write_record(record)
             if previous is not None and previous.default_parameters != default_parameters \
@@ -234,7 +240,7 @@ class Deployer:
     # -- delete -------------------------------------------------------------------------
     def delete(self) -> list[str]:
         record = self.require_record()
-        removed = []
+        removed = delete_rules(self.aws, self.profile, record.rules)
         if record.schedule:
             scheduler = self.aws.client("scheduler")
             try:

@@ -116,12 +116,15 @@ class Entry:
                 raise EntryError(f"run {self.flow}/{self.run_id} named by the execution input "
                                  "does not exist in the metadata store")
             return
-        self.run_id = self._allocate_run(given.get("defaults") or self.env.get(ENV_DEFAULTS))
+        self.run_id = self._allocate_run(given.get("defaults") or self.env.get(ENV_DEFAULTS),
+                                         given)
 
-    def _allocate_run(self, key: str | None) -> str:
-        """A scheduled (or console-started) execution: allocate the run here, once."""
+    def _allocate_run(self, key: str | None, given: dict[str, Any]) -> str:
+        """A scheduled, event-triggered (``triggers``) or console-started execution: allocate
+        the run here, once."""
         from flowlib.current import current_user
         from flowlib.datastore.artifacts import ArtifactRef
+        from flowlib.remote.stepfunctions.triggers import coerce, triggered_run
         from flowlib.runtime.run import register_parameters
         from flowlib.tags import system_tags
 
@@ -133,9 +136,16 @@ class Entry:
         if key:
             raw = json.loads(self.stores.artifacts(self.flow).get_bytes(key))
             refs = {name: ArtifactRef.from_dict(ref) for name, ref in raw.items()}
+        trigger_tags, values = triggered_run(given)
+        store = self.stores.artifacts(self.flow)
+        for name, value in values.items():
+            if name in refs:  # only the flow's parameters (checked at create)
+                default = store.load(refs[name])
+                refs[name] = store.save(name, coerce(value, default),
+                                        f"the run's parameters ({self.flow})")
         run_tags = json.loads(self.env.get(ENV_RUN_TAGS) or "[]")
         run = self.meta.create_run(self.flow, current_user(),
-                                   [*system_tags(), *run_tags, tag, "trigger:schedule"], [])
+                                   [*system_tags(), *run_tags, tag, *trigger_tags], [])
         register_parameters(self.stores, self.flow, run.run_id, refs, None)
         return run.run_id
 
@@ -242,7 +252,7 @@ class Entry:
         timed_out = False
         try:
             result = subprocess.run(command, timeout=deadline, check=False,  # noqa: S603
-                                    cwd=workdir)
+                                    cwd=workdir, env=self._task_env())
             code = result.returncode
         except subprocess.TimeoutExpired:
             timed_out, code = True, None
@@ -264,6 +274,36 @@ class Entry:
             print(f"flowlib: {error['type']}: {error['message']}", file=sys.stderr, flush=True)
             return False
         return record.status == SUCCEEDED
+
+    def _task_env(self) -> dict[str, str]:
+        """The step's environment: this one, plus what started the run (``current.trigger``)."""
+        from dataclasses import asdict
+
+        from flowlib.current import TRIGGER_ENV, Trigger
+
+        env = dict(os.environ)
+        run = self.meta.get_run(self.flow, self.run_id)
+        trigger = Trigger.from_tags(run.system_tags) if run is not None else None
+        if trigger is not None:
+            env[TRIGGER_ENV] = json.dumps(asdict(trigger))
+        return env
+
+    def publish_finished(self) -> None:
+        """A production run that succeeded tells ``@trigger_on_finish`` flows (best effort:
+        the run has succeeded whatever EventBridge answers)."""
+        from flowlib.events import flow_finished_entry, put_event
+
+        run = self.meta.get_run(self.flow, self.run_id)
+        tags = list(run.system_tags) if run is not None else []
+        if "production" not in tags:
+            return
+        try:
+            put_event(self.stores.profile,
+                      flow_finished_entry(self.stores.profile, self.flow, self.run_id, tags))
+        except Exception as exc:  # noqa: BLE001 - any failure: say so, keep the run's success
+            print(f"flowlib: could not publish the flow-finished event of "
+                  f"{self.flow}/{self.run_id} (@trigger_on_finish flows will not start): {exc}",
+                  file=sys.stderr, flush=True)
 
     def _unpack(self) -> Path:
         from flowlib.remote.package import unpack_package
@@ -323,6 +363,7 @@ class Entry:
         self.write_control(task)
         if self.step == "end":
             self.finish_run(SUCCEEDED)
+            self.publish_finished()
         return 0
 
 
