@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     os.chdir(workdir)
     # The task records which package it ran (flowlib.cost.resources): gc keeps the packages of
     # kept runs.
-    os.environ["FLOWLIB_CODE_PACKAGE"] = args.package
+    env["FLOWLIB_CODE_PACKAGE"] = args.package
     script = str(workdir / manifest["script"])
     sys.stdout.flush()
     os.execve(sys.executable, [sys.executable, script, *step_args], env)

@@ -321,18 +321,18 @@ def _check_bucket(clients: _Clients, config: dict[str, Any], kms_key_arn: str) -
         s
         for s in denies
         if s["Action"] == "s3:PutObject"
-        and "s3:x-amz-server-side-encryption" in s["Condition"].get("StringNotEqualsIfExists", {})
+        and "s3:x-amz-server-side-encryption" in s["Condition"].get("StringNotEquals", {})
     ]
     assert sse_denies, "no deny of puts that are not SSE-KMS"
     assert (
-        sse_denies[0]["Condition"]["StringNotEqualsIfExists"]["s3:x-amz-server-side-encryption"]
+        sse_denies[0]["Condition"]["StringNotEquals"]["s3:x-amz-server-side-encryption"]
         == "aws:kms"
     )
     key_denies = [
         s
         for s in denies
         if "s3:x-amz-server-side-encryption-aws-kms-key-id"
-        in s["Condition"].get("StringNotEqualsIfExists", {})
+        in s["Condition"].get("StringNotEquals", {})
     ]
     assert key_denies, "no deny of puts with another KMS key"
     rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
