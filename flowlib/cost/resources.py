@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 INSTANCE_TYPE_ENV = "FLOWLIB_INSTANCE_TYPE"
@@ -35,12 +36,20 @@ def attempt_resources(decorators: list[Any], environ: dict[str, str] | None = No
     else:
         out["compute"] = "local"
     instance = env.get(INSTANCE_TYPE_ENV) or (
-        _imds_instance_type() if out["compute"] == "batch" and environ is None else None)
+        _imds_instance_type() if out["compute"] == "batch" and environ is None
+        and _on_aws_container_host(env) else None)
     if instance:
         out["instance_type"] = instance
     if env.get(CODE_PACKAGE_ENV):  # set by flowlib.remote.bootstrap
         out["code_package"] = env[CODE_PACKAGE_ENV]
     return out
+
+
+def _on_aws_container_host(env: Mapping[str, str]) -> bool:
+    """Only a container the ECS agent started (what Batch runs) asks the instance metadata
+    service: the agent sets these variables. Anywhere else (tests, a laptop) no request to
+    169.254.169.254 is made at all."""
+    return bool(env.get("ECS_CONTAINER_METADATA_URI_V4") or env.get("ECS_CONTAINER_METADATA_URI"))
 
 
 def _imds_instance_type() -> str | None:
