@@ -51,7 +51,8 @@ def test_resume_stops_the_batch_jobs_of_a_killed_runtime(batch_backend, batch_st
         seen = []
         for line in resume.stdout:
             seen.append(line)
-            if re.search(r"Stopped [12] batch task\(s\) that run BatchForeachFlow/1 left "
+            # Usually 2; under load a third job of run 1 (a Batch-level restart) has been seen.
+            if re.search(r"Stopped \d+ batch task\(s\) that run BatchForeachFlow/1 left "
                          r"running\.", line):
                 break
         else:
