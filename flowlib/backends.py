@@ -51,9 +51,13 @@ class Backend:
     cli_help: str = ""  # one line for ``python flow.py --help`` (without importing the group)
     profile_keys: tuple[ProfileKey, ...] = ()
     extra: str = ""  # the pip extra its imports need: pip install 'flowlib-platform[extra]'
+    # An orchestrator's liveness probe (``flowlib.metadata.liveness``): a function of a run
+    # record tagged ``runtime:<name>`` returning a ``Liveness``, or None when it cannot tell.
+    liveness: str | None = None
 
     def load(self, piece: str) -> Any:
-        """Import and return one piece (``"decorator"``, ``"launcher"``, ``"cli_group"``)."""
+        """Import and return one piece (``"decorator"``, ``"launcher"``, ``"cli_group"``,
+        ``"liveness"``)."""
         target = getattr(self, piece)
         if target is None:
             raise FlowlibError(f"The {self.name} backend has no {piece.replace('_', ' ')}.")
@@ -114,6 +118,7 @@ BACKENDS: dict[str, Backend] = {
             "Deploying flows to AWS Step Functions",
             cli_group="flowlib.remote.stepfunctions.cli:step_functions_group",
             cli_help="Deploy the flow to AWS Step Functions (runs with no laptop attached).",
+            liveness="flowlib.remote.stepfunctions.liveness:execution_liveness",
             profile_keys=(
                 ProfileKey("sfn_role_arn", "Step Functions execution role"),
                 ProfileKey("scheduler_role_arn", "EventBridge Scheduler role (@schedule)"),

@@ -17,13 +17,15 @@ def describe_run(run: Any) -> str:
     status = run.status
     line = f"Run {run.pathspec}: {status}"
     if status == CRASHED:
-        seen = run.last_heartbeat_at
-        ago = time.time() - seen.timestamp()
-        line += (
-            f" (its runtime stopped sending heartbeats; last seen "
-            f"{seen.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M:%S} UTC, {ago:.0f} s ago). "
-            f"Continue it with: resume --origin-run-id {run.id}"
-        )
+        reason = run.status_reason  # heartbeats stopped, or its orchestrator ended it
+        if reason is None:
+            seen = run.last_heartbeat_at
+            ago = time.time() - seen.timestamp()
+            reason = (f"its runtime stopped sending heartbeats; last seen "
+                      f"{seen.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M:%S} UTC, {ago:.0f} s ago")
+        resume = ("step-functions resume" if "runtime:step-functions" in run.system_tags
+                  else "resume")
+        line += f" ({reason}). Continue it with: {resume} --origin-run-id {run.id}"
     elif status in ("failed", "interrupted"):
         line += f". Continue it with: resume --origin-run-id {run.id}"
     elif run.finished_at is not None:

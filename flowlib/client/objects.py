@@ -22,7 +22,7 @@ from flowlib.client.namespace import get_namespace
 from flowlib.current import Trigger
 from flowlib.datastore.artifacts import ArtifactRef, ArtifactStore
 from flowlib.exceptions import FlowlibError, NotFoundError
-from flowlib.metadata.liveness import CRASHED, attempt_status, effective_status, last_seen
+from flowlib.metadata.liveness import CRASHED, attempt_status, last_seen, run_liveness
 from flowlib.metadata.records import (
     DATASTORE_TAG,
     FAILED,
@@ -179,9 +179,17 @@ class Run(RunNames):
     @property
     def status(self) -> str:
         """running, succeeded, failed, interrupted, or crashed: recorded as running but its
-        runtime stopped sending heartbeats (killed, lost machine); see ``last_heartbeat_at``.
-        A crashed run continues with ``resume --origin-run-id``."""
-        return effective_status(self._record)
+        runtime stopped sending heartbeats (killed, lost machine; see ``last_heartbeat_at``),
+        or, for a deployed run, its Step Functions execution ended outside any task (stopped,
+        timed out, failed); ``status_reason`` says which. A crashed run continues with
+        ``resume --origin-run-id``."""
+        return run_liveness(self._record).status
+
+    @property
+    def status_reason(self) -> str | None:
+        """Why a crashed run is shown as crashed, in one sentence (None otherwise), e.g.
+        ``its Step Functions execution F-12 was stopped (StopExecution) at ...``."""
+        return run_liveness(self._record).reason
 
     @property
     def crashed(self) -> bool:
@@ -198,7 +206,11 @@ class Run(RunNames):
 
     @property
     def finished(self) -> bool:
-        return self._record.status in (SUCCEEDED, FAILED, INTERRUPTED)
+        """True once nothing will run in this run any more: it succeeded, failed or was
+        interrupted, or (a deployed run) its Step Functions execution ended. A run crashed by
+        lost heartbeats is not finished: its runtime may come back."""
+        return self._record.status in (SUCCEEDED, FAILED, INTERRUPTED) or (
+            run_liveness(self._record).ended)
 
     @property
     def created_at(self) -> dt.datetime | None:

@@ -121,36 +121,39 @@ def step_functions_group(flow_cls: type | None = None) -> click.Group:
                                help=param.option_help())(trigger)
     group.add_command(trigger)
 
-    @group.command(name="list-runs", help="List the deployment's executions and their runs.\n\n"
+    @group.command(name="list-runs", help="List the deployment's executions: the run each "
+                   "carries, the run's status (crashed: its execution ended outside any task), "
+                   "the execution's status and what started it.\n\n"
                    "Example: python flow.py step-functions list-runs --failed")
     @_deploy_options
     @click.option("--running", "status", flag_value="RUNNING", help="Only running ones.")
     @click.option("--succeeded", "status", flag_value="SUCCEEDED", help="Only succeeded ones.")
     @click.option("--failed", "status", flag_value="FAILED", help="Only failed ones.")
+    @click.option("--timed-out", "status", flag_value="TIMED_OUT",
+                  help="Only ones that timed out (--workflow-timeout).")
+    @click.option("--aborted", "status", flag_value="ABORTED",
+                  help="Only ones stopped with StopExecution.")
     @click.option("--output", type=click.Choice(["text", "json"]), default="text")
     @click.pass_obj
     def list_runs(obj: Any, name: str | None, branch: str | None, production: bool,
                   status: str | None, output: str) -> None:
-        from flowlib.remote.stepfunctions.entry import EXECUTION_TAG
+        from flowlib.remote.stepfunctions.runs import deployment_runs
 
         deployer, deployment, stores = _deployer(obj, name, branch, production)
-        rows = []
-        for execution in deployer.executions(status):
-            run = next(iter(stores.metadata.list_runs(
-                obj.name, tags=[EXECUTION_TAG + execution["name"]], limit=1)), None)
-            rows.append({"execution": execution["name"], "status": execution["status"],
-                         "started": str(execution.get("startDate", "")),
-                         "run": f"{obj.name}/{run.run_id}" if run else None})
+        rows = deployment_runs(stores, obj.name, deployer.executions(status))
         if output == "json":
-            click.echo(json.dumps(rows, indent=2))
+            click.echo(json.dumps([row.to_dict() for row in rows], indent=2))
             return
         if not rows:
             click.echo(f"No executions of {deployment.name}.")
             return
-        click.echo(f"{'RUN':30} {'STATUS':10} {'STARTED':32} EXECUTION")
+        click.echo(f"{'RUN':24} {'RUN STATUS':10} {'EXECUTION':10} {'STARTED BY':24} "
+                   f"{'STARTED':26} NAME")
         for row in rows:
-            click.echo(f"{row['run'] or '-':30} {row['status']:10} {row['started']:32} "
-                       f"{row['execution']}")
+            click.echo(f"{row.run or '-':24} {row.run_status or '-':10} {row.status:10} "
+                       f"{row.started_by or '-':24} {row.started[:26]:26} {row.execution}")
+            if row.reason:
+                click.echo(f"    {row.reason}")
 
     @group.command(help="Start a new execution that reuses every task that succeeded in the "
                    "origin run and runs the rest (and STEP and what follows it) with the "
@@ -168,6 +171,7 @@ def step_functions_group(flow_cls: type | None = None) -> click.Group:
             execution_name,
             graph_reachable,
             new_run,
+            require_ended,
             tag_execution,
         )
         from flowlib.runtime.resume import ResumePlan
@@ -176,15 +180,18 @@ def step_functions_group(flow_cls: type | None = None) -> click.Group:
         deployer, deployment, stores = _deployer(obj, name, branch, production)
         record = deployer.require_record()
         meta = stores.metadata
-        if meta.get_run(obj.name, origin_run_id) is None:
+        origin = meta.get_run(obj.name, origin_run_id)
+        if origin is None:
             raise FlowlibError(f"resume: run {obj.name}/{origin_run_id} does not exist in "
                                f"{stores.description}.")
+        require_ended(origin)
         plan = ResumePlan(meta, graph, obj.name, origin_run_id, step_name)
         rerun = graph_reachable(graph, step_name) if step_name else []
         run_id = new_run(stores, deployment, "resume", "", origin_run_id)
         assert plan.parameters is not None
         meta.clone_task(plan.parameters, run_id, "0", [], [])
-        tag_execution(stores, obj.name, run_id, execution_name(obj.name, run_id))
+        tag_execution(stores, obj.name, run_id, execution_name(obj.name, run_id),
+                      record.state_machine_arn)
         arn = deployer.start(record, run_id, {"rerun": rerun})
         _report_started(obj.name, run_id, arn, deployer, wait)
 
@@ -231,7 +238,8 @@ def _trigger_command(flow_cls: type | None) -> click.Command:
                 for k, v in values.items()}
         run_id = new_run(stores, deployment, "manual", "")
         register_parameters(stores, obj.name, run_id, refs, obj.graph)
-        tag_execution(stores, obj.name, run_id, execution_name(obj.name, run_id))
+        tag_execution(stores, obj.name, run_id, execution_name(obj.name, run_id),
+                      record.state_machine_arn)
         arn = deployer.start(record, run_id)
         _report_started(obj.name, run_id, arn, deployer, wait)
 

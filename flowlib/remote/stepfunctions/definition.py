@@ -116,6 +116,7 @@ def build(flow_cls: type, graph: FlowGraph, stores: Stores, deployment: Deployme
         environment.append({"Name": entry.ENV_EXECUTION, "Value.$": "$$.Execution.Name"})
         if step == "start":
             environment.append({"Name": entry.ENV_INPUT, "Value.$": "States.JsonToString($)"})
+            environment.append({"Name": entry.ENV_EXECUTION_ARN, "Value.$": "$$.Execution.Id"})
         else:
             environment += [
                 {"Name": entry.ENV_RUN, "Value.$": "$.run"},

@@ -19,6 +19,7 @@ from flowlib.current import current_user
 from flowlib.exceptions import FlowlibError
 from flowlib.flow_decorators import Schedule
 from flowlib.graph import FlowGraph
+from flowlib.metadata.records import RUNNING, RunRecord
 from flowlib.remote.stepfunctions import entry
 from flowlib.remote.stepfunctions.definition import Built
 from flowlib.remote.stepfunctions.naming import Deployment
@@ -293,8 +294,30 @@ def new_run(stores: Stores, deployment: Deployment, trigger: str, execution: str
     return run.run_id
 
 
-def tag_execution(stores: Stores, flow: str, run_id: str, execution: str) -> None:
-    stores.metadata.add_tags(flow, run_id, [entry.EXECUTION_TAG + execution])
+def tag_execution(stores: Stores, flow: str, run_id: str, execution: str,
+                  state_machine_arn: str | None = None) -> None:
+    """Record the run's execution: its name (``list-runs``) and, before it starts, its ARN
+    (the run's liveness asks Step Functions about it: ``liveness``)."""
+    from flowlib.remote.stepfunctions.liveness import EXECUTION_ARN_TAG, execution_arn
+
+    tags = [entry.EXECUTION_TAG + execution]
+    if state_machine_arn:
+        tags.append(EXECUTION_ARN_TAG + execution_arn(state_machine_arn, execution))
+    stores.metadata.add_tags(flow, run_id, tags)
+
+
+def require_ended(origin: RunRecord) -> None:
+    """Refuse to resume a run that is still running (its execution would write into the
+    tasks the resume clones); its liveness is what every reader shows."""
+    from flowlib.metadata.liveness import run_liveness
+
+    live = run_liveness(origin)
+    if live.status != RUNNING:
+        return
+    why = f" ({live.reason})" if live.reason else ""
+    raise DeploymentError(
+        f"resume: run {origin.flow}/{origin.run_id} is still running{why}: wait for it to end, "
+        "or stop its execution first (aws stepfunctions stop-execution --execution-arn ...).")
 
 
 def describe_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:

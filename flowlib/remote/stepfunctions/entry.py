@@ -9,7 +9,8 @@ The state machine passes what only it knows through the job's environment:
 task's control record), ``FLOWLIB_SFN_TASK`` (task id: ``1``, ``1-3``, ``1-3-0`` per foreach
 level), ``FLOWLIB_SFN_RERUN`` (steps a resume re-runs) and, for the start task only,
 ``FLOWLIB_SFN_INPUT`` (the execution input: the run id allocated by ``trigger``, or nothing
-for a scheduled execution, which allocates the run here).
+for a scheduled execution, which allocates the run here) and ``FLOWLIB_SFN_EXECUTION_ARN``
+(recorded on a run allocated here, for its liveness).
 
 The entry then (1) registers the task with its input paths and foreach frames, read from its
 parents' records in the metadata store (or clones the origin run's task on resume), (2) runs
@@ -41,6 +42,7 @@ from flowlib.version import __version__
 
 VERSION_MISMATCH_EXIT = 78
 ENV_EXECUTION = "FLOWLIB_SFN_EXECUTION"
+ENV_EXECUTION_ARN = "FLOWLIB_SFN_EXECUTION_ARN"  # start task only ($$.Execution.Id)
 ENV_RUN = "FLOWLIB_SFN_RUN"
 ENV_TASK = "FLOWLIB_SFN_TASK"
 ENV_INPUT = "FLOWLIB_SFN_INPUT"
@@ -144,6 +146,11 @@ class Entry:
                 refs[name] = store.save(name, coerce(value, default),
                                         f"the run's parameters ({self.flow})")
         run_tags = json.loads(self.env.get(ENV_RUN_TAGS) or "[]")
+        arn = self.env.get(ENV_EXECUTION_ARN)
+        if arn:  # what the run's liveness asks Step Functions about (``liveness``)
+            from flowlib.remote.stepfunctions.liveness import EXECUTION_ARN_TAG
+
+            run_tags.append(EXECUTION_ARN_TAG + arn)
         run = self.meta.create_run(self.flow, current_user(),
                                    [*system_tags(), *run_tags, tag, *trigger_tags], [])
         register_parameters(self.stores, self.flow, run.run_id, refs, None)
