@@ -52,6 +52,28 @@ def _job_definition_kwargs(deployment: Deployment, shape: jobs.JobShape) -> dict
     return kwargs
 
 
+def check_no_kubernetes(graph: FlowGraph, decorators: dict[str, dict[str, StepDecorator]]
+                        ) -> None:
+    """Refuse @kubernetes steps, all named in one error, before anything is built.
+
+    Step Functions can run a Kubernetes Job on EKS (``arn:aws:states:::eks:runJob.sync``), but
+    the only Step Functions this project can test against, moto's interpreter, does not execute
+    that integration (moto 5.2: ``eks`` is an unsupported service there, and ``runJob`` is no
+    EKS API it could forward to), so it is not built: every state is a Batch job.
+    """
+    steps = [n for n in graph if "kubernetes" in decorators[n.name]]
+    if not steps:
+        return
+    lines = [f"step '{n.name}' has @kubernetes (line {n.lineno}), which a deployed flow cannot "
+             "run: Step Functions deployments run every step as an AWS Batch job (EKS jobs "
+             "through eks:runJob.sync are not supported). Use @batch (sized with @resources) "
+             "for this step, or run the flow with 'python flow.py run', where @kubernetes "
+             "steps run on the cluster ('--with kubernetes' sends every step there)."
+             for n in steps]
+    raise CompileError("The flow cannot be deployed to Step Functions:\n  "
+                       + "\n  ".join(lines))
+
+
 def build(flow_cls: type, graph: FlowGraph, stores: Stores, deployment: Deployment,
           decorators: dict[str, dict[str, StepDecorator]], max_workers: int,
           workflow_timeout: int | None, max_num_splits: int = 100,
@@ -59,6 +81,7 @@ def build(flow_cls: type, graph: FlowGraph, stores: Stores, deployment: Deployme
     """Everything ``create`` needs; raises a clear error before anything is created."""
     from flowlib.environments.prepare import plan
 
+    check_no_kubernetes(graph, decorators)
     with_environment = sorted(plan(flow_cls, decorators))
     if with_environment:
         raise CompileError(
@@ -73,10 +96,6 @@ def build(flow_cls: type, graph: FlowGraph, stores: Stores, deployment: Deployme
     targets: dict[str, jobs.StepTarget] = {}
     job_definitions: dict[str, dict[str, Any]] = {}
     for node in graph:
-        if "kubernetes" in decorators[node.name]:
-            raise CompileError(
-                f"step '{node.name}' has @kubernetes: Step Functions runs steps on AWS Batch "
-                "only; use @batch or @resources for this step (or run the flow with 'run').")
         # Every state is a Batch job: a step without @batch gets the defaults, like
         # ``--with batch``; @resources sizes it.
         own = {**decorators[node.name]}
