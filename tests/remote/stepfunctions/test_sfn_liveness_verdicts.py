@@ -71,3 +71,22 @@ def test_kubernetes_steps_are_refused_with_every_step_named() -> None:
     assert k8s and all(f"step '{name}' has @kubernetes (line " in message for name in k8s)
     assert "eks:runJob.sync are not supported" in message
     assert "Use @batch" in message and "'--with kubernetes'" in message
+
+
+def test_start_state_passes_the_execution_arn(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """A scheduled or event-started run is allocated by its start task, which records the
+    execution ARN it is given (``$$.Execution.Id``) for the run's liveness."""
+    from flowlib.remote.stepfunctions.entry import ENV_EXECUTION_ARN
+    from flowlib.stores import reset_stores
+    from tests.remote.stepfunctions.test_sfn_compile import compile_file
+
+    for key, value in {"FLOWLIB_CONFIG": "env", "FLOWLIB_DATASTORE_ROOT": str(tmp_path),
+                       "FLOWLIB_BATCH_JOB_QUEUE": "queue", "FLOWLIB_IMAGE": "image:1"}.items():
+        monkeypatch.setenv(key, value)
+    reset_stores()
+    try:
+        definition = compile_file(REPO / "tests" / "flows" / "linear_flow.py")
+    finally:
+        reset_stores()
+    env = definition["States"]["start"]["Parameters"]["ContainerOverrides"]["Environment"]
+    assert {"Name": ENV_EXECUTION_ARN, "Value.$": "$$.Execution.Id"} in env
