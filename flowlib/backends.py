@@ -9,7 +9,9 @@ message naming the extra to install.
 
 Adding a backend (Step Functions, Argo, ...) is one folder under ``flowlib/remote/`` plus one
 entry in ``BACKENDS``. The decorator is optional (an orchestrator such as Step Functions has
-none), and so is the launcher (it has no tasks for the local scheduler to start).
+none), and so is the launcher (it has no tasks for the local scheduler to start). An
+orchestrator names a liveness probe instead: readers ask it whether a run it orchestrates
+(system tag ``runtime:<name>``) is still alive (``flowlib.metadata.liveness``).
 
 This module is a leaf of the layer contract (README, "Layout"): plain data, no imports from
 the rest of flowlib but ``exceptions``, so that ``decorators``, ``config``, the runtime and the

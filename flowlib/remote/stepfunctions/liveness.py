@@ -144,8 +144,8 @@ def _sentence(sfn: Any, arn: str, described: dict[str, Any]) -> str:
                 "was never recorded")
     state = _failed_state(sfn, arn)
     where = f" in state '{state}'" if state else ""
-    return (f"its Step Functions execution {name} failed{where} at {when} outside any task "
-            f"the run recorded" + (f" ({why})" if why else ""))
+    return (f"its Step Functions execution {name} failed{where} at {when} and no task recorded "
+            "why" + (f" ({why})" if why else ""))
 
 
 def _failed_state(sfn: Any, arn: str) -> str | None:

@@ -103,6 +103,21 @@ def test_stopped_and_timed_out_executions_show_as_crashed_and_resume(
         (timed, "TIMED_OUT", "crashed")]
     assert listed[0]["started_by"].startswith("manual (") and "timed out" in listed[0]["reason"]
 
+    # A Batch job the state machine cannot submit (its job definition is gone): the execution
+    # fails before any task runs; the run says where and why.
+    batch = sfn_stack.client("batch")
+    for found in batch.describe_job_definitions(status="ACTIVE")["jobDefinitions"]:
+        if found["jobDefinitionName"].startswith(timed_name):
+            batch.deregister_job_definition(jobDefinition=found["jobDefinitionArn"])
+    failed, failed_arn = trigger(sfn_backend, timed_name, hold)
+    until("FAILED", lambda: sfn.describe_execution(executionArn=failed_arn)["status"]
+          == "FAILED", 120)
+    forget()
+    failed_run = Run(failed)
+    assert failed_run.status == "crashed" and failed_run.finished
+    assert " failed in state 'start' at " in failed_run.status_reason
+    assert "and no task recorded why" in failed_run.status_reason
+
     hold.unlink()
     proc = sfn_backend.run(FLOW, "step-functions", "resume", "--name", stopped_name,
                            "--origin-run-id", run_id, "--wait", timeout=600)
