@@ -187,8 +187,9 @@ class Run(RunNames):
 
     @property
     def status_reason(self) -> str | None:
-        """Why a crashed run is shown as crashed, in one sentence (None otherwise), e.g.
-        ``its Step Functions execution F-12 was stopped (StopExecution) at ...``."""
+        """Why a crashed run is shown as crashed, in one sentence, e.g. ``its Step Functions
+        execution F-12 was stopped (StopExecution) at ...``; for a deployed run counted as
+        running because Step Functions could not be asked, why; None otherwise."""
         return run_liveness(self._record).reason
 
     @property
