@@ -103,13 +103,13 @@ def test_stopped_and_timed_out_executions_show_as_crashed_and_resume(
         (timed, "TIMED_OUT", "crashed")]
     assert listed[0]["started_by"].startswith("manual (") and "timed out" in listed[0]["reason"]
 
-    # A Batch job the state machine cannot submit (its job definition is gone): the execution
+    # A Batch job the state machine cannot submit (a queue that does not exist): the execution
     # fails before any task runs; the run says where and why.
-    batch = sfn_stack.client("batch")
-    for found in batch.describe_job_definitions(status="ACTIVE")["jobDefinitions"]:
-        if found["jobDefinitionName"].startswith(timed_name):
-            batch.deregister_job_definition(jobDefinition=found["jobDefinitionArn"])
-    failed, failed_arn = trigger(sfn_backend, timed_name, hold)
+    broken_name = f"hold-{tag}-broken"
+    missing = "flowlib-no-such-queue"
+    sfn_backend.run(FLOW, "step-functions", "create", "--name", broken_name, timeout=300,
+                    env={"FLOWLIB_BATCH_JOB_QUEUE": missing})
+    failed, failed_arn = trigger(sfn_backend, broken_name, hold)
     until("FAILED", lambda: sfn.describe_execution(executionArn=failed_arn)["status"]
           == "FAILED", 120)
     forget()
