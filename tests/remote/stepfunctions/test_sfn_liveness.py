@@ -117,6 +117,8 @@ def test_stopped_and_timed_out_executions_show_as_crashed_and_resume(
     assert failed_run.status == "crashed" and failed_run.finished
     assert " failed in state 'start' at " in failed_run.status_reason
     assert "and no task recorded why" in failed_run.status_reason
+    for shown in (run, timed_run, failed_run):  # for the README (pytest -s)
+        print(f"{shown.pathspec}: {shown.status} ({shown.status_reason})")
 
     hold.unlink()
     proc = sfn_backend.run(FLOW, "step-functions", "resume", "--name", stopped_name,
