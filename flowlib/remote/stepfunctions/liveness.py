@@ -118,10 +118,8 @@ def _unknown(name: str, exc: BaseException) -> Liveness:
                              f"({first}), so the run counts as running")
 
 
-def _when(value: Any) -> str:
-    if isinstance(value, dt.datetime):
-        return f"{value.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M:%S} UTC"
-    return "an unknown time"
+def _when(value: dt.datetime) -> str:
+    return f"{value.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M:%S} UTC"
 
 
 def _sentence(sfn: Any, arn: str, described: dict[str, Any]) -> str:
@@ -129,23 +127,37 @@ def _sentence(sfn: Any, arn: str, described: dict[str, Any]) -> str:
     status = described["status"]
     name = described.get("name") or arn.rsplit(":", 1)[-1]
     start, stop = described.get("startDate"), described.get("stopDate")
-    when = _when(stop)
+    at = f" at {_when(stop)}" if isinstance(stop, dt.datetime) else ""
     took = (f" after {(stop - start).total_seconds():.0f} s"
             if isinstance(start, dt.datetime) and isinstance(stop, dt.datetime) else "")
     why = ": ".join(p for p in (described.get("error"), _short(described.get("cause"))) if p)
     if status == "ABORTED":
-        return (f"its Step Functions execution {name} was stopped (StopExecution) at {when}"
-                f"{took}" + (f" ({why})" if why else ""))
+        return (f"its Step Functions execution {name} was stopped (StopExecution){at}{took}"
+                + (f" ({why})" if why else ""))
     if status == "TIMED_OUT":
-        return (f"its Step Functions execution {name} timed out at {when}{took} (the state "
-                "machine's TimeoutSeconds, set by 'step-functions create --workflow-timeout')")
+        limit = _timeout_seconds(sfn, arn)
+        limit_text = f"its {limit} s limit" if limit else "its limit"
+        return (f"its Step Functions execution {name} timed out{at}{took}: it ran longer than "
+                f"{limit_text} (TimeoutSeconds, set by 'step-functions create "
+                "--workflow-timeout')")
     if status == "SUCCEEDED":
-        return (f"its Step Functions execution {name} succeeded at {when} but the run's end "
-                "was never recorded")
+        return (f"its Step Functions execution {name} succeeded{at} but the run's end was "
+                "never recorded")
     state = _failed_state(sfn, arn)
     where = f" in state '{state}'" if state else ""
-    return (f"its Step Functions execution {name} failed{where} at {when} and no task recorded "
-            "why" + (f" ({why})" if why else ""))
+    return (f"its Step Functions execution {name} failed{where}{at} and no task recorded why"
+            + (f" ({why})" if why else ""))
+
+
+def _timeout_seconds(sfn: Any, arn: str) -> int | None:
+    """The TimeoutSeconds of the definition the execution ran (None: unknown)."""
+    import json
+
+    try:
+        described = sfn.describe_state_machine_for_execution(executionArn=arn)
+        return int(json.loads(described["definition"])["TimeoutSeconds"])
+    except Exception:  # noqa: BLE001 - the sentence just says less
+        return None
 
 
 def _failed_state(sfn: Any, arn: str) -> str | None:

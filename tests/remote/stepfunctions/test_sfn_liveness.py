@@ -90,8 +90,9 @@ def test_stopped_and_timed_out_executions_show_as_crashed_and_resume(
         "(StopExecution) at ")
     timed_run = Run(timed)
     assert timed_run.status == "crashed" and timed_run.finished
-    assert "timed out at" in timed_run.status_reason
-    assert "--workflow-timeout" in timed_run.status_reason
+    assert "timed out" in timed_run.status_reason
+    assert "longer than its 10 s limit (TimeoutSeconds, set by 'step-functions create " \
+           "--workflow-timeout')" in timed_run.status_reason
 
     status = sfn_backend.run(FLOW, "status", "--run-id", run_id).stdout
     assert f"Run {stopped}: crashed (its Step Functions execution" in status
