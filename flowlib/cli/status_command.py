@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import time
 from typing import Any
 
 import click
@@ -17,12 +15,9 @@ def describe_run(run: Any) -> str:
     status = run.status
     line = f"Run {run.pathspec}: {status}"
     if status == CRASHED:
-        reason = run.status_reason  # heartbeats stopped, or its orchestrator ended it
-        if reason is None:
-            seen = run.last_heartbeat_at
-            ago = time.time() - seen.timestamp()
-            reason = (f"its runtime stopped sending heartbeats; last seen "
-                      f"{seen.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M:%S} UTC, {ago:.0f} s ago")
+        # Its runtime stopped sending heartbeats (with when it was last seen), or its
+        # orchestrator ended its execution (flowlib.metadata.liveness).
+        reason = run.status_reason
         resume = ("step-functions resume" if "runtime:step-functions" in run.system_tags
                   else "resume")
         line += f" ({reason}). Continue it with: {resume} --origin-run-id {run.id}"
