@@ -6,8 +6,8 @@ name, attribute, type name (``str``, ``int``, ``float``, ``bool``, ``JSON``), wh
 required, its list separator and whether it is an ``IncludeFile``. ``check_values`` turns a
 JSON object of values into the run's parameter values by attribute name, with the rules:
 
-* a value is given by the parameter's name or its attribute name (``learning-rate`` or
-  ``learning_rate``); any other name is an error naming it and listing the known ones;
+* a value is given by the parameter's name (``learning-rate``, also ``learning_rate``) or its
+  attribute name; any other name is an error naming it and listing the known ones;
 * JSON types are taken as they are, never converted from strings: ``int`` wants a JSON integer,
   ``float`` a number, ``bool`` ``true``/``false``, ``str`` a string, ``JSON`` anything; a
   parameter with a ``separator`` wants a list of such values (or one string, split as on the
@@ -62,6 +62,7 @@ def check_values(specs: list[dict[str, Any]], given: Any) -> dict[str, Any]:
     by_name: dict[str, dict[str, Any]] = {}
     for spec in specs:
         by_name[spec["name"]] = spec
+        by_name.setdefault(spec["name"].replace("-", "_"), spec)
         by_name.setdefault(spec["attr"], spec)
     problems: list[str] = []
     names: list[str] = []

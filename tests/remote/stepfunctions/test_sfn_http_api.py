@@ -123,3 +123,45 @@ def test_http_starts_a_deployed_flow_and_reports_its_status(sfn_stack, sfn_backe
 
     missing_run = get("ScheduledFlow", "999999")
     assert missing_run["code"] == 404 and "does not exist" in missing_run["message"]
+
+
+def test_request_values_are_checked_against_the_recorded_types() -> None:
+    """inputs.check_values alone (no AWS): JSON types taken as they are, every problem named."""
+    from flowlib import FlowSpec, IncludeFile, JSONType, Parameter, step
+    from flowlib.remote.stepfunctions.inputs import InputError, check_values, parameter_specs
+
+    class Typed(FlowSpec):
+        count = Parameter("count", default=2)
+        rate = Parameter("learning-rate", default=0.1)
+        flag = Parameter("flag", default=False)
+        name = Parameter("name", default="x")
+        ids = Parameter("ids", type=int, default="1,2", separator=",")
+        config = Parameter("config", type=JSONType, default="{}")
+        data = IncludeFile("data", default="data.csv")
+
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+    specs = parameter_specs(Typed)
+    assert check_values(specs, {"count": 3, "learning-rate": 1, "flag": True, "name": "y",
+                                "ids": [4, 5], "config": {"a": [1]}, "data": None}) == {
+        "count": 3, "rate": 1.0, "flag": True, "name": "y", "ids": [4, 5],
+        "config": {"a": [1]}}
+    assert check_values(specs, {"learning_rate": 0.5, "ids": "7,8"}) == {"rate": 0.5,
+                                                                         "ids": [7, 8]}
+    assert check_values(specs, None) == {}
+    with pytest.raises(InputError) as caught:
+        check_values(specs, {"count": True, "flag": "yes", "name": 3, "ids": [1, "2"],
+                             "data": "local.csv", "other": 1})
+    assert caught.value.names == ["count", "flag", "name", "ids", "data", "other"]
+    message = str(caught.value)
+    assert "Parameter 'count' expects an integer, got a boolean true." in message
+    assert "Parameter 'flag' expects true or false, got a string \"yes\"." in message
+    assert "IncludeFile" in message and "Unknown parameter 'other'" in message
+    with pytest.raises(InputError, match="must be a JSON object"):
+        check_values(specs, [1])
