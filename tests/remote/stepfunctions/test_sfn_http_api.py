@@ -124,6 +124,12 @@ def test_http_starts_a_deployed_flow_and_reports_its_status(sfn_stack, sfn_backe
     missing_run = get("ScheduledFlow", "999999")
     assert missing_run["code"] == 404 and "does not exist" in missing_run["message"]
 
+    # `step-functions delete` takes the flow off the endpoint: its runs stay readable
+    sfn_backend.run(FLOW, "step-functions", "delete", "--branch", "http", "--yes", timeout=300)
+    gone = post("ScheduledFlow", {"branch": "http"})
+    assert gone["code"] == 404 and "not deployed" in gone["message"]
+    assert get("ScheduledFlow", run_id)["status"] == "succeeded"
+
 
 def test_request_values_are_checked_against_the_recorded_types() -> None:
     """inputs.check_values alone (no AWS): JSON types taken as they are, every problem named."""
