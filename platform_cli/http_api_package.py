@@ -15,7 +15,7 @@ Where the dependencies come from:
 boto3 and botocore are left out: every Python Lambda runtime provides them, and botocore alone
 would be most of the package. The zip has sorted entries and fixed timestamps, so the same
 content gives the same bytes and ``source_code_hash``: Terraform updates the function only
-when its code changed.
+when its code changed. It is rebuilt only when an input file changed (a stamp beside it).
 """
 
 from __future__ import annotations
@@ -78,9 +78,23 @@ def build_package(destination: Path) -> Package:
             runtime, architecture = f"python{FALLBACK_PYTHON}", "x86_64"
             files.update(_downloaded_files(requirements(), Path(scratch)))
         path = destination / "flowlib-http-api.zip"
-        _write_zip(path, files)
+        stamp = destination / "flowlib-http-api.stamp"
+        fingerprint = _fingerprint(files, runtime, architecture)
+        if not (path.is_file() and stamp.is_file() and stamp.read_text() == fingerprint):
+            _write_zip(path, files)
+            stamp.write_text(fingerprint)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     return Package(path, runtime, architecture, digest)
+
+
+def _fingerprint(files: dict[str, Path], runtime: str, architecture: str) -> str:
+    """Names, sizes and modification times of the inputs: unchanged, the zip is reused
+    (``platform`` builds before every plan, apply and status)."""
+    digest = hashlib.sha256(f"{runtime} {architecture}".encode())
+    for name in sorted(files):
+        stat = files[name].stat()
+        digest.update(f"{name} {stat.st_size} {stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
 
 
 def requirements() -> list[str]:

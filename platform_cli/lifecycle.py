@@ -122,7 +122,9 @@ def http_api_vars(values: dict[str, Any], work: Path) -> dict[str, Any]:
         return {}
     from platform_cli.http_api_package import build_package
 
-    return build_package(work / "build").tfvars()
+    # Beside the working copy, which prepare_working_copy refreshes: the zip is reused while
+    # flowlib and its dependencies are unchanged.
+    return build_package(work.parent / "http-api").tfvars()
 
 
 def _fingerprint(work: Path, backend: dict[str, str]) -> str:
