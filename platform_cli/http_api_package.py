@@ -52,8 +52,13 @@ class Package:
     architecture: str  # x86_64 | arm64
     sha256: str
 
-    def tfvars(self) -> dict[str, str]:
-        return {"http_api_package_path": str(self.path), "http_api_runtime": self.runtime,
+    def tfvars(self, relative_to: Path | None = None) -> dict[str, str]:
+        """Terraform variables; the path relative to Terraform's working directory when given,
+        so the same string (no home folder in it) is planned from every operator's machine."""
+        import os
+
+        path = os.path.relpath(self.path, relative_to) if relative_to else str(self.path)
+        return {"http_api_package_path": path, "http_api_runtime": self.runtime,
                 "http_api_architecture": self.architecture}
 
 

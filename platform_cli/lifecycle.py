@@ -124,7 +124,7 @@ def http_api_vars(values: dict[str, Any], work: Path) -> dict[str, Any]:
 
     # Beside the working copy, which prepare_working_copy refreshes: the zip is reused while
     # flowlib and its dependencies are unchanged.
-    return build_package(work.parent / "http-api").tfvars()
+    return build_package(work.parent / "http-api").tfvars(relative_to=work)
 
 
 def _fingerprint(work: Path, backend: dict[str, str]) -> str:
