@@ -97,6 +97,7 @@ def prepare(record: envs.EnvRecord, binary: str, version: tuple[int, int, int],
     work = envs.prepare_working_copy(record.name)
     values = {**record.sets, **(run_vars or {}), "environment": record.name,
               "region": record.region}
+    values.update(http_api_vars(values, work))
     platform_vars = work / "platform.tfvars.json"
     platform_vars.write_text(json.dumps(values, indent=2, sort_keys=True) + "\n")
     var_files = [*record.var_files, str(platform_vars)]
@@ -110,6 +111,20 @@ def prepare(record: envs.EnvRecord, binary: str, version: tuple[int, int, int],
         runner.init(backend)
         stamp.write_text(fingerprint)
     return Prepared(record, runner, var_files, version)
+
+
+def http_api_vars(values: dict[str, Any], work: Path) -> dict[str, Any]:
+    """The HTTP endpoint's Lambda package, built here before every plan and apply
+    (``platform_cli.http_api_package``), unless the endpoint is off or a package is given."""
+    off = any(values.get(k) is False for k in ("enable_http_api", "enable_step_functions",
+                                                "enable_batch"))
+    if off or values.get("http_api_package_path"):
+        return {}
+    from platform_cli.http_api_package import build_package
+
+    # Beside the working copy, which prepare_working_copy refreshes: the zip is reused while
+    # flowlib and its dependencies are unchanged.
+    return build_package(work.parent / "http-api").tfvars(relative_to=work)
 
 
 def _fingerprint(work: Path, backend: dict[str, str]) -> str:

@@ -192,3 +192,38 @@ module "stepfunctions" {
 
   cloudwatch_log_group_retention_in_days = var.cloudwatch_log_group_retention_in_days
 }
+
+# The HTTP endpoint (issue 12): needs the Step Functions deployments it starts, and the Lambda
+# package `platform` builds before apply (http_api_package_path); see modules/http_api.
+module "http_api" {
+  source = "./modules/http_api"
+  count  = local.http_api_enabled ? 1 : 0
+
+  name        = local.name
+  tags        = local.tags
+  environment = var.environment
+
+  package_path = var.http_api_package_path
+  runtime      = var.http_api_runtime
+  architecture = var.http_api_architecture
+
+  bucket_arn  = module.artifacts.bucket_arn
+  bucket_name = module.artifacts.bucket_name
+  s3_prefix   = var.s3_prefix
+  table_arn   = module.metadata.table_arn
+  table_name  = module.metadata.table_name
+  kms_key_arn = local.kms_key_arn
+
+  cloudwatch_log_group_retention_in_days = var.cloudwatch_log_group_retention_in_days
+}
+
+locals {
+  http_api_enabled = var.enable_http_api && var.enable_step_functions && var.enable_batch && var.http_api_package_path != null
+}
+
+check "http_api_package" {
+  assert {
+    condition     = !(var.enable_http_api && var.enable_step_functions && var.enable_batch) || var.http_api_package_path != null
+    error_message = "enable_http_api is on but http_api_package_path is null, so no HTTP endpoint is created: `platform apply` builds the package and sets it; with plain terraform run `platform http-api package` and pass -var http_api_package_path=<zip>."
+  }
+}

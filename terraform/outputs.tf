@@ -32,6 +32,7 @@ output "flowlib_config" {
     sfn_role_arn       = try(module.stepfunctions[0].iam_role_arn, null)
     scheduler_role_arn = try(module.stepfunctions[0].scheduler_role_arn, null)
     sfn_log_group_arn  = try(module.stepfunctions[0].cloudwatch_log_group_arn, null)
+    http_api_url       = try(module.http_api[0].api_endpoint, null)
   }
 }
 
@@ -80,4 +81,14 @@ output "eks_cluster_certificate_authority_data" {
 output "eks_node_group_arns" {
   description = "Map of node group key to ARN; null when EKS is off."
   value       = try(module.eks[0].node_group_arns, null)
+}
+
+output "http_api_url" {
+  description = "Base URL of the HTTP endpoint (POST <url>/flows/<Flow>/runs), null when off."
+  value       = try(module.http_api[0].api_endpoint, null)
+}
+
+output "http_api_invoke_policy_json" {
+  description = "IAM policy granting execute-api:Invoke on the HTTP endpoint's routes: attach it to the principals that may start flows over HTTP."
+  value       = try(module.http_api[0].invoke_policy_json, null)
 }

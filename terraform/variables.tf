@@ -445,3 +445,27 @@ variable "scheduler_role_arn" {
   description = "Existing EventBridge Scheduler role that starts state machines. Null: create it (with enable_step_functions)."
   default     = null
 }
+
+variable "enable_http_api" {
+  type        = bool
+  description = "Create the HTTP endpoint (API Gateway HTTP API with AWS_IAM authorization on every route, and its Lambda function) that starts deployed flows and reports runs. No cost at rest (per request only); nothing public. Needs enable_step_functions and http_api_package_path."
+  default     = true
+}
+
+variable "http_api_package_path" {
+  type        = string
+  description = "Zip of the HTTP endpoint's Lambda function (flowlib and its dependencies). `platform init/apply` builds it and sets this; null: no endpoint."
+  default     = null
+}
+
+variable "http_api_runtime" {
+  type        = string
+  description = "Lambda runtime of the HTTP endpoint; must match the Python the package was built for (`platform` sets both)."
+  default     = "python3.12"
+}
+
+variable "http_api_architecture" {
+  type        = string
+  description = "Lambda architecture of the HTTP endpoint (x86_64 or arm64); must match the package."
+  default     = "x86_64"
+}

@@ -111,6 +111,7 @@ KEYS: dict[str, Key] = {
             env=False),
         Key("retention_flow_keep_days", "map", "per-flow override of retention_keep_days",
             env=False),
+        Key("http_api_url", "str", "base URL of the environment's HTTP endpoint (Terraform)"),
         Key("retention_grace_hours", "str",
             "gc deletes only blobs older than this (default 168; longer than the longest run)"),
     ]
@@ -410,6 +411,7 @@ _STACK_KEYS = {
     "sfn_role_arn": "sfn_role_arn",
     "scheduler_role_arn": "scheduler_role_arn",
     "sfn_log_group_arn": "sfn_log_group_arn",
+    "http_api_url": "http_api_url",
 }
 
 

@@ -101,6 +101,8 @@ def test_init_resumes_and_writes_profile(platform: Platform) -> None:
     assert profile["s3_bucket"] == f"flowlib-{ENV}-artifacts-123456789012-us-east-1"
     assert profile["dynamodb_table"] == f"flowlib-{ENV}-metadata"
     assert profile["environment"] == ENV and profile["region"] == "us-east-1"
+    # The HTTP endpoint (on by default with Step Functions; its package built by platform).
+    assert profile["http_api_url"].startswith("https://"), profile
     assert not any("secret" in k.lower() or "password" in k.lower() for k in profile)
     # The next thing to type.
     assert result.stdout.strip() == "python flow.py run"

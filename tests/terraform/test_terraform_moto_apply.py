@@ -134,7 +134,11 @@ def _cycle(url: str, mirror: Path, tmp_path: Path, timings: dict[str, float]) ->
     for relative, text in MOTO_OVERRIDES.items():
         (stack_dir / relative).write_text(text)
     tfvars = tmp_path / "ci.tfvars.json"
-    tfvars.write_text(json.dumps(CI_TFVARS, indent=2))
+    # The HTTP endpoint's Lambda package, built as `platform` builds it before an apply.
+    from platform_cli.http_api_package import build_package
+
+    package = build_package(tmp_path / "build")
+    tfvars.write_text(json.dumps({**CI_TFVARS, **package.tfvars()}, indent=2))
     backend = tmp_path / "ci.s3.tfbackend"
     backend.write_text(
         "\n".join(
@@ -188,6 +192,7 @@ def _cycle(url: str, mirror: Path, tmp_path: Path, timings: dict[str, float]) ->
         _check_eks(clients, config, kms_key_arn)
         _check_ecr(clients, config, kms_key_arn)
         _check_step_functions(clients, config)
+        _check_http_api(clients, config, outputs, package.sha256)
 
         plan = _timed(
             timings,
@@ -225,7 +230,8 @@ class _Clients:
     """boto3 clients on the moto server."""
 
     def __init__(self, url: str) -> None:
-        for service in ("s3", "dynamodb", "iam", "batch", "eks", "ec2", "ecr", "kms", "logs"):
+        for service in ("s3", "dynamodb", "iam", "batch", "eks", "ec2", "ecr", "kms", "logs",
+                        "apigatewayv2", "lambda"):
             setattr(self, service, boto3_client(service, url, REGION))
 
     s3: Any
@@ -237,6 +243,8 @@ class _Clients:
     ecr: Any
     kms: Any
     logs: Any
+    apigatewayv2: Any
+    # "lambda" is a keyword: read with getattr(clients, "lambda")
 
 
 # -------------------------------------------------------------------------------------------
@@ -539,6 +547,8 @@ def _check_nothing_left(clients: _Clients, config: dict[str, Any]) -> None:
     assert not [e for e in environments if e["status"] != "DELETED"], "compute envs left"
     assert clients.eks.list_clusters()["clusters"] == []
     assert clients.ecr.describe_repositories()["repositories"] == []
+    assert clients.apigatewayv2.get_apis()["Items"] == [], "HTTP API left"
+    assert getattr(clients, "lambda").list_functions()["Functions"] == [], "function left"
     vpcs = clients.ec2.describe_vpcs()["Vpcs"]
     assert [v for v in vpcs if not v.get("IsDefault")] == [], "VPC left"
     groups = clients.logs.describe_log_groups()["logGroups"]
@@ -567,3 +577,50 @@ def _as_list(value: str | list[str]) -> list[str]:
 
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def _check_http_api(clients: _Clients, config: dict[str, Any], outputs: dict[str, Any],
+                    package_sha256: str) -> None:
+    """Two routes, both AWS_IAM (nothing public), both integrated with the function through
+    a payload-2.0 proxy integration; the function runs flowlib's handler from the package
+    `platform` built, with the environment's stores; only this API may invoke it."""
+    import base64
+
+    api_url = config["http_api_url"]
+    api = next(a for a in clients.apigatewayv2.get_apis()["Items"]
+               if a["ApiEndpoint"] == api_url)
+    assert api["ProtocolType"] == "HTTP" and outputs["http_api_url"]["value"] == api_url
+    routes = {r["RouteKey"]: r for r in clients.apigatewayv2.get_routes(ApiId=api["ApiId"])[
+        "Items"]}
+    assert set(routes) == {"POST /flows/{flow}/runs", "GET /flows/{flow}/runs/{id}"}
+    assert {r["AuthorizationType"] for r in routes.values()} == {"AWS_IAM"}
+    integrations = {i["IntegrationId"]: i for i in clients.apigatewayv2.get_integrations(
+        ApiId=api["ApiId"])["Items"]}
+    function = getattr(clients, "lambda").get_function(
+        FunctionName=f"{NAME}-flowlib-http-api")["Configuration"]
+    for route in routes.values():
+        integration = integrations[route["Target"].removeprefix("integrations/")]
+        assert integration["IntegrationType"] == "AWS_PROXY"
+        assert integration["PayloadFormatVersion"] == "2.0"
+        assert function["FunctionArn"] in integration["IntegrationUri"]
+    stages = clients.apigatewayv2.get_stages(ApiId=api["ApiId"])["Items"]
+    assert [s["StageName"] for s in stages] == ["$default"] and stages[0]["AutoDeploy"]
+    assert function["Handler"] == "flowlib.http_api.handler.handler"
+    assert base64.b64decode(function["CodeSha256"]).hex() == package_sha256
+    variables = function["Environment"]["Variables"]
+    assert variables["FLOWLIB_S3_BUCKET"] == config["s3_bucket"]
+    assert variables["FLOWLIB_DYNAMODB_TABLE"] == config["dynamodb_table"]
+    assert variables["FLOWLIB_ENVIRONMENT"] == ENVIRONMENT
+    policy = json.loads(getattr(clients, "lambda").get_policy(
+        FunctionName=function["FunctionName"])["Policy"])
+    [statement] = policy["Statement"]
+    assert statement["Principal"] == {"Service": "apigateway.amazonaws.com"}
+    source = statement["Condition"]["ArnLike"]["AWS:SourceArn"]
+    assert source.startswith(f"arn:aws:execute-api:{REGION}:") and api["ApiId"] in source
+    role_name = function["Role"].rsplit("/", 1)[-1]
+    document = clients.iam.get_role_policy(RoleName=role_name, PolicyName="flowlib-http-api")[
+        "PolicyDocument"]
+    document = json.loads(document) if isinstance(document, str) else document
+    starts = next(s for s in document["Statement"]
+                  if s["Sid"] == "StartTheEnvironmentsStateMachines")
+    assert starts["Resource"].endswith(f":stateMachine:{ENVIRONMENT}-*")

@@ -102,8 +102,11 @@ def step_functions_group(flow_cls: type | None = None) -> click.Group:
         if only_json:
             click.echo(to_json(built.definition))
             return
+        from flowlib.remote.stepfunctions.inputs import parameter_specs
+
         defaults = _default_parameters(obj.flow_cls, stores, obj.name)
-        changes = Deployer(stores, deployment).create(built, schedule, defaults, triggers)
+        changes = Deployer(stores, deployment).create(built, schedule, defaults, triggers,
+                                                      parameter_specs(obj.flow_cls))
         if not changes:
             click.echo(f"State machine {deployment.name} is up to date: no changes.")
             return
@@ -223,25 +226,13 @@ def _trigger_command(flow_cls: type | None) -> click.Command:
     @click.pass_obj
     def trigger(obj: Any, name: str | None, branch: str | None, production: bool, wait: bool,
                 **params: Any) -> None:
-        from flowlib.remote.stepfunctions.deploy import (
-            execution_name,
-            new_run,
-            tag_execution,
-        )
-        from flowlib.runtime.run import parameter_values, register_parameters
+        from flowlib.runtime.run import parameter_values
 
         deployer, deployment, stores = _deployer(obj, name, branch, production)
         record = deployer.require_record()
         values = parameter_values(obj.flow_cls, params)
-        store = stores.artifacts(obj.name)
-        refs = {k: store.save(k, v, f"the run's parameters ({obj.name})")
-                for k, v in values.items()}
-        run_id = new_run(stores, deployment, "manual", "")
-        register_parameters(stores, obj.name, run_id, refs, obj.graph)
-        tag_execution(stores, obj.name, run_id, execution_name(obj.name, run_id),
-                      record.state_machine_arn)
-        arn = deployer.start(record, run_id)
-        _report_started(obj.name, run_id, arn, deployer, wait)
+        started = deployer.trigger(record, values, "manual", graph=obj.graph)
+        _report_started(obj.name, started.run_id, started.execution_arn, deployer, wait)
 
     return trigger
 

@@ -45,6 +45,10 @@ class Record:
     project: str | None = None
     branch: str | None = None
     rules: list[str] = field(default_factory=list)  # EventBridge rules (triggers)
+    # The flow's parameters as recorded at create time (inputs.parameter_specs): the HTTP
+    # endpoint checks request values against them without the flow file. None: recorded by
+    # an older flowlib.
+    parameters: list[dict[str, Any]] | None = None
 
     def to_json(self) -> str:
         return json.dumps({"version": RECORD_VERSION, **self.__dict__}, sort_keys=True,
@@ -114,7 +118,8 @@ class Deployer:
 
     # -- create -------------------------------------------------------------------------
     def create(self, built: Built, schedule: Schedule | None, default_parameters: str,
-               triggers: list[EventTrigger | FlowTrigger] | None = None) -> list[str]:
+               triggers: list[EventTrigger | FlowTrigger] | None = None,
+               parameters: list[dict[str, Any]] | None = None) -> list[str]:
         """Create or update; returns what changed (empty: nothing changed)."""
         changes: list[str] = []
         key = self.stores.artifacts(self.deployment.flow).put_bytes(built.package)
@@ -137,7 +142,7 @@ class Deployer:
                 changes.append(f"deregistered job definition {name} (no step uses it now)")
         record = Record(self.deployment.name, self.deployment.flow, arn, schedule_name, names,
                         default_parameters, self.deployment.project, self.deployment.branch,
-                        rules)
+                        rules, parameters)
         if previous is None or previous.to_json() != record.to_json():
             self.write_record(record)
             if previous is not None and previous.default_parameters != default_parameters \
@@ -262,6 +267,35 @@ class Deployer:
         return removed
 
     # -- executions ---------------------------------------------------------------------
+    def trigger(self, record: Record, values: dict[str, Any], trigger: str = "manual",
+                tags: list[str] | None = None, user: str | None = None,
+                graph: FlowGraph | None = None) -> Started:
+        """Start a run of the deployment: the one way every on-demand start (``step-functions
+        trigger``, ``Deployer``, the HTTP endpoint) allocates the run, stores its parameters
+        (``values`` by attribute name over the deployment's recorded defaults), tags it and
+        builds the execution input."""
+        from flowlib.runtime.run import register_parameters
+
+        store = self.stores.artifacts(record.flow)
+        refs = self.default_refs(record)
+        for name, value in values.items():
+            refs[name] = store.save(name, value, f"the run's parameters ({record.flow})")
+        run_id = new_run(self.stores, self.deployment, trigger, "", tags=tags, user=user)
+        register_parameters(self.stores, record.flow, run_id, refs, graph)
+        tag_execution(self.stores, record.flow, run_id, execution_name(record.flow, run_id),
+                      record.state_machine_arn)
+        return Started(record.flow, run_id, self.start(record, run_id))
+
+    def default_refs(self, record: Record) -> dict[str, Any]:
+        """The deployment's stored parameter defaults (and constants), by attribute name."""
+        from flowlib.datastore.artifacts import ArtifactRef
+
+        if not record.default_parameters:
+            return {}
+        raw = json.loads(self.stores.artifacts(record.flow).get_bytes(
+            record.default_parameters))
+        return {name: ArtifactRef.from_dict(ref) for name, ref in raw.items()}
+
     def start(self, record: Record, run_id: str, extra: dict[str, Any] | None = None) -> str:
         payload = {"run_id": run_id, **(extra or {})}
         return self.sfn.start_execution(
@@ -279,18 +313,35 @@ class Deployer:
         return found
 
 
+@dataclass(frozen=True)
+class Started:
+    """A run started on Step Functions."""
+
+    flow: str
+    run_id: str
+    execution_arn: str
+
+    @property
+    def pathspec(self) -> str:
+        return f"{self.flow}/{self.run_id}"
+
+
 def execution_name(flow: str, run_id: str) -> str:
     return f"{flow}-{run_id}"[-80:]
 
 
 def new_run(stores: Stores, deployment: Deployment, trigger: str, execution: str,
-            origin_run_id: str | None = None) -> str:
+            origin_run_id: str | None = None, tags: list[str] | None = None,
+            user: str | None = None) -> str:
     """Allocate a run in the metadata store, tagged like every run of the deployment."""
     from flowlib.tags import system_tags
 
+    user = user or current_user()
+    base = [t for t in system_tags() if not t.startswith("user:")]
     run = stores.metadata.create_run(
-        deployment.flow, current_user(),
-        [*system_tags(), *deployment.run_tags(), f"trigger:{trigger}"], [], origin_run_id)
+        deployment.flow, user,
+        [f"user:{user}", *base, *deployment.run_tags(), f"trigger:{trigger}", *(tags or [])],
+        [], origin_run_id)
     return run.run_id
 
 
