@@ -24,7 +24,7 @@ from flowlib.remote.stepfunctions.definition import Built
 from flowlib.remote.stepfunctions.naming import Deployment
 from flowlib.remote.stepfunctions.triggers import delete_rules, ensure_rules
 from flowlib.stores import Stores
-from flowlib.trigger_decorators import EventTrigger, FlowTrigger
+from flowlib.trigger_decorators import AnyTrigger
 
 RECORD_VERSION = 1
 
@@ -44,6 +44,13 @@ class Record:
     project: str | None = None
     branch: str | None = None
     rules: list[str] = field(default_factory=list)  # EventBridge rules (triggers)
+    rule_buses: dict[str, str] = field(default_factory=dict)  # rule -> its bus
+
+    def placed_rules(self, profile: Any) -> dict[str, str]:
+        """Each rule's bus (records written before rule_buses: the profile's bus)."""
+        from flowlib.events import event_bus
+
+        return {name: self.rule_buses.get(name) or event_bus(profile) for name in self.rules}
 
     def to_json(self) -> str:
         return json.dumps({"version": RECORD_VERSION, **self.__dict__}, sort_keys=True,
@@ -113,7 +120,7 @@ class Deployer:
 
     # -- create -------------------------------------------------------------------------
     def create(self, built: Built, schedule: Schedule | None, default_parameters: str,
-               triggers: list[EventTrigger | FlowTrigger] | None = None) -> list[str]:
+               triggers: list[AnyTrigger] | None = None) -> list[str]:
         """Create or update; returns what changed (empty: nothing changed)."""
         changes: list[str] = []
         key = self.stores.artifacts(self.deployment.flow).put_bytes(built.package)
@@ -127,7 +134,8 @@ class Deployer:
         schedule_name = self._ensure_schedule(arn, schedule, default_parameters, previous,
                                               changes)
         rules = ensure_rules(self.aws, self.profile, self.deployment, arn, triggers or [],
-                             default_parameters, previous.rules if previous else [], changes)
+                             default_parameters,
+                             previous.placed_rules(self.profile) if previous else {}, changes)
         names = sorted(built.job_definitions)
         if previous is not None:
             stale = sorted(set(previous.job_definitions) - set(names))
@@ -136,7 +144,7 @@ class Deployer:
                 changes.append(f"deregistered job definition {name} (no step uses it now)")
         record = Record(self.deployment.name, self.deployment.flow, arn, schedule_name, names,
                         default_parameters, self.deployment.project, self.deployment.branch,
-                        rules)
+                        list(rules), rules)
         if previous is None or previous.to_json() != record.to_json():
             self.write_record(record)
             if previous is not None and previous.default_parameters != default_parameters \
@@ -240,7 +248,7 @@ class Deployer:
     # -- delete -------------------------------------------------------------------------
     def delete(self) -> list[str]:
         record = self.require_record()
-        removed = delete_rules(self.aws, self.profile, record.rules)
+        removed = delete_rules(self.aws, record.placed_rules(self.profile))
         if record.schedule:
             scheduler = self.aws.client("scheduler")
             try:

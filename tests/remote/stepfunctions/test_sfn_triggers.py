@@ -53,13 +53,18 @@ def rules_of(stack, prefix: str) -> dict[str, dict[str, Any]]:  # noqa: ANN001
     return {r["Name"]: r for r in events.list_rules(NamePrefix=prefix)["Rules"]}
 
 
-def watch(stack, rule: str) -> str:  # noqa: ANN001
-    """An SQS queue added as a second target of ``rule``: what the rule really matched."""
+def watch(stack, rule: str, transformer: dict[str, Any] | None = None,  # noqa: ANN001
+          target_id: str = "watch") -> str:
+    """An SQS queue added as another target of ``rule``: what the rule really matched (with
+    ``transformer``: what moto's input transformation of it gives)."""
     sqs = stack.client("sqs")
     url = sqs.create_queue(QueueName=f"watch-{uuid.uuid4().hex[:10]}")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"]
-    stack.client("events").put_targets(Rule=rule, Targets=[{"Id": "watch", "Arn": arn}])
+    target: dict[str, Any] = {"Id": target_id, "Arn": arn}
+    if transformer is not None:
+        target["InputTransformer"] = transformer
+    stack.client("events").put_targets(Rule=rule, Targets=[target])
     return url
 
 
