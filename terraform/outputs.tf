@@ -32,6 +32,8 @@ output "flowlib_config" {
     sfn_role_arn       = try(module.stepfunctions[0].iam_role_arn, null)
     scheduler_role_arn = try(module.stepfunctions[0].scheduler_role_arn, null)
     sfn_log_group_arn  = try(module.stepfunctions[0].cloudwatch_log_group_arn, null)
+    events_role_arn    = try(module.events[0].iam_role_arn, null)
+    event_bus_name     = try(module.events[0].event_bus_name, null)
   }
 }
 
@@ -80,4 +82,9 @@ output "eks_cluster_certificate_authority_data" {
 output "eks_node_group_arns" {
   description = "Map of node group key to ARN; null when EKS is off."
   value       = try(module.eks[0].node_group_arns, null)
+}
+
+output "event_bus_arn" {
+  description = "ARN of the environment's event bus; null when events are off."
+  value       = try(module.events[0].event_bus_arn, null)
 }

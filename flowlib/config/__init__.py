@@ -410,6 +410,8 @@ _STACK_KEYS = {
     "sfn_role_arn": "sfn_role_arn",
     "scheduler_role_arn": "scheduler_role_arn",
     "sfn_log_group_arn": "sfn_log_group_arn",
+    "events_role_arn": "events_role_arn",
+    "event_bus_name": "event_bus_name",
 }
 
 
