@@ -29,13 +29,11 @@ class Trigger:
     object: str | None = None
 
     def to_tags(self) -> list[str]:
-        from flowlib.names import tag_problem
-
         tags = [f"trigger:{self.type}", f"trigger_event:{self.name}",
                 f"trigger_event_id:{self.event_id}"]
         if self.run:
             tags.append(f"trigger_run:{self.run}")
-        if self.object and tag_problem(f"trigger_object:{self.object}") is None:
+        if self.object:
             tags.append(f"trigger_object:{self.object}")
         return tags
 

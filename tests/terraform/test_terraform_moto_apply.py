@@ -99,6 +99,14 @@ resource "aws_eks_node_group" "this" {
   }
 }
 """,
+    # moto stores EventBridgeConfiguration but leaves it out of GetBucketNotificationConfiguration.
+    "modules/events/moto_override.tf": """
+resource "aws_s3_bucket_notification" "this" {
+  lifecycle {
+    ignore_changes = [eventbridge]
+  }
+}
+""",
 }
 
 
@@ -188,6 +196,7 @@ def _cycle(url: str, mirror: Path, tmp_path: Path, timings: dict[str, float]) ->
         _check_eks(clients, config, kms_key_arn)
         _check_ecr(clients, config, kms_key_arn)
         _check_step_functions(clients, config)
+        _check_events(clients, config, outputs)
 
         plan = _timed(
             timings,
@@ -225,7 +234,8 @@ class _Clients:
     """boto3 clients on the moto server."""
 
     def __init__(self, url: str) -> None:
-        for service in ("s3", "dynamodb", "iam", "batch", "eks", "ec2", "ecr", "kms", "logs"):
+        for service in ("s3", "dynamodb", "iam", "batch", "eks", "ec2", "ecr", "kms", "logs",
+                        "events", "sqs"):
             setattr(self, service, boto3_client(service, url, REGION))
 
     s3: Any
@@ -237,6 +247,8 @@ class _Clients:
     ecr: Any
     kms: Any
     logs: Any
+    events: Any
+    sqs: Any
 
 
 # -------------------------------------------------------------------------------------------
@@ -525,6 +537,81 @@ def _check_step_functions(clients: _Clients, config: dict[str, Any]) -> None:
     assert "present" in check_stack(_Session(), config)
 
 
+def _check_events(clients: _Clients, config: dict[str, Any], outputs: dict[str, Any]) -> None:
+    """The environment's bus, the EventBridge role scoped to the environment's state machines,
+    PutEvents on that bus only for the task role, and the artifact bucket's EventBridge
+    notifications (seen working: a PutObject reaches a rule on the default bus)."""
+    from flowlib.remote.stepfunctions.doctor import check_events
+
+    class _Session:
+        def client(self, service: str) -> Any:
+            return getattr(clients, service)
+
+    bus = config["event_bus_name"]
+    assert bus == NAME
+    bus_arn = outputs["event_bus_arn"]["value"]
+    assert clients.events.describe_event_bus(Name=bus)["Arn"] == bus_arn
+    account = bus_arn.split(":")[4]
+
+    role_name = config["events_role_arn"].rsplit("/", 1)[-1]
+    role = clients.iam.get_role(RoleName=role_name)["Role"]
+    trust = _document(role["AssumeRolePolicyDocument"])
+    [statement] = trust["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": account}}
+    policy = _document(clients.iam.get_role_policy(
+        RoleName=role_name, PolicyName="flowlib-start-executions")["PolicyDocument"])
+    [start] = policy["Statement"]
+    assert _as_list(start["Action"]) == ["states:StartExecution"]
+    assert _as_list(start["Resource"]) == [
+        f"arn:aws:states:{REGION}:{account}:stateMachine:{ENVIRONMENT}-*"]
+    assert clients.iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"] == []
+
+    task_role = config["task_role_arn"].rsplit("/", 1)[-1]
+    put = _document(clients.iam.get_role_policy(
+        RoleName=task_role, PolicyName="flowlib-put-events")["PolicyDocument"])
+    [publish] = put["Statement"]
+    assert _as_list(publish["Action"]) == ["events:PutEvents"]
+    assert _as_list(publish["Resource"]) == [bus_arn]
+
+    sqs = clients.sqs
+    url = sqs.create_queue(QueueName="ci-bucket-events")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"]
+    bucket = config["s3_bucket"]
+    clients.events.put_rule(Name="ci-bucket-events", EventPattern=json.dumps(
+        {"source": ["aws.s3"], "detail": {"bucket": {"name": [bucket]}}}))
+    clients.events.put_targets(Rule="ci-bucket-events", Targets=[{"Id": "q", "Arn": arn}])
+    # moto denies every put under the bucket's conditional Deny policy (see terraform/README):
+    # lifted for the probe only, restored as it was (the plan below must find no change).
+    bucket_policy = clients.s3.get_bucket_policy(Bucket=bucket)["Policy"]
+    clients.s3.delete_bucket_policy(Bucket=bucket)
+    try:
+        clients.s3.put_object(Bucket=bucket, Key="incoming/probe.csv", Body=b"a,b\n",
+                              ServerSideEncryption="aws:kms",
+                              SSEKMSKeyId=config["s3_kms_key_arn"])
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        [event] = [json.loads(m["Body"]) for m in messages]
+        assert (event["detail-type"], event["detail"]["object"]["key"]) == (
+            "Object Created", "incoming/probe.csv")
+        assert "present" in check_events(_Session(), config)
+    finally:
+        clients.s3.put_bucket_policy(Bucket=bucket, Policy=bucket_policy)
+        clients.events.remove_targets(Rule="ci-bucket-events", Ids=["q"])
+        clients.events.delete_rule(Name="ci-bucket-events")
+        sqs.delete_queue(QueueUrl=url)
+        versions = clients.s3.list_object_versions(Bucket=bucket, Prefix="incoming/")
+        for version in versions.get("Versions", []):
+            clients.s3.delete_object(Bucket=bucket, Key=version["Key"],
+                                     VersionId=version["VersionId"])
+
+
+def _document(policy: str | dict[str, Any]) -> dict[str, Any]:
+    from urllib.parse import unquote
+
+    return json.loads(unquote(policy)) if isinstance(policy, str) else policy
+
+
 def _check_nothing_left(clients: _Clients, config: dict[str, Any]) -> None:
     buckets = {b["Name"] for b in clients.s3.list_buckets()["Buckets"]}
     assert buckets == {STATE_BUCKET}, f"buckets left: {buckets}"
@@ -538,6 +625,8 @@ def _check_nothing_left(clients: _Clients, config: dict[str, Any]) -> None:
     environments = clients.batch.describe_compute_environments()["computeEnvironments"]
     assert not [e for e in environments if e["status"] != "DELETED"], "compute envs left"
     assert clients.eks.list_clusters()["clusters"] == []
+    buses = [b["Name"] for b in clients.events.list_event_buses()["EventBuses"]]
+    assert buses == ["default"], f"event buses left: {buses}"
     assert clients.ecr.describe_repositories()["repositories"] == []
     vpcs = clients.ec2.describe_vpcs()["Vpcs"]
     assert [v for v in vpcs if not v.get("IsDefault")] == [], "VPC left"

@@ -340,9 +340,13 @@ def triggered_run(given: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
     raw = given.get("trigger")
     if not isinstance(raw, dict):
         return ["trigger:schedule"], {}
+    from flowlib.names import tag_problem
+
+    found = raw.get("object") or None
+    if found and tag_problem(f"trigger_object:{found}") is not None:
+        found = None  # longer than a tag holds: mapped parameters still carry the key
     trigger = Trigger(str(raw.get("type") or "event"), str(raw.get("name") or ""),
-                      str(raw.get("event_id") or ""), raw.get("run") or None,
-                      raw.get("object") or None)
+                      str(raw.get("event_id") or ""), raw.get("run") or None, found)
     values = {k: v for k, v in (given.get("parameters") or {}).items()
               if v is not None and v != ""}
     return trigger.to_tags(), values
