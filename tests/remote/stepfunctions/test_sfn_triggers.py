@@ -200,7 +200,8 @@ def test_event_starts_one_run_with_its_parameters_and_the_finish_starts_the_next
     assert run.trigger is not None and (run.trigger.name, run.trigger.event_id) == (
         "backfill", event_id)
     assert run["start"].task.data.started_by == {"type": "event", "name": "backfill",
-                                                  "event_id": event_id, "run": None}
+                                                  "event_id": event_id, "run": None,
+                                                  "object": None}
     assert {"trigger:event", f"trigger_event_id:{event_id}"} <= set(run.system_tags)
     executions = {first["name"], second["name"]}
     assert any(EXEC in run.system_tags for EXEC in (
