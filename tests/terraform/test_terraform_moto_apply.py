@@ -407,7 +407,7 @@ def _check_task_role(
     assert principals == {"ecs-tasks.amazonaws.com", "pods.eks.amazonaws.com"}
     assert iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"] == []
     names = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
-    assert sorted(names) == ["flowlib-data", "flowlib-secrets"]
+    assert sorted(names) == ["flowlib-data", "flowlib-put-events", "flowlib-secrets"]
     _check_task_secrets_policy(iam, role_name, config["environment"], kms_key_arn)
     document = iam.get_role_policy(RoleName=role_name, PolicyName="flowlib-data")[
         "PolicyDocument"]
@@ -542,6 +542,7 @@ def _check_events(clients: _Clients, config: dict[str, Any], outputs: dict[str, 
     PutEvents on that bus only for the task role, and the artifact bucket's EventBridge
     notifications (seen working: a PutObject reaches a rule on the default bus)."""
     from flowlib.remote.stepfunctions.doctor import check_events
+    from tests.security.iam_eval import ALLOW, IMPLICIT_DENY, evaluate
 
     class _Session:
         def client(self, service: str) -> Any:
@@ -566,6 +567,11 @@ def _check_events(clients: _Clients, config: dict[str, Any], outputs: dict[str, 
     assert _as_list(start["Resource"]) == [
         f"arn:aws:states:{REGION}:{account}:stateMachine:{ENVIRONMENT}-*"]
     assert clients.iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"] == []
+    machines = f"arn:aws:states:{REGION}:{account}:stateMachine"
+    assert evaluate([policy], "states:StartExecution", f"{machines}:ci-TrainFlow") == ALLOW
+    for other in (f"{machines}:prod-TrainFlow", f"{machines}:TrainFlow"):
+        assert evaluate([policy], "states:StartExecution", other) == IMPLICIT_DENY
+    assert evaluate([policy], "states:StopExecution", f"{machines}:ci-TrainFlow") == IMPLICIT_DENY
 
     task_role = config["task_role_arn"].rsplit("/", 1)[-1]
     put = _document(clients.iam.get_role_policy(
@@ -573,6 +579,8 @@ def _check_events(clients: _Clients, config: dict[str, Any], outputs: dict[str, 
     [publish] = put["Statement"]
     assert _as_list(publish["Action"]) == ["events:PutEvents"]
     assert _as_list(publish["Resource"]) == [bus_arn]
+    default_bus = bus_arn.rsplit("/", 1)[0] + "/default"
+    assert evaluate([put], "events:PutEvents", default_bus) == IMPLICIT_DENY
 
     sqs = clients.sqs
     url = sqs.create_queue(QueueName="ci-bucket-events")["QueueUrl"]

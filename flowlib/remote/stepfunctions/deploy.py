@@ -46,11 +46,17 @@ class Record:
     rules: list[str] = field(default_factory=list)  # EventBridge rules (triggers)
     rule_buses: dict[str, str] = field(default_factory=dict)  # rule -> its bus
 
-    def placed_rules(self, profile: Any) -> dict[str, str]:
-        """Each rule's bus (records written before rule_buses: the profile's bus)."""
-        from flowlib.events import event_bus
+    def placed_rules(self, profile: Any) -> list[tuple[str, str]]:
+        """(rule, bus) pairs. A record written before rule_buses does not say which bus: the
+        profile's now, or ``default`` (where rules went before the profile named a bus)."""
+        from flowlib.events import DEFAULT_BUS, event_bus
 
-        return {name: self.rule_buses.get(name) or event_bus(profile) for name in self.rules}
+        placed = []
+        for name in self.rules:
+            known = self.rule_buses.get(name)
+            buses = [known] if known else list(dict.fromkeys([event_bus(profile), DEFAULT_BUS]))
+            placed += [(name, bus) for bus in buses]
+        return placed
 
     def to_json(self) -> str:
         return json.dumps({"version": RECORD_VERSION, **self.__dict__}, sort_keys=True,
@@ -135,7 +141,7 @@ class Deployer:
                                               changes)
         rules = ensure_rules(self.aws, self.profile, self.deployment, arn, triggers or [],
                              default_parameters,
-                             previous.placed_rules(self.profile) if previous else {}, changes)
+                             previous.placed_rules(self.profile) if previous else [], changes)
         names = sorted(built.job_definitions)
         if previous is not None:
             stale = sorted(set(previous.job_definitions) - set(names))

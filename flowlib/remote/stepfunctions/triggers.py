@@ -226,9 +226,9 @@ def input_transformer(found: AnyTrigger, default_parameters: str) -> dict[str, A
 
 def ensure_rules(aws: Any, profile: Any, deployment: Deployment, state_machine_arn: str,
                  triggers: list[AnyTrigger], default_parameters: str,
-                 previous: dict[str, str], changes: list[str]) -> dict[str, str]:
+                 previous: list[tuple[str, str]], changes: list[str]) -> dict[str, str]:
     """Create or update one rule per trigger; delete the previous ones no longer wanted.
-    ``previous`` and the result map each rule's name to its bus."""
+    ``previous`` lists (rule, bus) pairs; the result maps each rule's name to its bus."""
     events = aws.client("events")
     placed: dict[str, str] = {}
     for index, found in enumerate(triggers):
@@ -253,18 +253,18 @@ def ensure_rules(aws: Any, profile: Any, deployment: Deployment, state_machine_a
                               for k, v in sorted(deployment.resource_tags().items())])
         events.put_targets(Rule=name, EventBusName=bus, Targets=[target])
         changes.append(f"{'updated' if current else 'created'} rule {name}: {describe(found)}")
-    for name, bus in sorted(previous.items()):
+    for name, bus in sorted(set(previous)):
         if placed.get(name) != bus:  # gone, or moved to another bus
-            delete_rule(events, bus, name)
-            changes.append(f"deleted rule {name} (no trigger uses it now)")
+            if delete_rule(events, bus, name) == "deleted":
+                changes.append(f"deleted rule {name} on bus {bus} (no trigger uses it now)")
     return placed
 
 
-def delete_rules(aws: Any, rules: dict[str, str]) -> list[str]:
-    """Delete the rules (name -> bus) of a deployment."""
+def delete_rules(aws: Any, rules: list[tuple[str, str]]) -> list[str]:
+    """Delete the rules ((name, bus) pairs) of a deployment."""
     events = aws.client("events")
     removed = []
-    for name, bus in rules.items():
+    for name, bus in rules:
         outcome = delete_rule(events, bus, name)
         if outcome == "deleted":
             removed.append(f"rule {name}")
