@@ -588,7 +588,8 @@ def _check_events(clients: _Clients, config: dict[str, Any], outputs: dict[str, 
         "QueueArn"]
     bucket = config["s3_bucket"]
     clients.events.put_rule(Name="ci-bucket-events", EventPattern=json.dumps(
-        {"source": ["aws.s3"], "detail": {"bucket": {"name": [bucket]}}}))
+        {"source": ["aws.s3"], "detail-type": ["Object Created"],
+         "detail": {"bucket": {"name": [bucket]}}}))
     clients.events.put_targets(Rule="ci-bucket-events", Targets=[{"Id": "q", "Arn": arn}])
     # moto denies every put under the bucket's conditional Deny policy (see terraform/README):
     # lifted for the probe only, restored as it was (the plan below must find no change).
@@ -604,14 +605,14 @@ def _check_events(clients: _Clients, config: dict[str, Any], outputs: dict[str, 
             "Object Created", "incoming/probe.csv")
         assert "present" in check_events(_Session(), config)
     finally:
-        clients.s3.put_bucket_policy(Bucket=bucket, Policy=bucket_policy)
-        clients.events.remove_targets(Rule="ci-bucket-events", Ids=["q"])
-        clients.events.delete_rule(Name="ci-bucket-events")
-        sqs.delete_queue(QueueUrl=url)
         versions = clients.s3.list_object_versions(Bucket=bucket, Prefix="incoming/")
         for version in versions.get("Versions", []):
             clients.s3.delete_object(Bucket=bucket, Key=version["Key"],
                                      VersionId=version["VersionId"])
+        clients.s3.put_bucket_policy(Bucket=bucket, Policy=bucket_policy)
+        clients.events.remove_targets(Rule="ci-bucket-events", Ids=["q"])
+        clients.events.delete_rule(Name="ci-bucket-events")
+        sqs.delete_queue(QueueUrl=url)
 
 
 def _document(policy: str | dict[str, Any]) -> dict[str, Any]:
