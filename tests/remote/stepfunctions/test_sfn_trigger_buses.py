@@ -59,3 +59,28 @@ def test_rules_move_to_the_environments_bus_and_s3_rules_stay_on_default(events)
     removed = delete_rules(_Aws(), record.placed_rules(after))
     assert sorted(removed) == ["rule dev-Flow-t0", "rule dev-Flow-t1"]
     assert not _names(events, "flowlib-dev") and not _names(events, "default")
+
+
+def test_doctor_checks_the_events_role_and_bus(events) -> None:  # noqa: ANN001
+    import json
+
+    from flowlib.exceptions import FlowlibError
+    from flowlib.remote.stepfunctions.doctor import check_events
+
+    iam = boto3.client("iam", region_name="us-east-1")
+
+    def role(name: str, service: str) -> str:
+        return iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                    "Principal": {"Service": service}}]}))[
+            "Role"]["Arn"]
+
+    config = {"events_role_arn": role("ev-wrong", "states.amazonaws.com"),
+              "event_bus_name": "flowlib-gone"}
+    with pytest.raises(FlowlibError) as found:
+        check_events(_Aws(), config)
+    assert "ev-wrong does not trust events.amazonaws.com" in str(found.value)
+    assert "event bus flowlib-gone cannot be read" in str(found.value)
+    config = {"events_role_arn": role("ev-ok", "events.amazonaws.com"),
+              "event_bus_name": "flowlib-dev"}
+    assert check_events(_Aws(), config) == "ev-ok, event bus flowlib-dev present"
