@@ -142,6 +142,7 @@ def _bucket_sends_events(profile: Any, bucket: str) -> tuple[str | None, str | N
               "'Send notifications to Amazon EventBridge' in the bucket's properties")
     try:
         region = s3.get_bucket_location(Bucket=bucket).get("LocationConstraint") or "us-east-1"
+        region = {"EU": "eu-west-1"}.get(region, region)  # the legacy answer for Ireland
         config = s3.get_bucket_notification_configuration(Bucket=bucket)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
