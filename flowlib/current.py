@@ -14,30 +14,37 @@ TRIGGER_ENV = "FLOWLIB_TRIGGER"  # set by the Step Functions entry for a trigger
 @dataclass(frozen=True)
 class Trigger:
     """What started a deployed run (Metaflow's ``current.trigger``): ``type`` is ``"event"``
-    (``@trigger``) or ``"run"`` (``@trigger_on_finish``); ``name`` the event's name,
-    ``event_id`` EventBridge's id of it, ``run`` the upstream run's pathspec (``"run"`` only).
+    (``@trigger(event=...)``), ``"run"`` (``@trigger_on_finish``) or ``"s3"``
+    (``@trigger(s3=...)``); ``name`` the event's name (``"Object Created"`` for S3),
+    ``event_id`` EventBridge's id of it, ``run`` the upstream run's pathspec (``"run"`` only),
+    ``object`` the created object's ``s3://bucket/key`` (``"s3"`` only; None when that URL
+    does not fit a 255-character tag: map the key to a parameter to always have it).
     Stored as the run's system tags (``trigger_event:``, ``trigger_event_id:``,
-    ``trigger_run:``)."""
+    ``trigger_run:``, ``trigger_object:``)."""
 
     type: str
     name: str
     event_id: str
     run: str | None = None
+    object: str | None = None
 
     def to_tags(self) -> list[str]:
         tags = [f"trigger:{self.type}", f"trigger_event:{self.name}",
                 f"trigger_event_id:{self.event_id}"]
         if self.run:
             tags.append(f"trigger_run:{self.run}")
+        if self.object:
+            tags.append(f"trigger_object:{self.object}")
         return tags
 
     @classmethod
     def from_tags(cls, tags: Any) -> Trigger | None:
         found = {t.split(":", 1)[0]: t.split(":", 1)[1] for t in tags if ":" in t}
-        if found.get("trigger") not in ("event", "run") or "trigger_event" not in found:
+        if found.get("trigger") not in ("event", "run", "s3") or "trigger_event" not in found:
             return None
         return cls(found["trigger"], found["trigger_event"],
-                   found.get("trigger_event_id", ""), found.get("trigger_run"))
+                   found.get("trigger_event_id", ""), found.get("trigger_run"),
+                   found.get("trigger_object"))
 
 
 def current_user() -> str:

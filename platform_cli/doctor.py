@@ -81,6 +81,11 @@ def run_checks(env: str, region: str, config: dict[str, Any] | None,
         checks.append(_run("step functions roles and log group",
                            lambda: check_stack(session, config),
                            f"`platform apply {env}` with enable_step_functions = true"))
+    if config.get("events_role_arn") or config.get("event_bus_name"):
+        from flowlib.remote.stepfunctions.doctor import check_events
+
+        checks.append(_run("events role and bus", lambda: check_events(session, config),
+                           f"`platform apply {env}` with enable_events = true"))
     checks.append(_run("flowlib profile", lambda: _profile(env, config, profile),
                        f"`platform init {env}` rewrites the profile from the stack"))
     return checks

@@ -31,6 +31,7 @@ COMMANDS = {
     "configure": "platform_cli.commands.env:configure",
     "secrets": "platform_cli.commands.secrets:secrets",
     "gc": "platform_cli.commands.gc:gc",
+    "events": "platform_cli.commands.events:events",
 }
 
 SHORT_HELP = {
@@ -45,6 +46,7 @@ SHORT_HELP = {
     "configure": "Import a profile received from ops.",
     "secrets": "Set, list and delete an environment's secrets (never shown).",
     "gc": "Delete runs and artifacts the retention policy does not keep.",
+    "events": "Publish events that start flows, or print the aws CLI line for it.",
 }
 
 

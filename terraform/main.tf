@@ -227,3 +227,31 @@ check "http_api_package" {
     error_message = "enable_http_api is on but http_api_package_path is null, so no HTTP endpoint is created: `platform apply` builds the package and sets it; with plain terraform run `platform http-api package` and pass -var http_api_package_path=<zip>."
   }
 }
+
+# Events (@trigger, @trigger_on_finish, @trigger(s3=...), Event.publish). State machines are
+# named <environment>-<flow> by flowlib (flowlib/remote/stepfunctions/naming.py).
+module "events" {
+  source = "./modules/events"
+  count  = var.enable_events ? 1 : 0
+
+  name = local.name
+  tags = local.tags
+
+  create_event_bus              = var.events_create_event_bus
+  event_bus_name                = var.events_event_bus_name
+  create_iam_role               = var.events_role_arn == null
+  iam_role_arn                  = var.events_role_arn
+  iam_role_path                 = var.iam_role_path
+  iam_role_permissions_boundary = var.iam_role_permissions_boundary
+  state_machine_name_prefix     = "${var.environment}-"
+
+  # Brought task roles are the owner's to grant events:PutEvents.
+  task_role_names = merge(
+    var.task_role_arn == null ? { shared = module.iam.task_role_name } : {},
+    { for name, _ in local.projects : "project-${name}" => module.project_iam[name].task_role_name },
+  )
+  s3_bucket_names = merge(
+    var.s3_bucket_eventbridge_notifications ? { artifacts = module.artifacts.bucket_name } : {},
+    { for bucket in var.s3_event_buckets : bucket => bucket },
+  )
+}

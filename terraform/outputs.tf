@@ -33,6 +33,8 @@ output "flowlib_config" {
     scheduler_role_arn = try(module.stepfunctions[0].scheduler_role_arn, null)
     sfn_log_group_arn  = try(module.stepfunctions[0].cloudwatch_log_group_arn, null)
     http_api_url       = try(module.http_api[0].api_endpoint, null)
+    events_role_arn    = try(module.events[0].iam_role_arn, null)
+    event_bus_name     = try(module.events[0].event_bus_name, null)
   }
 }
 
@@ -91,4 +93,9 @@ output "http_api_url" {
 output "http_api_invoke_policy_json" {
   description = "IAM policy granting execute-api:Invoke on the HTTP endpoint's routes: attach it to the principals that may start flows over HTTP."
   value       = try(module.http_api[0].invoke_policy_json, null)
+}
+
+output "event_bus_arn" {
+  description = "ARN of the environment's event bus; null when events are off."
+  value       = try(module.events[0].event_bus_arn, null)
 }

@@ -5,7 +5,8 @@
 # table (the shared task role cannot reach them either, and the project role cannot reach the
 # shared prefix, the shared table or another project's). What stays shared, and is therefore
 # NOT an isolation boundary: the bucket itself (and its KMS key, usable only through S3 and
-# DynamoDB), Batch queues and their instances, EKS nodes, the ECR image repository, and the
+# DynamoDB), Batch queues and their instances, EKS nodes, the ECR image repository, the event
+# bus (enable_events: every task role may publish on it), and the
 # humans' own credentials, which these roles do not limit. See the README's trust model.
 #
 # platform writes a flowlib profile "<environment>-<project>" for each (flowlib_config.projects).

@@ -469,3 +469,39 @@ variable "http_api_architecture" {
   description = "Lambda architecture of the HTTP endpoint (x86_64 or arm64); must match the package."
   default     = "x86_64"
 }
+
+variable "enable_events" {
+  type        = bool
+  description = "Create what event triggers need: the environment's event bus, the role EventBridge starts state machines with, events:PutEvents for the task roles, S3 EventBridge notifications."
+  default     = true
+}
+
+variable "events_create_event_bus" {
+  type        = bool
+  description = "Give the environment an event bus of its own (named like the stack), so events of one environment never start another's flows. False: use events_event_bus_name."
+  default     = true
+}
+
+variable "events_event_bus_name" {
+  type        = string
+  description = "Existing event bus, when events_create_event_bus is false. Null: the account's default bus."
+  default     = null
+}
+
+variable "events_role_arn" {
+  type        = string
+  description = "Existing role EventBridge starts this environment's state machines with. Null: create it (with enable_events)."
+  default     = null
+}
+
+variable "s3_bucket_eventbridge_notifications" {
+  type        = bool
+  description = "Send the artifact bucket's notifications to EventBridge (for @trigger(s3=...) on it; events from AWS services on the default bus cost nothing)."
+  default     = true
+}
+
+variable "s3_event_buckets" {
+  type        = list(string)
+  description = "Other buckets of this account and region whose notifications go to EventBridge (for @trigger(s3=...)). The stack then owns each one's whole notification configuration: do not list a bucket that notifies SQS, SNS or Lambda."
+  default     = []
+}

@@ -412,6 +412,8 @@ _STACK_KEYS = {
     "scheduler_role_arn": "scheduler_role_arn",
     "sfn_log_group_arn": "sfn_log_group_arn",
     "http_api_url": "http_api_url",
+    "events_role_arn": "events_role_arn",
+    "event_bus_name": "event_bus_name",
 }
 
 

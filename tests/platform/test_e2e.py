@@ -117,7 +117,8 @@ def test_doctor_passes(platform: Platform) -> None:
     names = {c["name"] for c in report["checks"] if c["ok"]}
     assert report["ok"] and names >= {
         "artifact bucket reachable", "artifact bucket read/write", "metadata table",
-        "batch queues and compute environments", "ecr repository", "flowlib profile"}
+        "batch queues and compute environments", "ecr repository", "events role and bus",
+        "flowlib profile"}
     text = platform.run("doctor", ENV)
     assert text.code == 0 and "checks passed" in text.stdout
     # A profile edited by hand no longer agrees with the stack: a failing line, exit 1.

@@ -94,6 +94,7 @@ def test_bring_your_own_vpc_roles_and_key(planner: Any) -> None:
         "eks_node_role_arn": f"arn:aws:iam::{ACCOUNT}:role/byo-node",
         "sfn_role_arn": f"arn:aws:iam::{ACCOUNT}:role/byo-sfn",
         "scheduler_role_arn": f"arn:aws:iam::{ACCOUNT}:role/byo-scheduler",
+        "events_role_arn": f"arn:aws:iam::{ACCOUNT}:role/byo-events",
     }
     planned = plan(
         "byo",
@@ -107,6 +108,7 @@ def test_bring_your_own_vpc_roles_and_key(planner: Any) -> None:
             "kms_key_arn": key_arn,
             "enable_batch": True,
             "enable_eks": True,
+            "s3_event_buckets": ["byo-landing"],
             **roles,
         },
     )
@@ -145,6 +147,14 @@ def test_bring_your_own_vpc_roles_and_key(planner: Any) -> None:
     assert config["s3_kms_key_arn"] == key_arn
     assert config["sfn_role_arn"] == roles["sfn_role_arn"]
     assert config["scheduler_role_arn"] == roles["scheduler_role_arn"]
+    assert config["events_role_arn"] == roles["events_role_arn"]
+    assert config["event_bus_name"] == "flowlib-byo"
+    notified = {c["index"]: c["change"]["after"]["eventbridge"] for c in planned["resource_changes"]
+                if c["type"] == "aws_s3_bucket_notification"}
+    assert notified == {"artifacts": True, "byo-landing": True}
+    # A brought task role is its owner's to grant events:PutEvents.
+    assert not [c for c in planned["resource_changes"]
+                if c["address"].startswith("module.events[0].aws_iam_role_policy.put_events")]
 
 
 def test_everything_optional_off_gives_nulls(planner: Any) -> None:
@@ -158,6 +168,7 @@ def test_everything_optional_off_gives_nulls(planner: Any) -> None:
             "enable_eks": False,
             "create_ecr_repository": False,
             "enable_flow_logs": False,
+            "enable_events": False,
         },
     )
     created = _created_types(planned)
@@ -189,6 +200,8 @@ def test_everything_optional_off_gives_nulls(planner: Any) -> None:
         "kubernetes_service_account",
         "ecr_repository_url",
         "image",
+        "events_role_arn",
+        "event_bus_name",
     ):
         assert key not in unknown or not unknown[key], f"{key} should be known (null)"
         assert config.get(key) is None, f"{key} should be null with the feature off"

@@ -82,7 +82,11 @@ def step_functions_group(flow_cls: type | None = None) -> click.Group:
         from flowlib.remote.stepfunctions.compiler import check_compilable, to_json
         from flowlib.remote.stepfunctions.definition import build
         from flowlib.remote.stepfunctions.deploy import Deployer, require_aws
-        from flowlib.remote.stepfunctions.triggers import add_event_guard, check_triggers
+        from flowlib.remote.stepfunctions.triggers import (
+            add_event_guard,
+            check_triggers,
+            resolve_triggers,
+        )
         from flowlib.runtime.router import effective_decorators
         from flowlib.trigger_decorators import flow_triggers
 
@@ -90,10 +94,12 @@ def step_functions_group(flow_cls: type | None = None) -> click.Group:
         check_compilable(graph)
         deployment, stores = _deployment(obj, name, branch, production)
         schedule = flow_schedule(obj.flow_cls)
-        triggers = flow_triggers(obj.flow_cls)
+        triggers = resolve_triggers(obj.flow_cls, flow_triggers(obj.flow_cls))
         if not only_json:
             require_aws(stores, need_schedule=schedule is not None)
-        check_triggers(obj.flow_cls, triggers, None if only_json else stores.profile)
+        for warning in check_triggers(obj.flow_cls, triggers,
+                                      None if only_json else stores.profile):
+            click.echo(f"Warning: {warning}", err=True)
         built = build(obj.flow_cls, graph, stores, deployment, effective_decorators(graph, []),
                       max_workers, workflow_timeout, max_num_splits, use_distributed_map)
         if triggers:

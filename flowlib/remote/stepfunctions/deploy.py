@@ -25,7 +25,7 @@ from flowlib.remote.stepfunctions.definition import Built
 from flowlib.remote.stepfunctions.naming import Deployment
 from flowlib.remote.stepfunctions.triggers import delete_rules, ensure_rules
 from flowlib.stores import Stores
-from flowlib.trigger_decorators import EventTrigger, FlowTrigger
+from flowlib.trigger_decorators import AnyTrigger
 
 RECORD_VERSION = 1
 
@@ -49,6 +49,19 @@ class Record:
     # endpoint checks request values against them without the flow file. None: recorded by
     # an older flowlib.
     parameters: list[dict[str, Any]] | None = None
+    rule_buses: dict[str, str] = field(default_factory=dict)  # rule -> its bus
+
+    def placed_rules(self, profile: Any) -> list[tuple[str, str]]:
+        """(rule, bus) pairs. A record written before rule_buses does not say which bus: the
+        profile's now, or ``default`` (where rules went before the profile named a bus)."""
+        from flowlib.events import DEFAULT_BUS, event_bus
+
+        placed = []
+        for name in self.rules:
+            known = self.rule_buses.get(name)
+            buses = [known] if known else list(dict.fromkeys([event_bus(profile), DEFAULT_BUS]))
+            placed += [(name, bus) for bus in buses]
+        return placed
 
     def to_json(self) -> str:
         return json.dumps({"version": RECORD_VERSION, **self.__dict__}, sort_keys=True,
@@ -118,7 +131,7 @@ class Deployer:
 
     # -- create -------------------------------------------------------------------------
     def create(self, built: Built, schedule: Schedule | None, default_parameters: str,
-               triggers: list[EventTrigger | FlowTrigger] | None = None,
+               triggers: list[AnyTrigger] | None = None,
                parameters: list[dict[str, Any]] | None = None) -> list[str]:
         """Create or update; returns what changed (empty: nothing changed)."""
         changes: list[str] = []
@@ -133,7 +146,8 @@ class Deployer:
         schedule_name = self._ensure_schedule(arn, schedule, default_parameters, previous,
                                               changes)
         rules = ensure_rules(self.aws, self.profile, self.deployment, arn, triggers or [],
-                             default_parameters, previous.rules if previous else [], changes)
+                             default_parameters,
+                             previous.placed_rules(self.profile) if previous else [], changes)
         names = sorted(built.job_definitions)
         if previous is not None:
             stale = sorted(set(previous.job_definitions) - set(names))
@@ -142,7 +156,7 @@ class Deployer:
                 changes.append(f"deregistered job definition {name} (no step uses it now)")
         record = Record(self.deployment.name, self.deployment.flow, arn, schedule_name, names,
                         default_parameters, self.deployment.project, self.deployment.branch,
-                        rules, parameters)
+                        list(rules), parameters, rules)
         if previous is None or previous.to_json() != record.to_json():
             self.write_record(record)
             if previous is not None and previous.default_parameters != default_parameters \
@@ -246,7 +260,7 @@ class Deployer:
     # -- delete -------------------------------------------------------------------------
     def delete(self) -> list[str]:
         record = self.require_record()
-        removed = delete_rules(self.aws, self.profile, record.rules)
+        removed = delete_rules(self.aws, record.placed_rules(self.profile))
         if record.schedule:
             scheduler = self.aws.client("scheduler")
             try:

@@ -9,7 +9,7 @@ locals {
 
 resource "aws_s3_bucket" "this" {
   #checkov:skip=CKV_AWS_144:Cross-region replication is a disaster-recovery choice with its own cost; artifacts are reproducible by re-running flows.
-  #checkov:skip=CKV2_AWS_62:No consumer of S3 event notifications; flowlib records metadata in DynamoDB itself.
+  #checkov:skip=CKV2_AWS_62:Notifications are configured by modules/events (EventBridge, enable_events), not here; flowlib records metadata in DynamoDB itself.
   bucket        = local.bucket_name
   force_destroy = var.bucket_force_destroy
 

@@ -111,5 +111,34 @@ def _patch_events() -> None:
     models.Rule.send_to_targets = send_to_targets
 
 
+def _patch_s3_notifications() -> None:
+    """moto stores a bucket's EventBridgeConfiguration (and sends its events) but leaves it
+    out of GetBucketNotificationConfiguration; AWS returns it (an empty element). Added back
+    here so `step-functions create` can see that a bucket sends events to EventBridge."""
+    from moto.core.responses import ActionResult
+    from moto.s3 import responses
+
+    original = responses.S3Response.get_bucket_notification
+
+    def get_bucket_notification(self):  # noqa: ANN001, ANN202
+        config = self.backend.get_bucket_notification_configuration(self.bucket_name)
+        serialized = self.serialized
+
+        def with_event_bridge(result):  # noqa: ANN001, ANN202
+            if isinstance(result, ActionResult) and isinstance(result.result, dict) and \
+                    getattr(config, "event_bridge", None) is not None:
+                result = ActionResult({**result.result, "EventBridgeConfiguration": {}})
+            return serialized(result)
+
+        self.serialized = with_event_bridge
+        try:
+            return original(self)
+        finally:
+            del self.serialized
+
+    responses.S3Response.get_bucket_notification = get_bucket_notification
+
+
 if "moto" in " ".join(sys.argv):
     _patch_events()
+    _patch_s3_notifications()
