@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
-from pathlib import Path
 
 from flowlib.exceptions import FlowlibError
 from flowlib.version import __version__
@@ -39,12 +37,11 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return VERSION_MISMATCH_EXIT
-    from flowlib.remote.package import unpack_package
+    from flowlib.remote.package import unpacked_package
     from flowlib.stores import open_stores
 
-    workdir = Path(tempfile.mkdtemp(prefix="flowlib-task-"))
     try:
-        manifest = unpack_package(open_stores(), args.flow, args.package, workdir)
+        workdir, manifest = unpacked_package(open_stores(), args.flow, args.package)
     except FlowlibError as exc:
         print(f"flowlib: cannot fetch the code package: {exc}", file=sys.stderr)
         return 1

@@ -30,7 +30,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -306,11 +305,10 @@ class Entry:
                   file=sys.stderr, flush=True)
 
     def _unpack(self) -> Path:
-        from flowlib.remote.package import unpack_package
+        from flowlib.remote.package import unpacked_package
 
-        workdir = Path(tempfile.mkdtemp(prefix="flowlib-task-"))
         try:
-            manifest = unpack_package(self.stores, self.flow, self.args.package, workdir)
+            workdir, manifest = unpacked_package(self.stores, self.flow, self.args.package)
         except FlowlibError as exc:
             raise EntryError(f"cannot fetch the code package: {exc}") from None
         self.script = manifest["script"]
