@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from flowlib.environments.locks import Lock
+from flowlib.environments.locks import Lock, entry_name
 from flowlib.environments.record import RECORD_FILE
 from flowlib.exceptions import FlowlibError
 
@@ -48,13 +48,13 @@ def ensure_bundle(lock: Lock, blobs: Any, folder: Path, report: Callable[[str], 
     """``lock``'s bundle in the datastore, building and storing it first if needed."""
     key = lock.spec.key
     index = folder / "bundles" / f"{key}.json"
-    found = _indexed(index, blobs)
+    found = _indexed(index, blobs, lock.spec)
     if found:
         return found
     index.parent.mkdir(parents=True, exist_ok=True)
     with open(index.with_suffix(".lock"), "w") as guard:
         fcntl.flock(guard, fcntl.LOCK_EX)
-        found = _indexed(index, blobs)
+        found = _indexed(index, blobs, lock.spec)
         if found:
             return found
         report(
@@ -63,10 +63,10 @@ def ensure_bundle(lock: Lock, blobs: Any, folder: Path, report: Callable[[str], 
         )
         data = build_bundle(lock)
         bundle = Bundle(blobs.put([data]), hashlib.sha256(data).hexdigest())
-        part = index.with_name(f".{index.name}.{os.getpid()}.tmp")
-        part.write_text(json.dumps({"bundle_key": bundle.key, "sha256": bundle.sha256,
-                                    "environment": lock.spec.describe()}))
-        os.replace(part, index)
+        text = json.dumps({"bundle_key": bundle.key, "sha256": bundle.sha256,
+                           "environment": lock.spec.describe()})
+        _write_index(index, text)
+        blobs.write_entry(entry_name("bundles", lock.spec), text.encode())
     return bundle
 
 
@@ -85,14 +85,32 @@ def build_bundle(lock: Lock) -> bytes:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _indexed(index: Path, blobs: Any) -> Bundle | None:
-    try:
-        entry = json.loads(index.read_text())
-        bundle = Bundle(entry["bundle_key"], entry["sha256"])
-    except (OSError, ValueError, KeyError):
-        return None
-    # The index may outlive the datastore it was written for (another profile, a new bucket).
-    return bundle if _blob_exists(blobs, bundle.key) else None
+def _indexed(index: Path, blobs: Any, spec: Any) -> Bundle | None:
+    """The bundle of this machine's index, else of the datastore's (another machine built it;
+    then remembered here), if its blob is still stored."""
+    for source in ("here", "datastore"):
+        try:
+            if source == "here":
+                text = index.read_text()
+            else:
+                text = (blobs.read_entry(entry_name("bundles", spec)) or b"").decode()
+            entry = json.loads(text)
+            bundle = Bundle(entry["bundle_key"], entry["sha256"])
+        except (OSError, ValueError, KeyError, TypeError, FlowlibError):
+            continue
+        # An index may outlive the datastore it was written for (another profile or bucket).
+        if _blob_exists(blobs, bundle.key):
+            if source == "datastore":
+                _write_index(index, text)
+            return bundle
+    return None
+
+
+def _write_index(index: Path, text: str) -> None:
+    index.parent.mkdir(parents=True, exist_ok=True)
+    part = index.with_name(f".{index.name}.{os.getpid()}.tmp")
+    part.write_text(text)
+    os.replace(part, index)
 
 
 def _blob_exists(blobs: Any, key: str) -> bool:

@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ)
     if args.environment:
         try:
-            env.update(_environment_variables(args.flow, args.environment, env))
+            env.update(environment_variables(args.flow, args.environment, env))
         except FlowlibError as exc:
             print(f"flowlib: cannot set up the step's environment: {exc}", file=sys.stderr)
             return VERSION_MISMATCH_EXIT
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0  # pragma: no cover - execv does not return
 
 
-def _environment_variables(flow: str, bundle_key: str, env: dict[str, str]) -> dict[str, str]:
+def environment_variables(flow: str, bundle_key: str, env: dict[str, str]) -> dict[str, str]:
     """Unpack the step's environment bundle (no package index involved) and put it first on
     the task's path; the task records the bundle's environment (``Task.environment``)."""
     from flowlib.environments.record import RECORD_FILE
