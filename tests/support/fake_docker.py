@@ -197,3 +197,21 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_DELETE(self) -> None:  # noqa: N802
         self._route("DELETE")
+
+
+def plain_python(folder: str | os.PathLike) -> str:
+    """The interpreter of a new virtualenv with nothing installed in ``folder``: what a plain
+    ``python:3.X-slim`` image has (map an image to it with ``image_python``)."""
+    from pathlib import Path
+
+    venv = Path(folder) / "plain-python"
+    if not (venv / "bin" / "python").exists():
+        base = getattr(sys, "_base_executable", sys.executable)
+        subprocess.run([base, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    for module in ("flowlib", "boto3"):
+        probe = subprocess.run([python, "-c", f"import {module}"], capture_output=True,
+                               env={"PATH": "/usr/bin:/bin"}, cwd=venv)
+        if probe.returncode == 0:
+            raise RuntimeError(f"the plain Python in {venv} can import {module}")
+    return python

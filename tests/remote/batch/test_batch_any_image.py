@@ -7,7 +7,6 @@ fetches flowlib from the code package and its dependencies from the runtime bund
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -28,15 +27,9 @@ UNREACHABLE = {"UV_OFFLINE": "1", "PIP_NO_INDEX": "1",
 @pytest.fixture(scope="session")
 def plain_python(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A Python with the standard library only: what python:3.X-slim has."""
-    venv = tmp_path_factory.mktemp("plain-python") / "venv"
-    base = getattr(sys, "_base_executable", sys.executable)
-    subprocess.run([base, "-m", "venv", "--without-pip", str(venv)], check=True)
-    python = str(venv / "bin" / "python")
-    for module in ("flowlib", "boto3"):
-        probe = subprocess.run([python, "-c", f"import {module}"], capture_output=True,
-                               env={"PATH": "/usr/bin:/bin"}, cwd=venv)
-        assert probe.returncode != 0, f"the plain Python must not see {module}"
-    return python
+    from tests.support.fake_docker import plain_python
+
+    return plain_python(tmp_path_factory.mktemp("plain"))
 
 
 @pytest.fixture
