@@ -212,17 +212,18 @@ class S3BlobStore(BlobStore):
         return f"{self.data_prefix.removesuffix('data/')}entries/{check_entry_name(name)}"
 
     def read_entry(self, name: str) -> bytes | None:
+        key = self._entry_key(name)
         try:
-            return self.s3.get_object(Bucket=self.bucket, Key=self._entry_key(name))[
-                "Body"].read()
+            return self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
         except botocore.exceptions.ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
                 return None
             raise self._error(exc, "s3:GetObject", name) from None
 
     def write_entry(self, name: str, data: bytes) -> None:
+        key = self._entry_key(name)
         try:
-            self.s3.put_object(Bucket=self.bucket, Key=self._entry_key(name), Body=data,
+            self.s3.put_object(Bucket=self.bucket, Key=key, Body=data,
                                **self.sse_args)
         except Exception as exc:  # noqa: BLE001
             raise self._error(exc, "s3:PutObject", name) from None
