@@ -98,13 +98,18 @@ class ContainerCode:
 
 
 def blob_prefix(stores: Any, flow: str) -> str:
+    """Where stage 0 finds the flow's blobs: ``s3://bucket/prefix/Flow/data``, or the folder
+    of a local datastore (a filesystem the containers share, e.g. EFS)."""
     blobs = stores.artifacts(flow).blobs
     bucket = getattr(blobs, "bucket", None)
-    if bucket is None:
+    if bucket is not None:
+        return f"s3://{bucket}/{blobs.data_prefix}".rstrip("/")
+    data_dir = getattr(blobs, "data_dir", None)
+    if data_dir is None:
         raise FlowlibError(
             "Steps in containers need the S3 datastore (the container fetches the code from "
             "it): use a profile with datastore 's3' (platform init writes one).")
-    return f"s3://{bucket}/{blobs.data_prefix}".rstrip("/")
+    return str(Path(data_dir).resolve())
 
 
 def container_code(stores: Any, flow: str, package: CodePackage,

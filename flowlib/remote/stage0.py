@@ -141,7 +141,11 @@ def sign_get(url, region, creds, now):
 
 
 def fetch(environ, store, key, sha256, creds):
-    """The verified bytes of blob ``key`` of the store ``s3://bucket/prefix/Flow/data/``."""
+    """The verified bytes of blob ``key`` of the store ``s3://bucket/prefix/Flow/data`` (or of
+    a local datastore's folder ``/.../Flow/data`` on a filesystem the container shares)."""
+    if not store.startswith("s3://"):
+        with open(os.path.join(store, key[:2], key), "rb") as handle:
+            return verified(handle.read(), sha256, store)
     bucket, _, prefix = store.removeprefix("s3://").partition("/")
     region = environ.get("FLOWLIB_STAGE0_REGION") or environ.get("AWS_REGION") or "us-east-1"
     url = object_url(environ, bucket, f"{prefix.rstrip('/')}/{key[:2]}/{key}".lstrip("/"),
@@ -159,8 +163,12 @@ def fetch(environ, store, key, sha256, creds):
             if attempt == ATTEMPTS - 1:
                 raise Stage0Error(f"GET {url} failed: {exc}") from None
         time.sleep(0.5 * 2 ** attempt)
+    return verified(data, sha256, url)
+
+
+def verified(data, sha256, where):
     if hashlib.sha256(data).hexdigest() != sha256:
-        raise Stage0Error(f"{url} does not hold the expected bytes (SHA-256 mismatch)")
+        raise Stage0Error(f"{where} does not hold the expected bytes (SHA-256 mismatch)")
     return data
 
 
@@ -215,10 +223,9 @@ def prepare(argv, environ):
     env = dict(environ)
     if "--region" in args:
         env["FLOWLIB_STAGE0_REGION"] = args["--region"]
-    creds = None
     package_key, _, package_sha = args["--package"].partition(":")
     started = time.monotonic()
-    creds = credentials(env)
+    creds = credentials(env) if store.startswith("s3://") else None
     workdir = tempfile.mkdtemp(prefix="flowlib-task-")
     extract(fetch(env, store, package_key, package_sha, creds), workdir)
     paths = [os.path.join(workdir, LIB_DIR)]

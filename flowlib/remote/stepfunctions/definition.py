@@ -23,7 +23,7 @@ from flowlib.decorators import BatchDecorator, StepDecorator
 from flowlib.graph import FlowGraph
 from flowlib.remote.batch import jobs
 from flowlib.remote.package import CodePackage, build_package
-from flowlib.remote.runtime import ContainerCode, container_code
+from flowlib.remote.runtime import ContainerCode, blob_prefix, container_code
 from flowlib.remote.stepfunctions import entry
 from flowlib.remote.stepfunctions.compiler import CompileError, StepRole, compile_flow
 from flowlib.remote.stepfunctions.naming import Deployment
@@ -179,9 +179,7 @@ def ship_code(stores: Stores, flow: str, package: CodePackage, ship: bool,
     """The container code of a deployment (runtime bundles built only when shipping)."""
     if ship:
         return container_code(stores, flow, package, report)
-    blobs = stores.artifacts(flow).blobs
-    store = (f"s3://{blobs.bucket}/{blobs.data_prefix}".rstrip("/")
-             if getattr(blobs, "bucket", None) else blobs.root_url)
+    store = blob_prefix(stores, flow)
     region = (stores.profile["region"] if stores.profile is not None else "") or "us-east-1"
     return ContainerCode(store, region, package)
 
