@@ -242,6 +242,7 @@ def prepare(argv, environ):
                 "install flowlib's dependencies in the image (images/).")
         paths.append(cached_bundle(
             runtime_key, lambda: fetch(env, store, runtime_key, runtime_sha, creds)))
+        env["FLOWLIB_RUNTIME_BUNDLE"] = runtime_key  # a blob the task uses (retention)
     elif not image_has_runtime():
         raise Stage0Error(
             "this image does not have flowlib's dependencies (boto3, ...) and the run shipped "
