@@ -176,12 +176,26 @@ def test_batch_run_needs_no_image_setting(platform: Platform, tmp_path: Path) ->
                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout + run.stderr
     read_back = subprocess.run(
-        [sys.executable, "-c", "from flowlib import Flow; t = Flow('AnyImageFlow').latest_run"
-         "['start'].task; print(t.data.flowlib_file); print(t.data.boto3_file)"],
+        [sys.executable, "-c", "from flowlib import Flow; r = Flow('AnyImageFlow').latest_run; "
+         "t = r['start'].task; print(t.data.flowlib_file, t.data.boto3_file, t.data.python_prefix,"
+         " t.data.stage0_seconds, r['end'].task.data.stage0_seconds)"],
         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    flowlib_file, boto3_file = read_back.stdout.split()
+    flowlib_file, boto3_file, prefix, cold, warm = read_back.stdout.split()
+    # flowlib from the code package, boto3 from the runtime bundle unpacked on the "host":
+    # nothing from this checkout or this test's virtualenv.
     assert "/.flowlib-lib/flowlib/" in flowlib_file and not flowlib_file.startswith(str(REPO))
     assert str(tmp_path / "host" / "bundles") in boto3_file
+    assert prefix != sys.prefix
+    batch = platform.client("batch")
+    jobs = [j for j in batch.list_jobs(jobQueue=profile["batch_job_queue"],
+                                       jobStatus="SUCCEEDED")["jobSummaryList"]
+            if j["jobName"].startswith("flowlib-AnyImageFlow-")]
+    job = batch.describe_jobs(jobs=[jobs[0]["jobId"]])["jobs"][0]
+    definition = batch.describe_job_definitions(
+        jobDefinitions=[job["jobDefinition"]])["jobDefinitions"][0]
+    assert definition["containerProperties"]["image"] == default_image()
+    platform.timings["stage0_cold_host"] = float(cold)
+    platform.timings["stage0_warm_host"] = float(warm)
     _passed.add("batch")
 
 
