@@ -1,6 +1,8 @@
-"""The entry point of a task in a container: fetch the flow's code package, check that this
-image's flowlib is the one that launched the run, then run the standalone step command (for a
-step with @pypi/@conda, with its environment bundle unpacked onto the path first).
+"""The entry point of a task in a container, run by stage 0 (``flowlib.remote.stage0``, which
+put flowlib from the code package and its dependencies on the path): take the flow's code
+package stage 0 unpacked (or fetch it), check that this flowlib is the one that launched the
+run, then run the standalone step command (for a step with @pypi/@conda, with its environment
+bundle unpacked onto the path first).
 
     python -m flowlib.remote.bootstrap --flow F --package KEY --expect-version V
         [--environment BUNDLE] -- step ...
