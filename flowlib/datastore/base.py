@@ -13,12 +13,21 @@ key is replaced, so the next write of the right content heals it.
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from flowlib.datastore.hashing import content_key
+
+_ENTRY_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$")
+
+
+def check_entry_name(name: str) -> str:
+    if not _ENTRY_NAME.match(name) or ".." in name:
+        raise ValueError(f"not an entry name: {name!r}")
+    return name
 
 
 @dataclass(frozen=True)
@@ -86,6 +95,18 @@ class BlobStore(ABC):
     def preflight(self) -> None:  # noqa: B027 - a backend with nothing to check keeps it
         """Check, before a run writes anything, that the store exists and this process may
         write to it; raise a FlowlibError saying what is wrong and how to fix it."""
+
+    # -- small named entries beside the blobs (flowlib.environments: which lock or bundle an
+    # environment has, found by any machine that reaches the store) ---------------------------
+    def read_entry(self, name: str) -> bytes | None:
+        """The bytes of the entry ``name`` of this flow, None when there is none (or this
+        backend keeps none). Entries are small, replaced whole (a reader sees the old or the
+        new bytes), never listed as blobs, and only ever point at blobs: losing one costs a
+        recomputation, never data."""
+        return None
+
+    def write_entry(self, name: str, data: bytes) -> None:  # noqa: B027 - optional hook
+        """Store ``data`` as the entry ``name`` (``[a-z0-9/._-]``), replacing any."""
 
     # -- retention (flowlib.retention): listing and deleting ------------------------------------
     def list_blobs(self) -> Iterator[BlobInfo]:

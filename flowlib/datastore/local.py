@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from flowlib.datastore.base import BlobInfo, BlobStore
+from flowlib.datastore.base import BlobInfo, BlobStore, check_entry_name
 from flowlib.datastore.hashing import content_key, is_content_key
 from flowlib.exceptions import ArtifactError, CorruptArtifactError, NotFoundError
 
@@ -37,6 +37,22 @@ class LocalBlobStore(BlobStore):
 
     def _path(self, key: str) -> Path:
         return self.data_dir / key[:2] / key
+
+    def _entry_path(self, name: str) -> Path:
+        return self.root / self.flow_name / "entries" / check_entry_name(name)
+
+    def read_entry(self, name: str) -> bytes | None:
+        try:
+            return self._entry_path(name).read_bytes()
+        except OSError:
+            return None
+
+    def write_entry(self, name: str, data: bytes) -> None:
+        path = self._entry_path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
 
     def location(self, key: str) -> str:
         return str(self._path(key))

@@ -50,7 +50,7 @@ from typing import Any
 import botocore.exceptions
 
 from flowlib.config.aws import AwsContext
-from flowlib.datastore.base import BlobInfo, BlobStore
+from flowlib.datastore.base import BlobInfo, BlobStore, check_entry_name
 from flowlib.datastore.hashing import content_key, is_content_key
 from flowlib.exceptions import ArtifactError, CorruptArtifactError, NotFoundError
 
@@ -207,6 +207,26 @@ class S3BlobStore(BlobStore):
 
     def location(self, key: str) -> str:
         return f"s3://{self.bucket}/{self.object_key(key)}"
+
+    def _entry_key(self, name: str) -> str:
+        return f"{self.data_prefix.removesuffix('data/')}entries/{check_entry_name(name)}"
+
+    def read_entry(self, name: str) -> bytes | None:
+        key = self._entry_key(name)
+        try:
+            return self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except botocore.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+                return None
+            raise self._error(exc, "s3:GetObject", name) from None
+
+    def write_entry(self, name: str, data: bytes) -> None:
+        key = self._entry_key(name)
+        try:
+            self.s3.put_object(Bucket=self.bucket, Key=key, Body=data,
+                               **self.sse_args)
+        except Exception as exc:  # noqa: BLE001
+            raise self._error(exc, "s3:PutObject", name) from None
 
     def preflight(self) -> None:
         """HeadBucket: the bucket exists, these credentials reach it, in the profile's region."""

@@ -193,7 +193,7 @@ def container_bundles(
     bundles: dict[str, str] = {}
     for spec in specs.values():
         if spec.key not in bundles:
-            bundles[spec.key] = ensure_bundle(locks[spec.key], blobs, folder, report)
+            bundles[spec.key] = ensure_bundle(locks[spec.key], blobs, folder, report).key
     return {step: bundles[spec.key] for step, spec in specs.items()}
 
 

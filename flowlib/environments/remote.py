@@ -13,6 +13,7 @@ unpacked once per host folder (file lock + atomic rename, like ``venvs``).
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import io
 import json
 import os
@@ -21,10 +22,11 @@ import sys
 import tarfile
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from flowlib.environments.locks import Lock
+from flowlib.environments.locks import Lock, entry_name
 from flowlib.environments.record import RECORD_FILE
 from flowlib.exceptions import FlowlibError
 
@@ -33,46 +35,82 @@ BUNDLES_DIR_ENV = "FLOWLIB_ENVIRONMENTS_DIR"
 RECORD_ENV = "FLOWLIB_ENVIRONMENT_RECORD"
 
 
-def ensure_bundle(lock: Lock, blobs: Any, folder: Path, report: Callable[[str], None]) -> str:
-    """The blob key of ``lock``'s bundle, building and storing it first if needed."""
+@dataclass(frozen=True)
+class Bundle:
+    """A bundle stored in the datastore: its blob key and the SHA-256 of its bytes (what a
+    container that cannot compute flowlib's BLAKE3 keys checks, ``flowlib.remote.stage0``)."""
+
+    key: str
+    sha256: str
+
+
+def ensure_bundle(lock: Lock, blobs: Any, folder: Path, report: Callable[[str], None]) -> Bundle:
+    """``lock``'s bundle in the datastore, building and storing it first if needed."""
     key = lock.spec.key
     index = folder / "bundles" / f"{key}.json"
-    found = _indexed(index, blobs)
+    found = _indexed(index, blobs, lock.spec)
     if found:
         return found
     index.parent.mkdir(parents=True, exist_ok=True)
     with open(index.with_suffix(".lock"), "w") as guard:
         fcntl.flock(guard, fcntl.LOCK_EX)
-        found = _indexed(index, blobs)
+        found = _indexed(index, blobs, lock.spec)
         if found:
             return found
         report(
             f"Building container environment {key[:12]} (python {lock.spec.python}, "
             f"{lock.spec.platform}, {len(lock.pins)} packages)..."
         )
-        tmp = Path(tempfile.mkdtemp(prefix=f"flowlib-bundle-{key[:12]}-"))
-        try:
-            from flowlib.environments import uv
-
-            uv.install_target(lock.text, lock.spec.python, lock.spec.platform, tmp / "site")
-            record = {**lock.spec.describe(), "lock": lock.blob_key, "packages": lock.pins}
-            (tmp / "site" / RECORD_FILE).write_text(json.dumps(record, indent=1, sort_keys=True))
-            blob_key = blobs.put([_deterministic_tar(tmp / "site")])
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        part = index.with_name(f".{index.name}.{os.getpid()}.tmp")
-        part.write_text(json.dumps({"bundle_key": blob_key, "environment": lock.spec.describe()}))
-        os.replace(part, index)
-    return blob_key
+        data = build_bundle(lock)
+        bundle = Bundle(blobs.put([data]), hashlib.sha256(data).hexdigest())
+        text = json.dumps({"bundle_key": bundle.key, "sha256": bundle.sha256,
+                           "environment": lock.spec.describe()})
+        _write_index(index, text)
+        blobs.write_entry(entry_name("bundles", lock.spec), text.encode())
+    return bundle
 
 
-def _indexed(index: Path, blobs: Any) -> str | None:
+def build_bundle(lock: Lock) -> bytes:
+    """The bundle of ``lock``: its distributions installed for the lock's platform and python
+    (uv, from the package index or uv's cache), as one deterministic tar."""
+    from flowlib.environments import uv
+
+    tmp = Path(tempfile.mkdtemp(prefix=f"flowlib-bundle-{lock.spec.key[:12]}-"))
     try:
-        blob_key = json.loads(index.read_text())["bundle_key"]
-    except (OSError, ValueError, KeyError):
-        return None
-    # The index may outlive the datastore it was written for (another profile, a new bucket).
-    return blob_key if _blob_exists(blobs, blob_key) else None
+        uv.install_target(lock.text, lock.spec.python, lock.spec.platform, tmp / "site")
+        record = {**lock.spec.describe(), "lock": lock.blob_key, "packages": lock.pins}
+        (tmp / "site" / RECORD_FILE).write_text(json.dumps(record, indent=1, sort_keys=True))
+        return _deterministic_tar(tmp / "site")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _indexed(index: Path, blobs: Any, spec: Any) -> Bundle | None:
+    """The bundle of this machine's index, else of the datastore's (another machine built it;
+    then remembered here), if its blob is still stored."""
+    for source in ("here", "datastore"):
+        try:
+            if source == "here":
+                text = index.read_text()
+            else:
+                text = (blobs.read_entry(entry_name("bundles", spec)) or b"").decode()
+            entry = json.loads(text)
+            bundle = Bundle(entry["bundle_key"], entry["sha256"])
+        except (OSError, ValueError, KeyError, TypeError, FlowlibError):
+            continue
+        # An index may outlive the datastore it was written for (another profile or bucket).
+        if _blob_exists(blobs, bundle.key):
+            if source == "datastore":
+                _write_index(index, text)
+            return bundle
+    return None
+
+
+def _write_index(index: Path, text: str) -> None:
+    index.parent.mkdir(parents=True, exist_ok=True)
+    part = index.with_name(f".{index.name}.{os.getpid()}.tmp")
+    part.write_text(text)
+    os.replace(part, index)
 
 
 def _blob_exists(blobs: Any, key: str) -> bool:

@@ -1,6 +1,8 @@
-"""The entry point of a task in a container: fetch the flow's code package, check that this
-image's flowlib is the one that launched the run, then run the standalone step command (for a
-step with @pypi/@conda, with its environment bundle unpacked onto the path first).
+"""The entry point of a task in a container, run by stage 0 (``flowlib.remote.stage0``, which
+put flowlib from the code package and its dependencies on the path): take the flow's code
+package stage 0 unpacked (or fetch it), check that this flowlib is the one that launched the
+run, then run the standalone step command (for a step with @pypi/@conda, with its environment
+bundle unpacked onto the path first).
 
     python -m flowlib.remote.bootstrap --flow F --package KEY --expect-version V
         [--environment BUNDLE] -- step ...
@@ -13,8 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
-from pathlib import Path
 
 from flowlib.exceptions import FlowlibError
 from flowlib.version import __version__
@@ -39,19 +39,18 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return VERSION_MISMATCH_EXIT
-    from flowlib.remote.package import unpack_package
+    from flowlib.remote.package import unpacked_package
     from flowlib.stores import open_stores
 
-    workdir = Path(tempfile.mkdtemp(prefix="flowlib-task-"))
     try:
-        manifest = unpack_package(open_stores(), args.flow, args.package, workdir)
+        workdir, manifest = unpacked_package(open_stores(), args.flow, args.package)
     except FlowlibError as exc:
         print(f"flowlib: cannot fetch the code package: {exc}", file=sys.stderr)
         return 1
     env = dict(os.environ)
     if args.environment:
         try:
-            env.update(_environment_variables(args.flow, args.environment, env))
+            env.update(environment_variables(args.flow, args.environment, env))
         except FlowlibError as exc:
             print(f"flowlib: cannot set up the step's environment: {exc}", file=sys.stderr)
             return VERSION_MISMATCH_EXIT
@@ -65,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0  # pragma: no cover - execv does not return
 
 
-def _environment_variables(flow: str, bundle_key: str, env: dict[str, str]) -> dict[str, str]:
+def environment_variables(flow: str, bundle_key: str, env: dict[str, str]) -> dict[str, str]:
     """Unpack the step's environment bundle (no package index involved) and put it first on
     the task's path; the task records the bundle's environment (``Task.environment``)."""
     from flowlib.environments.record import RECORD_FILE

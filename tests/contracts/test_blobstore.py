@@ -84,3 +84,14 @@ def test_preflight_fails_with_a_fix_when_the_store_is_unusable(blobs, tmp_path):
         blobs.root.chmod(0o500)
     with pytest.raises(FlowlibError, match="FLOWLIB_DATASTORE_ROOT"):
         blobs.preflight()
+
+
+def test_named_entries_are_replaced_whole_and_never_listed_as_blobs(blobs):
+    name = "environments/locks/0123abcd.json"
+    assert blobs.read_entry(name) is None
+    blobs.write_entry(name, b'{"lock_key": "a"}')
+    blobs.write_entry(name, b'{"lock_key": "b"}')
+    assert blobs.read_entry(name) == b'{"lock_key": "b"}'
+    assert all(not info.key.endswith(".json") for info in blobs.list_blobs())
+    with pytest.raises(ValueError):
+        blobs.write_entry("../outside", b"x")

@@ -111,12 +111,24 @@ def test_bad_environments_fail_before_anything_runs(env_run) -> None:
 
 
 @pytest.mark.parametrize("backend", ["aws"], indirect=True)
-def test_environments_with_s3_and_dynamodb_stores(backend, uv_cache: str) -> None:
+def test_environments_with_s3_and_dynamodb_stores(backend, uv_cache: str, tmp_path: Path
+                                                  ) -> None:
     """With an AWS profile the environment also gets what a task needs to open S3 and
-    DynamoDB; the lock lives in the S3 datastore."""
+    DynamoDB; the lock lives in the datastore, where a second machine finds it."""
     from flowlib import Flow
 
-    backend.run(FLOWS / "two_versions_flow.py", "run", env={"UV_CACHE_DIR": uv_cache})
+    def machine(name: str) -> dict[str, str]:
+        return {"UV_CACHE_DIR": uv_cache, "FLOWLIB_ENVIRONMENTS_DIR": str(tmp_path / name)}
+
+    first = backend.run(FLOWS / "two_versions_flow.py", "run", env=machine("laptop"))
+    assert first.stdout.count("Resolving environment ") == 2
     run = Flow("TwoVersionsFlow").latest_run
     assert run["end"].task.data.end_six == "1.17.0"
     assert {"boto3", "tenacity"} <= set(run["end"].task.environment["packages"])
+    # Another machine (its own environments folder, same store): it builds its virtualenvs but
+    # finds both locks in the datastore's index, so uv resolves nothing and the versions are
+    # the locked ones.
+    second = backend.run(FLOWS / "two_versions_flow.py", "run", env=machine("colleague"))
+    assert "Resolving" not in second.stdout and _builds(second.stdout) == 2
+    again = Flow("TwoVersionsFlow").latest_run
+    assert again["end"].task.environment == run["end"].task.environment

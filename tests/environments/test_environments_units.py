@@ -136,9 +136,10 @@ def test_uv_explanations_drop_warnings_and_hints() -> None:
     assert uv.explain(stderr) == "error: No solution found\n  cause: Because six==99 ..."
 
 
-def test_step_functions_deployments_refuse_environments_for_now() -> None:
-    from flowlib.remote.stepfunctions.compiler import CompileError
-    from flowlib.remote.stepfunctions.definition import build
+def test_step_functions_only_json_builds_no_environment() -> None:
+    """``create --only-json`` resolves nothing (``create`` builds the bundles: tests/remote/
+    stepfunctions/test_sfn_environments.py)."""
+    from flowlib.remote.stepfunctions.definition import environment_bundles
 
-    with pytest.raises(CompileError, match="end, start have a @pypi/@conda environment"):
-        build(Layered, None, None, None, _decorators(Layered), 1, None)
+    assert environment_bundles(Layered, None, _decorators(Layered), False, print) == {
+        "start": "(built by create)", "end": "(built by create)"}

@@ -178,14 +178,22 @@ def base_env(tmp: Path, moto_url: str | None, tf_mirror: Path | None) -> dict[st
 
 @pytest.fixture(scope="module")
 def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    from tests.support.fake_docker import FakeDockerServer
+
     log = tmp_path_factory.mktemp("moto") / "moto.log"
-    server = MotoServer(mode="process", env={"MOTO_IAM_LOAD_MANAGED_POLICIES": "true"},
+    # moto's Batch runs the jobs a test submits through the Docker Engine API test server
+    # (test_e2e: a flow on the new stack's queue); tests set ``server.docker.base_env``.
+    docker = FakeDockerServer(base_env={}).start()
+    server = MotoServer(mode="process", env={"MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
+                                             "DOCKER_HOST": docker.docker_host},
                         log_path=log, startup_timeout=120)
     server.start()
+    server.docker = docker  # type: ignore[attr-defined]
     try:
         yield server
     finally:
         server.stop()
+        docker.stop()
 
 
 def brought_state_bucket(platform: Platform) -> None:

@@ -33,6 +33,7 @@ ENV = "dev"
 STATE_KEY = f"flowlib/{ENV}/terraform.tfstate"
 KEY = "module.kms[0].aws_kms_key.this"
 FLOW = REPO / "tests" / "aws" / "flows" / "small_flow.py"
+ANY_IMAGE_FLOW = REPO / "tests" / "flows" / "remote" / "any_image_flow.py"
 _passed: set[str] = set()
 
 
@@ -154,6 +155,51 @@ def test_flow_run_uses_the_new_bucket_and_table(platform: Platform, tmp_path: Pa
         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert read_back.stdout.split() == ["True", "hello"], read_back.stdout + read_back.stderr
     _passed.add("flow")
+
+
+def test_batch_run_needs_no_image_setting(platform: Platform, tmp_path: Path) -> None:
+    """Right after ``platform init``, ``run --with batch`` works with no image anywhere: the
+    step gets the official Python image, and its "container" (the Docker Engine API test
+    server runs the job's command with a Python that has nothing installed, no PYTHONPATH
+    and no package index) imports flowlib from the code package."""
+    needs("init")
+    from flowlib.remote.runtime import default_image
+    from tests.support.aws_env import aws_env
+    from tests.support.fake_docker import plain_python
+
+    profile = platform.profiles()["profiles"][ENV]
+    assert not profile.get("image") and profile["batch_job_queue"]
+    docker = platform.moto.docker  # type: ignore[attr-defined]
+    docker.base_env = {"PATH": "/usr/bin:/bin", **aws_env(platform.moto.url, "us-east-1"),
+                       "FLOWLIB_ENVIRONMENTS_DIR": str(tmp_path / "host")}
+    docker.image_python[default_image()] = plain_python(tmp_path)
+    docker.image_env[default_image()] = {"UV_OFFLINE": "1", "PIP_NO_INDEX": "1"}
+    env = {**platform.env, "FLOWLIB_PROFILE": ENV}
+    run = subprocess.run([sys.executable, str(ANY_IMAGE_FLOW), "run", "--with", "batch"],
+                         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stdout + run.stderr
+    read_back = subprocess.run(
+        [sys.executable, "-c", "from flowlib import Flow; r = Flow('AnyImageFlow').latest_run; "
+         "t = r['start'].task; print(t.data.flowlib_file, t.data.boto3_file, t.data.python_prefix,"
+         " t.data.stage0_seconds, r['end'].task.data.stage0_seconds)"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    flowlib_file, boto3_file, prefix, cold, warm = read_back.stdout.split()
+    # flowlib from the code package, boto3 from the runtime bundle unpacked on the "host":
+    # nothing from this checkout or this test's virtualenv.
+    assert "/.flowlib-lib/flowlib/" in flowlib_file and not flowlib_file.startswith(str(REPO))
+    assert str(tmp_path / "host" / "bundles") in boto3_file
+    assert prefix != sys.prefix
+    batch = platform.client("batch")
+    jobs = [j for j in batch.list_jobs(jobQueue=profile["batch_job_queue"],
+                                       jobStatus="SUCCEEDED")["jobSummaryList"]
+            if j["jobName"].startswith("flowlib-AnyImageFlow-")]
+    job = batch.describe_jobs(jobs=[jobs[0]["jobId"]])["jobs"][0]
+    definition = batch.describe_job_definitions(
+        jobDefinitions=[job["jobDefinition"]])["jobDefinitions"][0]
+    assert definition["containerProperties"]["image"] == default_image()
+    platform.timings["stage0_cold_host"] = float(cold)
+    platform.timings["stage0_warm_host"] = float(warm)
+    _passed.add("batch")
 
 
 def test_status_reports_no_drift(platform: Platform) -> None:

@@ -40,10 +40,11 @@ class _Container:
         self.lines: list[tuple[int, str, bytes]] = []  # (stream 1|2, timestamp, line)
         self.readers: list[threading.Thread] = []
 
-    def start(self, base_env: dict[str, str], image_env: dict[str, str]) -> None:
+    def start(self, base_env: dict[str, str], image_env: dict[str, str],
+              python: str | None = None) -> None:
         cmd = list(self.config.get("Cmd") or [])
         if cmd and cmd[0] in ("python", "python3"):
-            cmd[0] = sys.executable
+            cmd[0] = python or sys.executable
         env = {**base_env, **image_env}
         env.update(e.split("=", 1) for e in self.config.get("Env") or [] if "=" in e)
         self.proc = subprocess.Popen(
@@ -102,6 +103,9 @@ class FakeDockerServer(ThreadingHTTPServer):
         # What an image adds to base_env, by image name (e.g. a PYTHONPATH with another
         # flowlib, to play an image built from another checkout).
         self.image_env: dict[str, dict[str, str]] = {}
+        # The interpreter that plays an image's ``python`` (default: this test session's), e.g.
+        # a virtualenv with nothing installed to play a plain Python image.
+        self.image_python: dict[str, str] = {}
         self.containers: dict[str, _Container] = {}
         self.started = 0  # containers run so far (tests and benchmarks read it)
 
@@ -168,7 +172,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._reply(204)
         if action == "start":
             image = container.config.get("Image", "")
-            container.start(self.server.base_env, self.server.image_env.get(image, {}))
+            container.start(self.server.base_env, self.server.image_env.get(image, {}),
+                            self.server.image_python.get(image))
             self.server.started += 1
             return self._reply(204)
         if action == "json":
@@ -192,3 +197,21 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_DELETE(self) -> None:  # noqa: N802
         self._route("DELETE")
+
+
+def plain_python(folder: str | os.PathLike) -> str:
+    """The interpreter of a new virtualenv with nothing installed in ``folder``: what a plain
+    ``python:3.X-slim`` image has (map an image to it with ``image_python``)."""
+    from pathlib import Path
+
+    venv = Path(folder) / "plain-python"
+    if not (venv / "bin" / "python").exists():
+        base = getattr(sys, "_base_executable", sys.executable)
+        subprocess.run([base, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    for module in ("flowlib", "boto3"):
+        probe = subprocess.run([python, "-c", f"import {module}"], capture_output=True,
+                               env={"PATH": "/usr/bin:/bin"}, cwd=venv)
+        if probe.returncode == 0:
+            raise RuntimeError(f"the plain Python in {venv} can import {module}")
+    return python

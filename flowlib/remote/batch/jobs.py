@@ -22,6 +22,7 @@ from typing import Any
 
 from flowlib.decorators import StepDecorator
 from flowlib.exceptions import FlowlibError
+from flowlib.remote.runtime import default_image
 from flowlib.runtime.spec import TaskSpec
 
 MIN_ATTEMPT_SECONDS = 60  # AWS Batch rejects shorter attempt durations
@@ -122,12 +123,9 @@ def step_target(step: str, decorators: dict[str, StepDecorator], profile: Any) -
             f"step '{step}' runs on AWS Batch but no job queue is set: add "
             "@batch(queue='...') or batch_job_queue to the profile (FLOWLIB_BATCH_JOB_QUEUE)."
         )
-    image = batch.image or get("image")
-    if not image:
-        raise BatchConfigError(
-            f"step '{step}' runs on AWS Batch but no image is set: add @batch(image='...') or "
-            "image to the profile (FLOWLIB_IMAGE); images/README.md builds one."
-        )
+    # Any image with the step's python runs it (flowlib ships with the job): without a
+    # setting, the official Python image of the launching python.
+    image = batch.image or get("image") or default_image()
     cpu = float(biggest("cpu"))
     shape = JobShape(
         image=image,
@@ -176,24 +174,35 @@ def project_of(tags: list[str]) -> str:
     return next((t.split(":", 1)[1] for t in tags if t.startswith("project:")), "none")
 
 
-def bootstrap_command(package_key: str, version: str, spec: TaskSpec,
-                      task_id: str | None = None, environment: str | None = None) -> list[str]:
+def bootstrap_args(package_key: str, version: str, spec: TaskSpec,
+                   task_id: str | None = None, environment: str | None = None) -> list[str]:
+    """``python`` arguments of the bootstrap (``flowlib.remote.bootstrap``) for one task."""
     args = spec.command_args()
     if task_id is not None:
         args[args.index("--task-id") + 1] = task_id
     env_args = ["--environment", environment] if environment else []
     return [
-        "python", "-m", "flowlib.remote.bootstrap", "--flow", spec.flow,
+        "-m", "flowlib.remote.bootstrap", "--flow", spec.flow,
         "--package", package_key, "--expect-version", version, *env_args, "--", *args,
     ]
 
 
-def array_command(package_key: str, version: str, spec: TaskSpec,
+def bootstrap_command(code: Any, image: str, spec: TaskSpec,
+                      environment: str | None = None) -> list[str]:
+    """The container command of one task (``code``: ``flowlib.remote.runtime.ContainerCode``:
+    flowlib and its dependencies come with the job, not with the image)."""
+    package = code.package
+    return code.command(image, bootstrap_args(package.key, package.flowlib_version, spec,
+                                              environment=environment))
+
+
+def array_command(code: Any, image: str, spec: TaskSpec,
                   environment: str | None = None) -> list[str]:
     """The command every child of an array job runs: it picks its own task id."""
-    inner = bootstrap_command(package_key, version, spec, task_id=ARRAY_PLACEHOLDER,
-                              environment=environment)
-    return ["python", "-m", "flowlib.remote.batch.entry", "--", *inner[3:]]
+    package = code.package
+    inner = bootstrap_args(package.key, package.flowlib_version, spec,
+                           task_id=ARRAY_PLACEHOLDER, environment=environment)
+    return code.command(image, ["-m", "flowlib.remote.batch.entry", "--", *inner[2:]])
 
 
 def environment(env: dict[str, str]) -> list[dict[str, str]]:
@@ -249,7 +258,8 @@ def explain_failure(job: dict[str, Any], step: str, shape: JobShape, log_tail: l
     where = f"step '{step}' (AWS Batch job {job_id})"
     bootstrap = next(
         (line for line in log_tail
-         if line.startswith(("flowlib version mismatch:", "flowlib: cannot fetch"))), None)
+         if line.startswith(("flowlib version mismatch:", "flowlib: cannot fetch",
+                             "flowlib: cannot start the task"))), None)
     if bootstrap:
         return f"{where}: {bootstrap.strip()}"
     if code == VERSION_MISMATCH_EXIT:

@@ -186,8 +186,22 @@ class BatchLauncher:
             return worker
         if self._package is None:
             from flowlib.remote.package import upload_package
+            from flowlib.remote.runtime import container_code
 
-            self._package = upload_package(self.stores, self.flow, self.script)
+            try:
+                self._package = container_code(
+                    self.stores, self.flow, upload_package(self.stores, self.flow, self.script),
+                    lambda message: print(message, file=sys.stderr, flush=True))
+            except FlowlibError as exc:
+                worker.end(None, f"step '{spec.step}': {exc}")
+                return worker
+        try:  # flowlib's dependencies for the image's python, built once, before any submit
+            from flowlib.remote.runtime import image_python
+
+            self._package.runtime(image_python(target.shape.image))
+        except FlowlibError as exc:
+            worker.end(None, f"step '{spec.step}': {exc}")
+            return worker
         problem = self._prepare_environments()
         if problem:
             worker.end(None, f"step '{spec.step}': {problem}")
@@ -371,7 +385,7 @@ class BatchLauncher:
     def _submit_single(self, worker: BatchWorker) -> None:
         spec = worker.spec
         try:
-            command = jobs.bootstrap_command(self._package.key, self._package.flowlib_version,
+            command = jobs.bootstrap_command(self._package, worker.target.shape.image,  # type: ignore[union-attr]
                                              spec, environment=self._environment_of(spec.step))
             response = self.batch.submit_job(
                 **self._submit_kwargs(worker, jobs.job_name(
@@ -391,8 +405,8 @@ class BatchLauncher:
         spec = first.spec
         task_ids = [w.spec.task_id for w in group]
         try:
-            command = jobs.array_command(self._package.key, self._package.flowlib_version, spec,
-                                         environment=self._environment_of(spec.step))
+            command = jobs.array_command(self._package, first.target.shape.image,  # type: ignore[union-attr]
+                                         spec, environment=self._environment_of(spec.step))
             response = self.batch.submit_job(
                 **self._submit_kwargs(first, jobs.job_name(
                     spec.flow, spec.run_id, spec.step, f"array{task_ids[0]}")),

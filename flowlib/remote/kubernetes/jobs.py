@@ -15,6 +15,7 @@ from typing import Any
 
 from flowlib.decorators import StepDecorator
 from flowlib.exceptions import FlowlibError
+from flowlib.remote.runtime import default_image
 from flowlib.runtime.spec import TaskSpec
 
 LABEL_PREFIX = "flowlib/"
@@ -127,13 +128,8 @@ class JobSettings:
                 return own
             return _profile_value(profile, profile_key) if profile_key else None
 
-        image = pick("image", "image")
-        if not image:
-            raise FlowlibError(
-                f"Step '{step}' runs on Kubernetes but has no image: set "
-                "@kubernetes(image=...), --with kubernetes:image=..., or the profile's 'image' "
-                "key (FLOWLIB_IMAGE)."
-            )
+        # Any image with the step's python runs it (flowlib ships with the job).
+        image = pick("image", "image") or default_image()
         selector = pick("node_selector", None)
         if selector is not None and not isinstance(selector, dict):
             raise FlowlibError(

@@ -111,8 +111,12 @@ class KubernetesLauncher:
         self.selector = {jobs.label("flow"): jobs.label_value(self.flow),
                          jobs.label("store"): self.store}
         from flowlib.remote.package import upload_package
+        from flowlib.remote.runtime import container_code
 
         self.package = upload_package(stores, self.flow, Path(graph.file))
+        # flowlib and its dependencies go with each Job (flowlib.remote.runtime).
+        self.code = container_code(stores, self.flow, self.package,
+                                   lambda message: print(message, file=sys.stderr, flush=True))
         # step -> blob key of its @pypi/@conda bundle (``flowlib.environments.remote``); the run
         # built them before starting, so this is an index lookup.
         self._environment_args = (flow_cls, stores, decorators_by_step)
@@ -133,7 +137,7 @@ class KubernetesLauncher:
         with self._lock:
             self.workers[name] = worker
         self._ensure_watch(settings.namespace)
-        problem = self._prepare_environments()
+        problem = self._prepare_environments() or self._prepare_runtime(settings.image)
         if problem:
             worker.fail(f"step '{spec.step}': {problem}", delete=False)
             worker.start()
@@ -166,14 +170,14 @@ class KubernetesLauncher:
             "FLOWLIB_USER": self.user,
             "PYTHONUNBUFFERED": "1",  # logs reach the pod log as they are written
         }
-        command = [
-            "python", "-m", ENTRY_MODULE,
+        command = self.code.command(self.settings[spec.step].image, [
+            "-m", ENTRY_MODULE,
             "--flow", self.flow,
             "--package", self.package.key,
             "--expect-version", __version__,
             *self._environment_option(spec.step),
             "--", *spec.command_args(),
-        ]
+        ])
         return jobs.build_job(
             spec,
             name=name,
@@ -202,6 +206,17 @@ class KubernetesLauncher:
                     flow_cls, stores, decorators, list(self.settings), lambda message: None)
             except FlowlibError as exc:
                 return str(exc)
+        return None
+
+    def _prepare_runtime(self, image: str) -> str | None:
+        """flowlib's dependencies for the image's python, built once, before any Job."""
+        from flowlib.exceptions import FlowlibError
+        from flowlib.remote.runtime import image_python
+
+        try:
+            self.code.runtime(image_python(image))
+        except FlowlibError as exc:
+            return str(exc)
         return None
 
     def _environment_option(self, step: str) -> list[str]:

@@ -101,7 +101,8 @@ def step_functions_group(flow_cls: type | None = None) -> click.Group:
                                       None if only_json else stores.profile):
             click.echo(f"Warning: {warning}", err=True)
         built = build(obj.flow_cls, graph, stores, deployment, effective_decorators(graph, []),
-                      max_workers, workflow_timeout, max_num_splits, use_distributed_map)
+                      max_workers, workflow_timeout, max_num_splits, use_distributed_map,
+                      ship=not only_json, report=lambda m: click.echo(m, err=True))
         if triggers:
             add_event_guard(built.definition, stores.profile["dynamodb_table"]
                             if stores.profile is not None else "", deployment)

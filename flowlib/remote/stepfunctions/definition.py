@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,8 @@ from flowlib.datastore.hashing import content_key
 from flowlib.decorators import BatchDecorator, StepDecorator
 from flowlib.graph import FlowGraph
 from flowlib.remote.batch import jobs
-from flowlib.remote.package import build_package
+from flowlib.remote.package import CodePackage, build_package
+from flowlib.remote.runtime import ContainerCode, blob_prefix, container_code
 from flowlib.remote.stepfunctions import entry
 from flowlib.remote.stepfunctions.compiler import CompileError, StepRole, compile_flow
 from flowlib.remote.stepfunctions.naming import Deployment
@@ -77,20 +79,23 @@ def check_no_kubernetes(graph: FlowGraph, decorators: dict[str, dict[str, StepDe
 def build(flow_cls: type, graph: FlowGraph, stores: Stores, deployment: Deployment,
           decorators: dict[str, dict[str, StepDecorator]], max_workers: int,
           workflow_timeout: int | None, max_num_splits: int = 100,
-          distributed_map: bool = False) -> Built:
-    """Everything ``create`` needs; raises a clear error before anything is created."""
-    from flowlib.environments.prepare import plan
+          distributed_map: bool = False, ship: bool = False,
+          report: Callable[[str], None] = lambda message: None) -> Built:
+    """Everything ``create`` needs; raises a clear error before anything is created.
 
+    With ``ship`` (``create``), flowlib's runtime bundle and the container bundles of the
+    steps' @pypi/@conda environments are built and stored now (``flowlib.remote.runtime``,
+    ``flowlib.environments.remote``), and every state's command names them: the containers
+    install from the datastore, with no package index. Without it (``--only-json``), nothing
+    is built or stored and the commands leave them out."""
     check_no_kubernetes(graph, decorators)
-    with_environment = sorted(plan(flow_cls, decorators))
-    if with_environment:
-        raise CompileError(
-            f"step(s) {', '.join(with_environment)} have a @pypi/@conda environment, which "
-            "Step Functions deployments do not install yet (runs with 'run --with batch' do); "
-            "put the packages in the image, or run the flow with 'run'.")
     script = Path(sys.modules[flow_cls.__module__].__file__ or "").resolve()
-    package, _ = build_package(script)
+    package, script_name = build_package(script)
     package_key = content_key([package])
+    code = ship_code(stores, graph.name, CodePackage(
+        package_key, script_name, len(package), __version__, hashlib.sha256(package).hexdigest()),
+        ship, report)
+    bundles = environment_bundles(flow_cls, stores, decorators, ship, report)
     profile = stores.profile
     table = profile["dynamodb_table"] if profile is not None else ""
     targets: dict[str, jobs.StepTarget] = {}
@@ -113,7 +118,7 @@ def build(flow_cls: type, graph: FlowGraph, stores: Stores, deployment: Deployme
         retry = step_decorators.get("retry")
         timeout = step_decorators.get("timeout")
         command = [
-            "python", "-m", "flowlib.remote.stepfunctions.entry", "--flow", graph.name,
+            "-m", "flowlib.remote.stepfunctions.entry", "--flow", graph.name,
             "--package", package_key, "--expect-version", __version__, "--step", step,
             "--parent-kind", role.parent_kind, "--parents", ",".join(role.parents),
             "--retries", str(int(retry.times) if retry is not None else 0),
@@ -131,6 +136,9 @@ def build(flow_cls: type, graph: FlowGraph, stores: Stores, deployment: Deployme
             command.append("--catch-fallback")
         if timeout is not None:
             command += ["--timeout", f"{timeout.total_seconds:g}"]
+        if step in bundles:
+            command += ["--environment", bundles[step]]
+        command = code.command(target.shape.image, command)
         environment = [{"Name": k, "Value": v} for k, v in sorted(static_env.items())]
         environment.append({"Name": entry.ENV_EXECUTION, "Value.$": "$$.Execution.Name"})
         if step == "start":
@@ -184,6 +192,28 @@ def build(flow_cls: type, graph: FlowGraph, stores: Stores, deployment: Deployme
         timeout_seconds=workflow_timeout,
         items_reader=items_reader if distributed_map else None)
     return Built(definition, package, package_key, job_definitions)
+
+
+def ship_code(stores: Stores, flow: str, package: CodePackage, ship: bool,
+              report: Callable[[str], None]) -> ContainerCode:
+    """The container code of a deployment (runtime bundles built only when shipping)."""
+    if ship:
+        return container_code(stores, flow, package, report)
+    store = blob_prefix(stores, flow)
+    region = (stores.profile["region"] if stores.profile is not None else "") or "us-east-1"
+    return ContainerCode(store, region, package)
+
+
+def environment_bundles(flow_cls: type, stores: Stores,
+                        decorators: dict[str, dict[str, StepDecorator]], ship: bool,
+                        report: Callable[[str], None]) -> dict[str, str]:
+    """step -> ``--environment`` value of its @pypi/@conda bundle (every state is a Batch job).
+    Without ``ship`` nothing is resolved: the value says where it will come from."""
+    from flowlib.environments.prepare import container_bundles, plan
+
+    if not ship:
+        return {step: "(built by create)" for step in plan(flow_cls, decorators)}
+    return container_bundles(flow_cls, stores, decorators, list(decorators), report)
 
 
 def flow_script(flow_cls: type) -> Path:

@@ -31,7 +31,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -87,6 +86,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--catch-fallback", action="store_true")
     parser.add_argument("--timeout", type=float, default=None)
     parser.add_argument("--max-num-splits", type=int, default=100)
+    parser.add_argument("--environment", help="blob key of the step's @pypi/@conda bundle")
     return parser.parse_args(argv)
 
 
@@ -256,16 +256,21 @@ class Entry:
         workdir = self._unpack()
         command = [sys.executable, str(workdir / self.script), *step_args]
         deadline = None if self.args.catch_fallback else self.args.timeout
-        timed_out = False
+        timed_out, setup_error = False, None
         try:
             result = subprocess.run(command, timeout=deadline, check=False,  # noqa: S603
                                     cwd=workdir, env=self._task_env())
             code = result.returncode
         except subprocess.TimeoutExpired:
             timed_out, code = True, None
+        except FlowlibError as exc:  # the step's @pypi/@conda bundle cannot be used here
+            setup_error, code = str(exc), None
         record = next((a for a in self.meta.list_attempts(*key) if a.attempt == attempt), None)
         if record is None or record.status == RUNNING or timed_out:
-            if timed_out:
+            if setup_error:
+                error = crash_record("Crash", f"cannot set up the step's environment: "
+                                              f"{setup_error}")
+            elif timed_out:
                 error = crash_record("Timeout", f"the attempt exceeded @timeout of "
                                                 f"{self.args.timeout:g} s and was killed")
             elif record is None:
@@ -289,6 +294,10 @@ class Entry:
         from flowlib.current import TRIGGER_ENV, Trigger
 
         env = dict(os.environ)
+        if self.args.environment:  # the step's @pypi/@conda bundle, as flowlib.remote.bootstrap
+            from flowlib.remote.bootstrap import environment_variables
+
+            env.update(environment_variables(self.flow, self.args.environment, env))
         run = self.meta.get_run(self.flow, self.run_id)
         trigger = Trigger.from_tags(run.system_tags) if run is not None else None
         if trigger is not None:
@@ -313,11 +322,10 @@ class Entry:
                   file=sys.stderr, flush=True)
 
     def _unpack(self) -> Path:
-        from flowlib.remote.package import unpack_package
+        from flowlib.remote.package import unpacked_package
 
-        workdir = Path(tempfile.mkdtemp(prefix="flowlib-task-"))
         try:
-            manifest = unpack_package(self.stores, self.flow, self.args.package, workdir)
+            workdir, manifest = unpacked_package(self.stores, self.flow, self.args.package)
         except FlowlibError as exc:
             raise EntryError(f"cannot fetch the code package: {exc}") from None
         self.script = manifest["script"]

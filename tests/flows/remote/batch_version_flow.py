@@ -1,4 +1,5 @@
-"""A single step on an image whose flowlib is not the launching machine's."""
+"""A single step on an image whose flowlib is not the launching machine's: it records the
+flowlib it ran with."""
 
 from flowlib import FlowSpec, batch, step
 
@@ -7,6 +8,9 @@ class BatchVersionFlow(FlowSpec):
     @batch(image="flowlib-runtime:old")
     @step
     def start(self):
+        from flowlib.version import __version__
+
+        self.version = __version__
         self.next(self.end)
 
     @step

@@ -45,7 +45,9 @@ def test_job_tags_definition_reuse_and_resources(batch_backend, batch_stack):
     assert job["tags"]["flowlib:flow"] == "BatchMixedFlow" and job["tags"]["flowlib:run"] == "2"
     assert job["tags"]["flowlib:step"] == "remote" and job["tags"]["flowlib:user"]
     assert job["tags"]["flowlib:task"] == run["remote"].task.id
-    assert job["container"]["command"][:3] == ["python", "-m", "flowlib.remote.bootstrap"]
+    command = job["container"]["command"]  # stage 0 (flowlib ships with the job), then the entry
+    assert command[:2] == ["python", "-c"]
+    assert command[command.index("--") + 1:][:2] == ["-m", "flowlib.remote.bootstrap"]
     env = {e["name"]: e["value"] for e in job["container"]["environment"]}
     assert env["FLOWLIB_CONFIG"] == "env" and env["FLOWLIB_S3_BUCKET"]
     assert not any(k.startswith("AWS_SECRET") for k in env)  # credentials come from the role

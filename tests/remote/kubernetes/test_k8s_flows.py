@@ -42,7 +42,9 @@ def test_linear_flow_runs_every_step_as_a_job(k8s, kube, tmp_path):
     assert pod["restartPolicy"] == "Never" and pod["serviceAccountName"] == "flowlib-task"
     container = pod["containers"][0]
     assert container["image"].endswith("flowlib:test")
-    assert container["command"][:3] == ["python", "-m", "flowlib.remote.kubernetes.entry"]
+    command = container["command"]  # stage 0 (flowlib ships with the job), then the entry
+    assert command[:2] == ["python", "-c"]
+    assert command[command.index("--") + 1:][:2] == ["-m", "flowlib.remote.kubernetes.entry"]
     env = {e["name"]: e["value"] for e in container["env"]}
     assert env["FLOWLIB_DATASTORE_ROOT"] == k8s.env["FLOWLIB_DATASTORE_ROOT"]
     assert env["FLOWLIB_USER"] == labels["flowlib/user"]

@@ -60,8 +60,11 @@ def test_settings_come_from_the_decorator_then_the_profile():
     own = jobs.JobSettings.resolve(
         "s", {"kubernetes": KubernetesDecorator(image="x:2", namespace="ml")}, profile)
     assert (own.image, own.namespace) == ("x:2", "ml")
-    with pytest.raises(FlowlibError, match="Step 's' runs on Kubernetes but has no image"):
-        jobs.JobSettings.resolve("s", {"kubernetes": KubernetesDecorator()}, _Profile())
+    # No image anywhere: the official Python image (flowlib ships with the job).
+    from flowlib.remote.runtime import default_image
+
+    bare = jobs.JobSettings.resolve("s", {"kubernetes": KubernetesDecorator()}, _Profile())
+    assert bare.image == default_image() and "/python:3." in bare.image
 
 
 def test_manifest_deadline_and_shape():

@@ -1,0 +1,114 @@
+"""Stage 0 (flowlib/remote/stage0.py) signs its own S3 requests and finds credentials with the
+standard library only. Its signature is checked against botocore's signer on the same request,
+and its credential chain against local stand-ins of the container endpoints (ECS/Batch and
+EKS Pod Identity; STS for an EKS service account's web identity)."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from unittest import mock
+
+import pytest
+
+from flowlib.remote import stage0
+
+NOW = datetime.datetime(2026, 11, 29, 15, 4, 5, tzinfo=datetime.timezone.utc)
+
+
+@pytest.mark.parametrize("environ,bucket,key", [
+    ({}, "flowlib-dev-artifacts", "flowlib/MyFlow/data/ab/ab12cd"),
+    ({}, "dotted.bucket.name", "a prefix/Flow/data/ab/k~1+2"),
+    ({"AWS_ENDPOINT_URL": "http://127.0.0.1:5000"}, "b", "p/F/data/00/0011"),
+])
+@pytest.mark.parametrize("token", [None, "session-token/+="])
+def test_signature_is_botocores(environ, bucket, key, token) -> None:
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    url = stage0.object_url(environ, bucket, key, "eu-west-1")
+    ours = stage0.sign_get(url, "eu-west-1", ("AKIDEXAMPLE", "secret/key", token), NOW)
+    request = AWSRequest(method="GET", url=url)
+    with mock.patch("botocore.auth.get_current_datetime",
+                    return_value=NOW.replace(tzinfo=None)):
+        S3SigV4Auth(Credentials("AKIDEXAMPLE", "secret/key", token), "s3",
+                    "eu-west-1").add_auth(request)
+    assert ours["Authorization"] == request.headers["Authorization"]
+    assert ours["x-amz-content-sha256"] == hashlib.sha256(b"").hexdigest()
+
+
+def _serve(reply: bytes, seen: list) -> HTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            seen.append((self.command, self.path, dict(self.headers), self.rfile.read(length)))
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        do_GET = do_POST = _answer
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_credentials_from_the_container_endpoint_with_a_token_file(tmp_path) -> None:
+    seen: list = []
+    server = _serve(json.dumps({"AccessKeyId": "A", "SecretAccessKey": "S",
+                                "Token": "T"}).encode(), seen)
+    token = tmp_path / "token"
+    token.write_text("pod-identity-token\n")
+    try:
+        creds = stage0.credentials({
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI": f"http://127.0.0.1:{server.server_port}/v1",
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": str(token)})
+    finally:
+        server.shutdown()
+    assert creds == ("A", "S", "T")
+    assert seen[0][2]["Authorization"] == "pod-identity-token"
+
+
+def test_credentials_from_a_web_identity(tmp_path) -> None:
+    seen: list = []
+    reply = (b'<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/'
+             b'2011-06-15/"><AssumeRoleWithWebIdentityResult><Credentials><AccessKeyId>A'
+             b'</AccessKeyId><SecretAccessKey>S</SecretAccessKey><SessionToken>T</SessionToken>'
+             b'</Credentials></AssumeRoleWithWebIdentityResult>'
+             b'</AssumeRoleWithWebIdentityResponse>')
+    server = _serve(reply, seen)
+    token = tmp_path / "token"
+    token.write_text("jwt")
+    try:
+        creds = stage0.credentials({
+            "AWS_WEB_IDENTITY_TOKEN_FILE": str(token), "AWS_ROLE_ARN": "arn:aws:iam::1:role/r",
+            "AWS_ENDPOINT_URL_STS": f"http://127.0.0.1:{server.server_port}"})
+    finally:
+        server.shutdown()
+    assert creds == ("A", "S", "T")
+    body = seen[0][3]
+    assert b"Action=AssumeRoleWithWebIdentity" in body and b"WebIdentityToken=jwt" in body
+
+
+def test_the_loader_runs_stage0_and_reports_a_clear_error(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    from flowlib.remote.runtime import stage0_loader
+
+    proc = subprocess.run(
+        [sys.executable, "-c", stage0_loader(), "--store", "s3://b/p/F/data", "--package",
+         "00aa:ff", "--", "-c", "pass"],
+        env={"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "s",
+             "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "PATH": "/usr/bin"},
+        capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == stage0.CONFIG_EXIT
+    assert proc.stderr.startswith("flowlib: cannot start the task: GET http://127.0.0.1:9/b/p/F")
