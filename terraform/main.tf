@@ -177,8 +177,9 @@ module "stepfunctions" {
   source = "./modules/stepfunctions"
   count  = var.enable_step_functions && var.enable_batch ? 1 : 0
 
-  name = local.name
-  tags = local.tags
+  name             = local.name
+  tags             = local.tags
+  flow_name_prefix = "${var.environment}-"
 
   job_queue_arns = values(try(module.batch[0].job_queue_arns, {}))
   bucket_arn     = module.artifacts.bucket_arn

@@ -543,6 +543,29 @@ def _check_step_functions(clients: _Clients, config: dict[str, Any]) -> None:
     assert config["sfn_log_group_arn"]
     assert "present" in check_stack(_Session(), config)
 
+    # Scoped to the names flowlib gives this environment's deployments (<environment>-<flow>,
+    # flowlib/remote/stepfunctions/naming.py), not to the stack's own name prefix.
+    from tests.security.iam_eval import ALLOW, IMPLICIT_DENY, evaluate
+
+    account = config["sfn_role_arn"].split(":")[4]
+    machines = f"arn:aws:states:{REGION}:{account}:stateMachine"
+    definitions = f"arn:aws:batch:{REGION}:{account}:job-definition"
+
+    def policy(role_arn: str, name: str) -> dict[str, Any]:
+        return _document(clients.iam.get_role_policy(
+            RoleName=role_arn.rsplit("/", 1)[-1], PolicyName=name)["PolicyDocument"])
+
+    scheduler = policy(config["scheduler_role_arn"], "flowlib-start-executions")
+    assert evaluate([scheduler], "states:StartExecution",
+                    f"{machines}:{ENVIRONMENT}-TrainFlow") == ALLOW
+    assert evaluate([scheduler], "states:StartExecution", f"{machines}:prod-TrainFlow") \
+        == IMPLICIT_DENY
+    sfn = policy(config["sfn_role_arn"], "flowlib-step-functions")
+    assert evaluate([sfn], "batch:SubmitJob", f"{definitions}/{ENVIRONMENT}-TrainFlow-start:1") \
+        == ALLOW
+    assert evaluate([sfn], "batch:SubmitJob", f"{definitions}/prod-TrainFlow-start:1") \
+        == IMPLICIT_DENY
+
 
 def _check_events(clients: _Clients, config: dict[str, Any], outputs: dict[str, Any]) -> None:
     """The environment's bus, the EventBridge role scoped to the environment's state machines,

@@ -13,8 +13,8 @@ locals {
   account          = data.aws_caller_identity.current.account_id
   region           = data.aws_region.current.name
   partition        = data.aws_partition.current.partition
-  job_definitions  = "arn:${local.partition}:batch:${local.region}:${local.account}:job-definition/${var.name}-*"
-  state_machines   = "arn:${local.partition}:states:${local.region}:${local.account}:stateMachine:${var.name}-*"
+  job_definitions  = "arn:${local.partition}:batch:${local.region}:${local.account}:job-definition/${var.flow_name_prefix}*"
+  state_machines   = "arn:${local.partition}:states:${local.region}:${local.account}:stateMachine:${var.flow_name_prefix}*"
 }
 
 resource "aws_cloudwatch_log_group" "this" {

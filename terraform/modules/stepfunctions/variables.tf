@@ -9,6 +9,11 @@ variable "name" {
   description = "Name prefix of every resource (the environment's name)."
 }
 
+variable "flow_name_prefix" {
+  type        = string
+  description = "Prefix of the state machines and job definitions flowlib creates for this environment (it names them <environment>-<flow>..., flowlib/remote/stepfunctions/naming.py): the roles may use only those."
+}
+
 variable "tags" {
   type        = map(string)
   description = "Tags of every resource."
