@@ -112,7 +112,7 @@ KEYS: dict[str, Key] = {
         Key("retention_flow_keep_days", "map", "per-flow override of retention_keep_days",
             env=False),
         Key("retention_grace_hours", "str",
-            "gc deletes only blobs older than this (default 168; longer than the longest run)"),
+            "gc deletes only blobs older than this (default 168; over twice the longest run)"),
     ]
 }
 ENV_VARS = {k.env_var: k.name for k in KEYS.values() if k.env}

@@ -10,7 +10,7 @@ import pytest
 import flowlib.retention.gc as gc_module
 from flowlib import Flow, Run, namespace
 from flowlib.exceptions import FlowlibError, NotFoundError
-from flowlib.metadata.records import FAILED, REMOVED, RUNNING
+from flowlib.metadata.records import FAILED, REMOVED, RUNNING, SUCCEEDED, TaskRecord
 from flowlib.retention import RetentionPolicy, collect, plan_gc
 from flowlib.stores import open_stores
 from tests.retention.runs import record_run
@@ -111,6 +111,57 @@ def test_writer_between_mark_and_sweep_loses_nothing(backend):
         Run(f"{FLOW}/{old}")
 
 
+def _start_writer(stores, value):
+    """A new run whose task has stored (deduplicated) its artifact but not recorded it yet."""
+    meta = stores.metadata
+    run_id = meta.create_run(FLOW, "tester", ["user:tester"], []).run_id
+    meta.create_tasks([TaskRecord(FLOW, run_id, "end", "1", "pending", time.time())])
+    meta.start_attempt(FLOW, run_id, "end", "1", 0)
+    refs = {"x": stores.artifacts(FLOW).save("x", value, f"{FLOW}/{run_id}/end/1")}
+    return run_id, refs
+
+
+def _finish_writer(stores, run_id, refs):
+    meta = stores.metadata
+    meta.finish_attempt(FLOW, run_id, "end", "1", 0, SUCCEEDED, refs, {"next": []}, None)
+    meta.update_run(FLOW, run_id, SUCCEEDED, time.time())
+
+
+@pytest.mark.parametrize("point", ["before_delete_batch", "after_sweep_batch"])
+@pytest.mark.parametrize("refresh", [True, False], ids=["refresh", "no-refresh"])
+def test_dedup_against_an_old_blob_during_the_sweep(backend, point, refresh):
+    """A task deduplicates against an old blob only a removed run references, after the
+    sweep's last re-read of running runs (``before_delete_batch``) or after the delete
+    (``after_sweep_batch``), and records the reference once gc is done. With the refresh
+    (``BlobStore.refresh_after``) the blob survives either way; without it, the first
+    interleaving loses it: the window the refresh closes."""
+    namespace(None)
+    stores = open_stores()
+    value = "old value, reused later"
+    old = record_run(stores, FLOW, {"x": value})
+    record_run(stores, FLOW, {"x": "newest"})
+    plan = plan_gc(stores, RetentionPolicy(keep_last=1, grace_hours=1), now=later())
+    assert [r.run_id for r in plan.flows[0].remove] == [old]
+    # gc's clock is two hours ahead: to the writer too, every stored blob is then older than
+    # half the grace period (refresh_after); None turns the refresh off.
+    stores.artifacts(FLOW).blobs.refresh_after = 0.0 if refresh else None
+    writer = {}
+
+    def interleave(at: str, flow: str) -> None:
+        if at == point:
+            writer["run"] = _start_writer(stores, value)
+
+    report = collect(stores, plan, hook=interleave)
+    assert report.blobs_spared == 0  # the writer's reference was not recorded in time
+    _finish_writer(stores, *writer["run"])
+    task = Run(f"{FLOW}/{writer['run'][0]}")["end"].task
+    if refresh or point == "after_sweep_batch":
+        assert task.data.x == value
+    else:
+        with pytest.raises(NotFoundError, match="missing from the datastore"):
+            task.data.x  # noqa: B018
+
+
 def test_blobs_within_the_grace_period_are_kept(backend):
     namespace(None)
     stores = open_stores()
@@ -195,39 +246,6 @@ def test_code_packages_of_kept_runs_are_kept(backend):
     left = blob_keys(stores)
     assert packages[oldest] not in left
     assert all(packages[r] in left for r in kept)
-
-
-def test_mark_refuses_running_and_pinned_runs(backend):
-    namespace(None)
-    stores = open_stores()
-    meta = stores.metadata
-    running = record_run(stores, FLOW, {"x": 1}, status=RUNNING, finish_run=False)
-    pinned = record_run(stores, FLOW, {"x": 2}, tags=["keep"])
-    plain = record_run(stores, FLOW, {"x": 3})
-    now = time.time()
-    assert not meta.mark_run_removing(FLOW, running, now, ["keep"])
-    assert not meta.mark_run_removing(FLOW, pinned, now, ["keep"])
-    assert meta.mark_run_removing(FLOW, plain, now, ["keep"])
-    assert meta.mark_run_removing(FLOW, plain, now, ["keep"])  # idempotent
-    meta.finish_run_removal(FLOW, plain)
-    meta.finish_run_removal(FLOW, plain)  # idempotent
-    assert not meta.mark_run_removing(FLOW, plain, now, ["keep"])  # already removed
-    assert meta.get_run(FLOW, plain).retention == REMOVED
-    assert meta.get_run(FLOW, running).retention is None
-
-
-def test_blob_store_listing_and_deletes(backend):
-    stores = open_stores()
-    blobs = stores.make_blobstore(FLOW)
-    keys = [blobs.put([f"blob {i}".encode()]) for i in range(3)]
-    listed = {b.key: b for b in blobs.list_blobs()}
-    assert set(listed) == set(keys)
-    assert listed[keys[0]].size == len(b"blob 0")
-    assert abs(listed[keys[0]].modified - time.time()) < 300
-    blobs.delete_blobs([keys[0], "0" * 40])  # an absent key is not an error
-    assert {b.key for b in blobs.list_blobs()} == set(keys[1:])
-    with pytest.raises(NotFoundError):
-        blobs.get(keys[0])
 
 
 def test_policy_that_deletes_everything_is_refused():
