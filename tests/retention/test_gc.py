@@ -127,8 +127,10 @@ def _finish_writer(stores, run_id, refs):
     meta.update_run(FLOW, run_id, SUCCEEDED, time.time())
 
 
-@pytest.mark.parametrize("point", ["before_delete_batch", "after_sweep_batch"])
-@pytest.mark.parametrize("refresh", [True, False], ids=["refresh", "no-refresh"])
+@pytest.mark.parametrize(("point", "refresh"), [
+    ("before_delete_batch", True), ("after_sweep_batch", True),
+    ("before_delete_batch", False),  # the control: without the refresh the blob is lost
+], ids=["refresh-before-delete", "refresh-after-delete", "no-refresh-before-delete"])
 def test_dedup_against_an_old_blob_during_the_sweep(backend, point, refresh):
     """A task deduplicates against an old blob only a removed run references, after the
     sweep's last re-read of running runs (``before_delete_batch``) or after the delete
@@ -155,7 +157,7 @@ def test_dedup_against_an_old_blob_during_the_sweep(backend, point, refresh):
     assert report.blobs_spared == 0  # the writer's reference was not recorded in time
     _finish_writer(stores, *writer["run"])
     task = Run(f"{FLOW}/{writer['run'][0]}")["end"].task
-    if refresh or point == "after_sweep_batch":
+    if refresh:
         assert task.data.x == value
     else:
         with pytest.raises(NotFoundError, match="missing from the datastore"):
@@ -284,3 +286,40 @@ def test_latest_run_skips_runs_removed_by_retention(local):
     assert stores.metadata.mark_run_removing(FLOW, newest, time.time(), ["keep"])
     assert Flow(FLOW).latest_run.id == first
     assert [r.id for r in Flow(FLOW).runs("keep")] == [first]
+
+
+def test_crashed_runs_are_collected_only_when_silent_beyond_the_margin(backend):
+    """A run whose runtime died stays "running" in the store. gc treats it as running (kept)
+    until it has not been heard from for ``crash_margin`` (the grace period, at least ten
+    heartbeat timeouts), then like a failed run; a heartbeat that gets through between the
+    plan and the mark spares it (the mark's condition reads the heartbeat)."""
+    from flowlib.metadata.liveness import effective_status, last_seen
+    from flowlib.retention.policy import crash_margin
+
+    namespace(None)
+    stores = open_stores()
+    meta = stores.metadata
+    policy = RetentionPolicy(keep_last=1, grace_hours=1)
+    crashed = record_run(stores, FLOW, {"x": "crashed run"}, status=RUNNING, finish_run=False)
+    revived = record_run(stores, FLOW, {"x": "revived run"}, status=RUNNING, finish_run=False)
+    record_run(stores, FLOW, {"x": "newest"})
+    seen = max(last_seen(meta.get_run(FLOW, r)) for r in (crashed, revived))
+    margin = crash_margin(policy)
+    assert margin == HOUR
+
+    # Crashed (no heartbeat for far longer than the liveness timeout) but within the margin.
+    within = seen + margin / 2
+    assert effective_status(meta.get_run(FLOW, crashed), within) == "crashed"
+    plan = plan_gc(stores, policy, now=within)
+    assert plan.flows[0].remove == []
+
+    # Silent beyond the margin: collectable, unless its runtime is heard from before the mark.
+    plan = plan_gc(stores, policy, now=seen + margin + 0.001)
+    assert sorted(r.run_id for r in plan.flows[0].remove) == sorted([crashed, revived])
+    meta.heartbeat(FLOW, revived)  # later than seen + 0.001: the runtime was only cut off
+    report = collect(stores, plan)
+    assert report.runs_removed[FLOW] == [crashed] and report.runs_skipped[FLOW] == [revived]
+    assert meta.get_run(FLOW, crashed).retention == REMOVED
+    assert Run(f"{FLOW}/{revived}")["end"].task.data.x == "revived run"
+    with pytest.raises(NotFoundError, match="removed by retention"):
+        Run(f"{FLOW}/{crashed}")
