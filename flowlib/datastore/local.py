@@ -52,8 +52,12 @@ class LocalBlobStore(BlobStore):
     def _gc_lock(self, exclusive: bool) -> Iterator[None]:
         """Writers that replace or refresh a blob share it; gc's delete holds it alone. Opened
         per use: flock belongs to the open file, which a forked task would otherwise share."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.data_dir / ".gc.lock", os.O_RDWR | os.O_CREAT, 0o666)
+        lock = self.data_dir / ".gc.lock"
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+        except FileNotFoundError:  # no blob stored yet
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
             yield

@@ -323,3 +323,21 @@ def test_crashed_runs_are_collected_only_when_silent_beyond_the_margin(backend):
     assert Run(f"{FLOW}/{revived}")["end"].task.data.x == "revived run"
     with pytest.raises(NotFoundError, match="removed by retention"):
         Run(f"{FLOW}/{crashed}")
+
+
+def test_a_resume_cloning_from_a_run_gc_marked_meanwhile_stops(local):
+    """The runtime checks the origin after recording each clone (``check_origin_kept``): a clone
+    recorded before gc's mark is seen by the sweep's re-read of running runs, one recorded
+    after it stops the resume with a clear error instead of referencing deleted blobs."""
+    from flowlib.runtime.resume import ResumePlan
+
+    namespace(None)
+    stores = open_stores()
+    origin = record_run(stores, FLOW, {"x": 1})
+    plan = ResumePlan.__new__(ResumePlan)  # only the origin check, not a whole resume plan
+    plan.meta, plan.flow, plan.origin_run_id = stores.metadata, FLOW, origin
+    plan.check_origin_kept()
+    assert stores.metadata.mark_run_removing(FLOW, origin, time.time(), ["keep"])
+    with pytest.raises(FlowlibError, match=f"resume: run {FLOW}/{origin} was marked for "
+                       "removal by retention"):
+        plan.check_origin_kept()
