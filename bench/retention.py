@@ -12,7 +12,9 @@ with BatchWriteItem (the exact items ``create_run``, ``create_tasks``, ``start_a
 ``finish_attempt`` write) and the blobs are PUT from a thread pool. The tests check that gc
 over runs written by the stores' own calls behaves the same. moto is a stand-in for AWS: its
 absolute times are loopback plus moto's Python (and moto answers a Query by walking the whole
-table); the request counts carry over.
+table: bench/moto_patches/sitecustomize.py, loaded by the moto server process only, makes a
+Query read one partition as DynamoDB does; ``--moto-as-is`` runs moto unpatched); the request
+counts carry over.
 
 Options: ``--runs N`` (local, default 10000), ``--aws-runs N`` (default 10000, 0 to skip),
 ``--json PATH``.
@@ -36,6 +38,7 @@ sys.path.insert(0, str(REPO))
 
 FLOW = "GcBenchFlow"
 KEEP_LAST = 100
+PATCH_MOTO = True  # --moto-as-is: False
 
 
 def load_local(stores: Any, runs: int) -> None:
@@ -129,7 +132,20 @@ def measure_gc(stores: Any, count_requests: bool) -> dict[str, Any]:
         plan = plan_gc(stores, policy, [FLOW], now=time.time() + 1)
         t1 = time.perf_counter()
         plan_requests = requests["n"]
-        report = collect(stores, plan)
+        finalized = {"n": 0}
+
+        def progress(point: str, flow: str) -> None:  # for a run stopped before its end
+            if point == "after_finalize_run":
+                finalized["n"] += 1
+                if finalized["n"] % 500 == 0:
+                    print(f"  finalized {finalized['n']:,} runs, "
+                          f"{time.perf_counter() - t1:.0f} s into the sweep, "
+                          f"{requests['n']:,} requests", file=sys.stderr, flush=True)
+            elif point == "before_sweep":
+                print(f"  plan {t1 - t0:.1f} s, {plan_requests:,} requests; marked at "
+                      f"{time.perf_counter() - t1:.0f} s", file=sys.stderr, flush=True)
+
+        report = collect(stores, plan, hook=progress)
         t2 = time.perf_counter()
         out = {"plan_s": t1 - t0, "collect_s": t2 - t1, "plan_requests": plan_requests,
                "requests": requests["n"], "runs_removed": len(report.runs_removed[FLOW]),
@@ -168,7 +184,19 @@ def bench_aws(runs: int, workdir: Path) -> dict[str, Any]:
     from tests.support.aws_env import patched_environ
     from tests.support.moto_server import start_stack, write_config
 
-    stack = start_stack()
+    # The moto server loads bench/moto_patches/sitecustomize.py (a Query reads one partition,
+    # as DynamoDB does, instead of moto's walk of the whole table; see that file).
+    saved = os.environ.get("PYTHONPATH")
+    if PATCH_MOTO:
+        os.environ["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(REPO / "bench" / "moto_patches"), saved) if p)
+    try:
+        stack = start_stack()
+    finally:
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved
     try:
         with patched_environ(stack.env):
             table = stack.create_table()
@@ -181,6 +209,7 @@ def bench_aws(runs: int, workdir: Path) -> dict[str, Any]:
             t0 = time.perf_counter()
             load_aws(stores, runs)
             load_s = time.perf_counter() - t0
+            print(f"aws loaded {runs:,} runs in {load_s:.0f} s", file=sys.stderr, flush=True)
             return {"store": "S3 + DynamoDB (moto server)", "runs": runs, "load_s": load_s,
                     **measure_gc(stores, True)}
     finally:
@@ -192,7 +221,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--aws-runs", type=int, default=10_000)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--moto-as-is", action="store_true",
+                        help="no bench/moto_patches (moto walks the table on every Query)")
     args = parser.parse_args()
+    global PATCH_MOTO
+    PATCH_MOTO = not args.moto_as_is
     import logging
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)

@@ -124,6 +124,23 @@ def open_stores() -> Stores:
     return _opened
 
 
+def _refreshing(profile: Profile, make: Callable[[str], BlobStore], text: str
+                ) -> tuple[Callable[[str], BlobStore], str]:
+    """Blob stores that refresh a blob older than half the profile's retention grace period
+    before deduplicating against it (``BlobStore.refresh_after``: gc's safety)."""
+    try:
+        refresh_after = float(profile["retention_grace_hours"]) * 3600 / 2
+    except (KeyError, TypeError, ValueError):  # unset: the default grace (gc checks the value)
+        return make, text
+
+    def make_blobstore(flow: str) -> BlobStore:
+        store = make(flow)
+        store.refresh_after = refresh_after
+        return store
+
+    return make_blobstore, text
+
+
 def stores_for(profile: Profile) -> Stores:
     """Open the stores a profile names (no request is made until they are used)."""
     # Registers the DataFrame encoding (cheap: pandas is imported only for a DataFrame value).
@@ -131,7 +148,7 @@ def stores_for(profile: Profile) -> Stores:
     from flowlib.config import PROFILE_ENV, ROOT_ENV, profile_env
 
     opening = _Opening(profile)
-    make_blobstore, blobs_text = DATASTORES[profile["datastore"]](opening)
+    make_blobstore, blobs_text = _refreshing(profile, *DATASTORES[profile["datastore"]](opening))
     metadata, metadata_text = METADATA[profile["metadata"]](opening)
     if profile.is_aws:
         description = (

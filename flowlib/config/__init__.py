@@ -113,7 +113,7 @@ KEYS: dict[str, Key] = {
             env=False),
         Key("http_api_url", "str", "base URL of the environment's HTTP endpoint (Terraform)"),
         Key("retention_grace_hours", "str",
-            "gc deletes only blobs older than this (default 168; longer than the longest run)"),
+            "gc deletes only blobs older than this (default 168; over twice the longest run)"),
     ]
 }
 ENV_VARS = {k.env_var: k.name for k in KEYS.values() if k.env}

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import Any
 
+from flowlib.cost.prices import describe as describe_prices
 from flowlib.cost.prices import price_table
 from flowlib.metadata.records import REMOVED
 from flowlib.stores import Stores
@@ -145,6 +146,7 @@ class RunCost:
             "artifact_bytes_written": self.artifact_bytes_written,
             "bytes_held_alone": self.held_alone_bytes,
             "storage_dollars_per_month": self.storage_dollars_per_month,
+            "prices": describe_prices(),
             **self.explain(),
         }
 
@@ -158,6 +160,7 @@ class RunCost:
         lines.append(f"  storage: {self.artifact_bytes_written} bytes of artifacts written, "
                      f"{self.held_alone_bytes} held by this run alone "
                      f"(${self.storage_dollars_per_month:.4f}/month)")
+        lines.append(f"  prices: {describe_prices()}")
         for title, items in self.explain().items():
             lines.append(f"  {title}: " + "; ".join(items) if items else f"  {title}: -")
         return "\n".join(lines)

@@ -1,14 +1,22 @@
-"""A small on-demand price table (us-east-1, Linux, USD per hour), used where the instance
-type of an attempt is known. ``FLOWLIB_PRICE_TABLE`` names a JSON file of the same shape
-(``{"instances": {type: [vcpus, memory_gib, usd_per_hour]}, ...}``) to use instead, for
-other regions or current prices (the AWS Price List API's figures).
+"""The on-demand price table (Linux, USD per hour), used where the instance type of an
+attempt is known. Which table, first found:
+
+1. ``FLOWLIB_PRICE_TABLE``: a JSON file of the same shape
+   (``{"instances": {type: [vcpus, memory_gib, usd_per_hour]}, ...}``);
+2. the table ``flowlib cost --refresh-prices`` fetched from the AWS Price List API
+   (``stored_table_path()``, with its region and the time it was fetched);
+3. the small built-in table below (us-east-1, prices of 2024).
+
+``describe()`` says which one is in use; the cost output shows it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 PRICE_TABLE_ENV = "FLOWLIB_PRICE_TABLE"
@@ -32,7 +40,16 @@ DEFAULT: dict[str, Any] = {
     # S3 Standard, first 50 TB, per GiB-month; PUT/COPY/POST/LIST per 1,000 requests.
     "s3_gib_month": 0.023,
     "s3_put_per_1000": 0.005,
+    "source": "built-in table (us-east-1 prices of 2024)",
 }
+STORED_NAME = "price_table.json"
+
+
+def stored_table_path() -> Path:
+    """Where ``flowlib cost --refresh-prices`` keeps the fetched table (per user)."""
+    from flowlib.config import config_dir
+
+    return config_dir() / STORED_NAME
 
 
 @lru_cache(maxsize=4)
@@ -46,8 +63,28 @@ def _load(path: str | None) -> dict[str, Any]:
     except (OSError, ValueError) as exc:
         raise FlowlibError(f"Cannot read the price table {path} ({PRICE_TABLE_ENV}): {exc}."
                            ) from None
+    data.setdefault("source", f"price table {path}")
     return {**DEFAULT, **data}
 
 
 def price_table() -> dict[str, Any]:
-    return _load(os.environ.get(PRICE_TABLE_ENV))
+    path = os.environ.get(PRICE_TABLE_ENV)
+    if not path:
+        stored = stored_table_path()
+        path = str(stored) if stored.exists() else None
+    return _load(path)
+
+
+def invalidate() -> None:
+    """Forget loaded tables (after a refresh wrote a new one)."""
+    _load.cache_clear()
+
+
+def describe(table: dict[str, Any] | None = None) -> str:
+    """Where the prices come from, for the cost output: source, region, when fetched."""
+    table = table if table is not None else price_table()
+    text = f"{table.get('source', 'price table')}, {table.get('region', 'us-east-1')}"
+    fetched = table.get("fetched")
+    if isinstance(fetched, (int, float)):
+        text += time.strftime(", fetched %Y-%m-%d %H:%M UTC", time.gmtime(fetched))
+    return text + f", {len(table.get('instances', {}))} instance types"

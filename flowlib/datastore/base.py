@@ -5,6 +5,13 @@ namespace per flow. Writes are atomic from a reader's view and idempotent: a blo
 intact is never uploaded again. Reads are verified against the key, so corruption is reported,
 never returned.
 
+Deduplication never trusts an old blob without refreshing it: garbage collection
+(``flowlib.retention``) may delete a blob no kept run references once it is older than the grace
+period, so ``put`` re-stamps a blob last written more than ``refresh_after`` seconds ago before
+counting it as stored, and ``delete_blobs`` deletes a blob only if it is unchanged since gc
+listed it. Either the refresh comes first (the delete then spares the blob) or the delete does
+(the refresh then finds nothing and ``put`` writes the blob again): no interleaving loses it.
+
 Deduplication never trusts what it cannot verify: ``put`` counts a blob as stored only when the
 backend proves the stored bytes are the ones being written (the local store re-hashes the file,
 S3 compares the SHA-256 checksum it verified on upload). A damaged or foreign object under the
@@ -14,6 +21,7 @@ key is replaced, so the next write of the right content heals it.
 from __future__ import annotations
 
 import re
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -28,6 +36,8 @@ def check_entry_name(name: str) -> str:
     if not _ENTRY_NAME.match(name) or ".." in name:
         raise ValueError(f"not an entry name: {name!r}")
     return name
+# Half the default retention grace period (7 days): see ``BlobStore.refresh_after``.
+DEFAULT_REFRESH_AFTER = 84 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -36,11 +46,18 @@ class BlobInfo:
 
     key: str
     size: int
-    modified: float  # epoch seconds of the last write
+    modified: float  # epoch seconds of the last write (or refresh)
+    # The stored versions the listing saw (S3 version ids, newest first; empty where the
+    # backend has none): a delete removes exactly these, never a version written later.
+    versions: tuple[str, ...] = ()
 
 
 class BlobStore(ABC):
     """Content-addressed blobs of one flow."""
+
+    # A stored blob last written longer ago than this is refreshed before a write trusts it
+    # (``stores_for`` sets half the profile's ``retention_grace_hours``); None never refreshes.
+    refresh_after: float | None = DEFAULT_REFRESH_AFTER
 
     def __init__(self, flow_name: str) -> None:
         self.flow_name = flow_name
@@ -52,6 +69,10 @@ class BlobStore(ABC):
         if not self._stored_intact(key, chunks, size):
             self._write(key, chunks, size)
         return key
+
+    def _is_stale(self, modified: float) -> bool:
+        """True if a blob last written at ``modified`` must be refreshed before it is trusted."""
+        return self.refresh_after is not None and modified < time.time() - self.refresh_after
 
     def get(self, key: str) -> memoryview:
         """The verified bytes of ``key``; raises CorruptArtifactError or NotFoundError."""
@@ -115,7 +136,9 @@ class BlobStore(ABC):
         Temporary files of writes in progress and foreign objects are never listed."""
         raise NotImplementedError(f"{type(self).__name__} cannot list its blobs")
 
-    def delete_blobs(self, keys: Iterable[str]) -> int:
-        """Delete these blobs (absent ones are not an error: deletes are idempotent, so two
-        collectors or a re-run never fail on each other). Returns how many were requested."""
+    def delete_blobs(self, blobs: Iterable[BlobInfo]) -> int:
+        """Delete these blobs, as ``list_blobs`` listed them: a blob written or refreshed since
+        (a ``put`` deduplicating against it) is spared, atomically with respect to that write.
+        Absent ones are not an error (deletes are idempotent, so two collectors or a re-run
+        never fail on each other). Returns how many were requested."""
         raise NotImplementedError(f"{type(self).__name__} cannot delete blobs")

@@ -1,12 +1,22 @@
-"""Blob store on the local filesystem: ``<root>/<flow>/data/<key[:2]>/<key>``."""
+"""Blob store on the local filesystem: ``<root>/<flow>/data/<key[:2]>/<key>``.
+
+Against garbage collection (see ``BlobStore``): a write that refreshes an old blob (``utime``)
+or replaces a blob file takes a shared ``flock`` on ``data/.gc.lock``; gc's ``delete_blobs``
+holds it exclusively while it checks that each blob's mtime is the one it listed and unlinks it.
+So a refresh lands either before the check (the blob is spared) or after the unlink (the
+refresh finds no file and the blob is written again). Fresh blobs, the common case of a
+deduplicating write, take no lock.
+"""
 
 from __future__ import annotations
 
 import errno
+import fcntl
 import mmap
 import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +63,21 @@ class LocalBlobStore(BlobStore):
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
         tmp.write_bytes(data)
         os.replace(tmp, path)
+    @contextmanager
+    def _gc_lock(self, exclusive: bool) -> Iterator[None]:
+        """Writers that replace or refresh a blob share it; gc's delete holds it alone. Opened
+        per use: flock belongs to the open file, which a forked task would otherwise share."""
+        lock = self.data_dir / ".gc.lock"
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+        except FileNotFoundError:  # no blob stored yet
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
 
     def location(self, key: str) -> str:
         return str(self._path(key))
@@ -74,10 +99,16 @@ class LocalBlobStore(BlobStore):
     def _stored_intact(self, key: str, chunks: Sequence[Any], size: int) -> bool:
         # Size first (cheap), then the content hash: a same-size file with a flipped byte must
         # be replaced, not trusted (re-hashing costs about what the write would have).
+        path = self._path(key)
         try:
-            if self._path(key).stat().st_size != size:
+            st = path.stat()
+            if st.st_size != size:
                 return False
             self._read_verified(key)
+            if self._is_stale(st.st_mtime):
+                # Old enough for gc to delete: re-stamp it first (see the module docstring).
+                with self._gc_lock(exclusive=False):
+                    os.utime(path)
         except (FileNotFoundError, NotFoundError, CorruptArtifactError):
             return False
         return True
@@ -92,7 +123,8 @@ class LocalBlobStore(BlobStore):
             with open(tmp, "wb") as out:
                 for chunk in chunks:
                     out.write(chunk)
-            os.replace(tmp, path)
+            with self._gc_lock(exclusive=False):  # gc must not unlink the new file
+                os.replace(tmp, path)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -185,9 +217,17 @@ class LocalBlobStore(BlobStore):
                     continue
                 yield BlobInfo(entry.name, st.st_size, st.st_mtime)
 
-    def delete_blobs(self, keys: Iterable[str]) -> int:
+    def delete_blobs(self, blobs: Iterable[BlobInfo]) -> int:
+        """Unlink each blob whose mtime is still the one listed, under the exclusive lock."""
         count = 0
-        for key in keys:
-            self._path(key).unlink(missing_ok=True)
-            count += 1
+        with self._gc_lock(exclusive=True):
+            for blob in blobs:
+                count += 1
+                path = self._path(blob.key)
+                try:
+                    if path.stat().st_mtime > blob.modified:
+                        continue  # refreshed or rewritten since it was listed
+                    path.unlink()
+                except FileNotFoundError:
+                    pass
         return count

@@ -273,6 +273,10 @@ class S3BlobStore(BlobStore):
             raise self._error(exc, "s3:GetObject (HeadObject)", key) from None
         if int(head["ContentLength"]) != size:
             return False
+        if self._is_stale(head["LastModified"].timestamp()):
+            # Old enough for gc to delete: write it again, a new version gc's delete (of the
+            # versions it listed) never touches. Costs one upload per refresh_after per blob.
+            return False
         stored = head.get("ChecksumSHA256")
         return bool(stored) and _same_checksum(stored, self._checksums(_views(chunks), size))
 
@@ -406,44 +410,58 @@ class S3BlobStore(BlobStore):
 
     # -- retention ---------------------------------------------------------------------------
     def list_blobs(self) -> Iterator[BlobInfo]:
-        """ListObjectsV2 over the flow's data prefix (1,000 keys per request)."""
-        paginator = self.s3.get_paginator("list_objects_v2")
+        """ListObjectVersions over the flow's data prefix (1,000 versions per request): each
+        blob with its current version's size and date and every version id seen, so the delete
+        removes those versions and never one a concurrent write adds (on a bucket without
+        versioning the only id is "null" and that guarantee is lost: the stack's bucket is
+        versioned)."""
+        paginator = self.s3.get_paginator("list_object_versions")
+        current: dict[str, Any] = {}
+        versions: dict[str, list[str]] = {}
         try:
             for page in paginator.paginate(Bucket=self.bucket, Prefix=self.data_prefix):
-                for obj in page.get("Contents", []):
-                    key = obj["Key"].rsplit("/", 1)[-1]
-                    if is_content_key(key):
-                        yield BlobInfo(key, int(obj["Size"]), obj["LastModified"].timestamp())
+                for version in page.get("Versions", []):
+                    key = version["Key"].rsplit("/", 1)[-1]
+                    if not is_content_key(key):
+                        continue
+                    versions.setdefault(key, []).append(version["VersionId"])
+                    if version.get("IsLatest"):
+                        current[key] = version
         except Exception as exc:  # noqa: BLE001
-            raise self.aws.wrap(exc, "s3:ListBucket", f"s3://{self.bucket}/{self.data_prefix}",
+            raise self.aws.wrap(exc, "s3:ListBucketVersions",
+                                f"s3://{self.bucket}/{self.data_prefix}",
                                 ArtifactError) from None
+        for key, version in current.items():  # a key whose latest is a delete marker is gone
+            yield BlobInfo(key, int(version["Size"]), version["LastModified"].timestamp(),
+                           tuple(versions[key]))
 
-    def delete_blobs(self, keys: Iterable[str]) -> int:
-        """DeleteObjects, 1,000 keys per request. On a versioned bucket this adds delete
-        markers; the bucket's noncurrent-version lifecycle rule frees the bytes later."""
-        keys = list(keys)
-        for i in range(0, len(keys), DELETE_BATCH):
-            batch = keys[i : i + DELETE_BATCH]
+    def delete_blobs(self, blobs: Iterable[BlobInfo]) -> int:
+        """DeleteObjects of the listed versions, 1,000 per request. Deleting a version frees
+        its bytes at once (no delete marker) and spares a version written after the listing."""
+        objects = [{"Key": self.object_key(b.key), **({"VersionId": v} if v else {})}
+                   for b in blobs for v in (b.versions or ("",))]
+        count = len({o["Key"] for o in objects})
+        for i in range(0, len(objects), DELETE_BATCH):
+            batch = objects[i : i + DELETE_BATCH]
             try:
                 response = self.s3.delete_objects(
-                    Bucket=self.bucket,
-                    Delete={"Objects": [{"Key": self.object_key(k)} for k in batch],
-                            "Quiet": True},
-                )
+                    Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
             except Exception as exc:  # noqa: BLE001
-                raise self.aws.wrap(exc, "s3:DeleteObject (DeleteObjects)",
+                raise self.aws.wrap(exc, "s3:DeleteObjectVersion (DeleteObjects)",
                                     f"s3://{self.bucket}/{self.data_prefix}",
                                     ArtifactError) from None
-            errors = response.get("Errors") or []
+            errors = [e for e in response.get("Errors") or []
+                      if e.get("Code") not in ("NoSuchKey", "NoSuchVersion")]
             if errors:
                 first = errors[0]
                 raise ArtifactError(
                     f"S3 refused to delete {len(errors)} of {len(batch)} objects under "
                     f"s3://{self.bucket}/{self.data_prefix} (first: {first.get('Key')}: "
-                    f"{first.get('Code')} {first.get('Message')}). gc needs s3:DeleteObject: "
-                    "run it with an operator's credentials, not the task role."
+                    f"{first.get('Code')} {first.get('Message')}). gc needs "
+                    "s3:DeleteObjectVersion and s3:ListBucketVersions: run it with an "
+                    "operator's credentials, not the task role."
                 )
-        return len(keys)
+        return count
 
 
 @dataclass(frozen=True)

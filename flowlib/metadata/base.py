@@ -248,11 +248,15 @@ class MetadataStore(ABC):
         raise NotImplementedError(f"{type(self).__name__} does not support retention")
 
     def mark_run_removing(
-        self, flow: str, run_id: str, when: float, protect_tags: list[str]
+        self, flow: str, run_id: str, when: float, protect_tags: list[str],
+        crashed_before: float | None = None,
     ) -> bool:
         """Atomically mark a finished run as being removed by retention, unless it is running,
         carries one of ``protect_tags`` (pinned meanwhile) or is already removed. True if the
-        run is now marked (also when an earlier, interrupted gc had marked it)."""
+        run is now marked (also when an earlier, interrupted gc had marked it). A run still
+        recorded as running is marked only if its last sign of life (heartbeat, else creation)
+        is older than ``crashed_before`` (its runtime died: ``retention.policy``), checked in
+        the same atomic step, so a heartbeat that got through meanwhile spares it."""
         raise NotImplementedError(f"{type(self).__name__} does not support retention")
 
     def finish_run_removal(self, flow: str, run_id: str) -> None:

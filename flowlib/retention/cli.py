@@ -148,20 +148,45 @@ def _set_pinned(run: str, profile: str | None, pinned: bool) -> None:
 
 
 @click.command("cost")
-@click.argument("run")
+@click.argument("run", required=False)
 @click.option("--profile", "-p", default=None)
 @click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text")
-def cost_command(run: str, profile: str | None, output: str) -> None:
+@click.option("--refresh-prices", is_flag=True,
+              help="Fetch on-demand instance prices from the AWS Price List API first.")
+@click.option("--region", default=None,
+              help="Region to price with --refresh-prices (default: the profile's).")
+def cost_command(run: str | None, profile: str | None, output: str, refresh_prices: bool,
+                 region: str | None) -> None:
     """What a run cost: compute per step and attempt, storage, and a dollar total.
 
-    Example: flowlib cost TrainFlow/42 -o json
+    Examples: flowlib cost TrainFlow/42 -o json;
+    flowlib cost --refresh-prices [--region eu-west-1] [TrainFlow/42]
     """
     from flowlib.cost import run_cost
 
+    if refresh_prices:
+        _refresh_prices(profile, region)
+    elif run is None:
+        raise click.UsageError("Give a run (e.g. flowlib cost TrainFlow/42) or "
+                               "--refresh-prices.")
+    if run is None:
+        return
     stores = _stores(profile)
     record = _run_of(stores, run)
     cost = run_cost(stores, record.flow, record.run_id)
     click.echo(json.dumps(cost.to_dict(), indent=2) if output == "json" else str(cost))
+
+
+def _refresh_prices(profile_name: str | None, region: str | None) -> None:
+    from flowlib.config import effective_profile
+    from flowlib.config.aws import AwsContext
+    from flowlib.cost.pricelist import refresh_price_table
+    from flowlib.cost.prices import describe, stored_table_path
+
+    profile = effective_profile(profile_name)
+    aws = AwsContext(profile)
+    table = refresh_price_table(aws.session, region or profile["region"] or "us-east-1")
+    click.echo(f"prices: {describe(table)} -> {stored_table_path()}")
 
 
 def register(group: click.Group) -> None:

@@ -9,7 +9,9 @@ references it. The collector works per flow (each flow has its own blob namespac
    flow's blobs and pick the candidates: not live, and last written more than the grace
    period ago.
 2. **Mark.** Each run to remove is marked ``removing`` with one conditional write that fails
-   when the run is running, was pinned meanwhile, or is already removed; from then on the
+   when the run is running (a crashed run only if silent for ``crash_margin``: its heartbeat
+   is part of the condition, so a runtime heard from since is spared), was pinned meanwhile,
+   or is already removed; from then on the
    client refuses it ("was removed by retention on <date>") instead of serving half a run.
 3. **Sweep.** The references of every run whose mark was refused are added to the live set.
    Candidates are deleted in batches (1,000 keys per S3 DeleteObjects request); before each
@@ -27,11 +29,15 @@ Why it is safe:
   an error, finalizing twice is a no-op. Each deletes only blobs its own live set excludes,
   and every run either collector removes was marked before its blobs went.
 * A run writing during gc: a blob stored less than ``grace`` ago is never deleted (choose a
-  grace period longer than the longest run), and references a running run has recorded are
-  re-read right before each delete batch. The remaining window (documented in the README): a
-  task still in flight that *deduplicated* against an old blob that no kept run references,
-  and records that reference only after the batch holding the blob was deleted. Reading that
-  artifact then fails with "missing from the datastore"; wrong data is never returned.
+  grace period longer than twice the longest run), and references a running run has recorded
+  are re-read right before each delete batch.
+* A task deduplicating against an old blob no kept run references: ``BlobStore.put`` refreshes
+  a blob older than ``refresh_after`` (half the profile's grace period) before trusting it,
+  and ``delete_blobs`` deletes only the blob as the plan listed it (locally its mtime, checked
+  under a lock the refresh also takes; on S3 the listed versions, while the refresh writes a
+  new one). Whichever comes first, the blob survives or is written again. A blob the task
+  trusted without refreshing was written less than grace/2 before the dedup, so it cannot be
+  a candidate before the task's run has recorded the reference (runs shorter than grace/2).
 
 Credentials: gc deletes S3 objects and DynamoDB items, which the task role may not do (least
 privilege): run it with an operator's credentials.
@@ -45,7 +51,7 @@ from dataclasses import dataclass, field
 
 from flowlib.datastore.base import BlobInfo
 from flowlib.metadata.records import REMOVED, REMOVING, RUNNING, RunRecord
-from flowlib.retention.policy import PROTECT_TAGS, RetentionPolicy, kept_runs
+from flowlib.retention.policy import PROTECT_TAGS, RetentionPolicy, crash_margin, kept_runs
 from flowlib.stores import Stores
 
 SWEEP_BATCH = 1000
@@ -141,6 +147,7 @@ class _Collector:
         self.plan = plan
         self.hook = hook or (lambda point, flow: None)
         self.report = GcReport()
+        self.margin = crash_margin(plan.policy)
 
     def run(self) -> GcReport:
         for flow_plan in self.plan.flows:
@@ -151,7 +158,8 @@ class _Collector:
         flow = fp.flow
         marked, refused = [], []
         for run in fp.remove:
-            ok = self.meta.mark_run_removing(flow, run.run_id, self.plan.now, list(PROTECT_TAGS))
+            ok = self.meta.mark_run_removing(flow, run.run_id, self.plan.now, list(PROTECT_TAGS),
+                                             crashed_before=self.plan.now - self.margin)
             (marked if ok else refused).append(run)
         self.hook("after_mark", flow)
         live = set(fp.live)
@@ -166,7 +174,8 @@ class _Collector:
             self._refresh(flow, live)
             batch = [b for b in fp.candidates[i : i + SWEEP_BATCH] if b.key not in live]
             self.report.blobs_spared += min(SWEEP_BATCH, len(fp.candidates) - i) - len(batch)
-            blobs.delete_blobs([b.key for b in batch])
+            self.hook("before_delete_batch", flow)
+            blobs.delete_blobs(batch)  # spares any blob refreshed since the plan listed it
             self.report.blobs_deleted += len(batch)
             self.report.bytes_freed += sum(b.size for b in batch)
             self.hook("after_sweep_batch", flow)

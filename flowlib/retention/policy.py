@@ -2,7 +2,12 @@
 
 A run is kept when any rule says so:
 
-* it is not finished (status ``running``): a running run is never touched;
+* it is not finished (status ``running``): a running run is never touched. A run whose
+  runtime died (status still ``running``, shown ``crashed``: ``flowlib.metadata.liveness``)
+  counts as running until it has not been heard from (heartbeat, else creation) for longer
+  than ``crash_margin``: the grace period (longer than any run, so the runtime cannot still be
+  at work, merely cut off from the store) and at least ten heartbeat timeouts. Then it is
+  treated like a failed run;
 * it carries a protecting tag: ``keep`` (``flowlib pin``), ``production``, any
   ``production:*`` tag, or the system tag ``project_branch:prod``;
 * it is younger than ``keep_days`` days;
@@ -23,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flowlib.exceptions import FlowlibError
+from flowlib.metadata.liveness import CRASHED, effective_status, last_seen, stale_after
 from flowlib.metadata.records import RUNNING, SUCCEEDED, RunRecord
 
 PIN_TAG = "keep"
@@ -59,7 +65,8 @@ class RetentionPolicy:
             parts.append(f"the last {self.keep_last} runs per flow and branch")
         if self.keep_days is not None:
             parts.append(f"runs younger than {self.keep_days:g} days")
-        parts += ["pinned/production runs", "the latest successful run", "running runs"]
+        parts += ["pinned/production runs", "the latest successful run",
+                  "running runs (crashed ones only until silent for the grace period)"]
         return "keep " + ", ".join(parts) + f"; blobs older than {self.grace_hours:g} h only"
 
 
@@ -71,6 +78,17 @@ def is_protected(run: RunRecord) -> bool:
 def branch_of(run: RunRecord) -> str | None:
     return next((t.split(":", 1)[1] for t in run.system_tags
                  if t.startswith("project_branch:")), None)
+
+
+def crash_margin(policy: RetentionPolicy) -> float:
+    """Seconds without a sign of life after which a run recorded as running is collectable."""
+    return max(policy.grace_hours * 3600, 10 * stale_after())
+
+
+def is_crashed_long_ago(run: RunRecord, policy: RetentionPolicy, now: float) -> bool:
+    """A run still recorded as running whose runtime is dead beyond doubt (see the module)."""
+    return (run.status == RUNNING and effective_status(run, now) == CRASHED
+            and now - last_seen(run) > crash_margin(policy))
 
 
 def kept_runs(runs: Iterable[RunRecord], policy: RetentionPolicy, now: float
@@ -88,7 +106,7 @@ def kept_runs(runs: Iterable[RunRecord], policy: RetentionPolicy, now: float
         if run.status == SUCCEEDED:
             successful_seen.add(branch)
         keep = (
-            run.status == RUNNING
+            (run.status == RUNNING and not is_crashed_long_ago(run, policy, now))
             or is_protected(run)
             or latest_success
             or (policy.keep_days is not None and run.created >= now - policy.keep_days * DAY)

@@ -32,6 +32,7 @@ class ResumePlan:
         rerun_step: str | None,
     ) -> None:
         self.origin_run_id = origin_run_id
+        self.meta, self.flow = meta, flow
         if rerun_step is not None and rerun_step not in graph:
             steps = ", ".join(n.name for n in graph)
             raise FlowlibError(f"resume: '{rerun_step}' is not a step of {flow}; steps: {steps}.")
@@ -65,6 +66,22 @@ class ResumePlan:
         if not inputs_cloned or step in self.rerun:
             return None
         return self._done.get((step, frame_path(frames), iteration))
+
+
+    def check_origin_kept(self) -> None:
+        """Call after recording a clone: the clone references the origin's blobs without
+        writing them, so a gc that marked the origin since (it is checked before the run
+        starts) may be deleting them. gc marks a run before it re-reads the references of
+        running runs and deletes; so a clone recorded before the mark is seen by that re-read
+        (its blobs are spared), and one recorded after it is caught here."""
+        origin = self.meta.get_run(self.flow, self.origin_run_id)
+        if origin is None or origin.retention is not None:
+            raise FlowlibError(
+                f"resume: run {self.flow}/{self.origin_run_id} was marked for removal by "
+                "retention (flowlib gc) while this resume was cloning its tasks, so its "
+                "artifacts are going; pin the run (flowlib pin) before resuming it, or start "
+                "a new one with 'run'."
+            )
 
 
 def _reachable(graph: FlowGraph, start: str) -> set[str]:

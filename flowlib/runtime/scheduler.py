@@ -485,6 +485,7 @@ class Scheduler:
         stack = [f.to_dict() for f in frames]
         if source is not None:
             self.meta.clone_task(source, self.run_id, task_id, input_paths, stack)
+            self.resume.check_origin_kept()  # gc may have marked the origin meanwhile
             self.cloned.add(pathspec)
             self.console.task_event(pathspec, f"Cloned from {source.pathspec}.")
             self._advance(step, frames, pathspec, source.transition or {"next": []}, True)

@@ -4,9 +4,11 @@ folder and S3 (on the moto server). Every public method, and each failure mode i
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
+from flowlib.datastore.base import BlobInfo
 from flowlib.datastore.hashing import content_key
 from flowlib.exceptions import CorruptArtifactError, FlowlibError, NotFoundError
 
@@ -95,3 +97,52 @@ def test_named_entries_are_replaced_whole_and_never_listed_as_blobs(blobs):
     assert all(not info.key.endswith(".json") for info in blobs.list_blobs())
     with pytest.raises(ValueError):
         blobs.write_entry("../outside", b"x")
+
+
+# -- retention (flowlib.retention: gc lists and deletes) -------------------------------------
+def test_listing_names_every_blob_with_its_size_and_write_time(blobs):
+    keys = [blobs.put([f"blob {i}".encode()]) for i in range(3)]
+    listed = {b.key: b for b in blobs.list_blobs()}
+    assert set(listed) == set(keys)
+    assert listed[keys[0]].size == len(b"blob 0")
+    assert abs(listed[keys[0]].modified - time.time()) < 300
+
+
+def test_delete_removes_the_listed_blobs_and_absent_ones_are_no_error(blobs):
+    keys = [blobs.put([f"blob {i}".encode()]) for i in range(3)]
+    listed = {b.key: b for b in blobs.list_blobs()}
+    absent = BlobInfo("0" * 40, 1, 0.0)
+    assert blobs.delete_blobs([listed[keys[0]], absent]) == 2
+    blobs.delete_blobs([listed[keys[0]]])  # twice: idempotent
+    assert {b.key for b in blobs.list_blobs()} == set(keys[1:])
+    with pytest.raises(NotFoundError):
+        blobs.get(keys[0])
+
+
+def test_a_fresh_blob_is_trusted_as_is_when_deduplicated(blobs):
+    blobs.put([b"fresh"])
+    (before,) = blobs.list_blobs()
+    blobs.put([b"fresh"])  # younger than refresh_after: nothing is written
+    (after,) = blobs.list_blobs()
+    assert after == before
+
+
+def test_a_blob_refreshed_by_a_deduplicating_put_after_the_listing_survives_the_delete(blobs):
+    """gc lists an old blob, a task deduplicates against it, then gc deletes what it listed:
+    the put refreshed the blob, so the delete spares it (the race gc's grace period alone
+    cannot close)."""
+    key = blobs.put([b"old and shared"])
+    (listed,) = blobs.list_blobs()
+    blobs.refresh_after = 0.0  # every stored blob counts as old
+    time.sleep(0.01)  # a later write time than the listing's on any clock resolution
+    assert blobs.put([b"old and shared"]) == key
+    blobs.delete_blobs([listed])
+    assert bytes(blobs.get(key)) == b"old and shared"
+    # Listed again after the refresh, it is deleted (nothing refreshed it since).
+    (relisted,) = blobs.list_blobs()
+    blobs.delete_blobs([relisted])
+    with pytest.raises(NotFoundError):
+        blobs.get(key)
+    # A deduplicating put after the delete finds nothing to refresh and stores it again.
+    assert blobs.put([b"old and shared"]) == key
+    assert bytes(blobs.get(key)) == b"old and shared"

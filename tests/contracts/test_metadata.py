@@ -15,7 +15,16 @@ from flowlib.metadata.base import (
     TaskExistsError,
     TaskNotRegisteredError,
 )
-from flowlib.metadata.records import FAILED, SUCCEEDED, CardRecord, RunFilter, Status, TaskRecord
+from flowlib.metadata.records import (
+    FAILED,
+    REMOVED,
+    REMOVING,
+    SUCCEEDED,
+    CardRecord,
+    RunFilter,
+    Status,
+    TaskRecord,
+)
 
 REF_A = ArtifactRef("ab" * 20, 3, "builtins.int")
 REF_B = ArtifactRef("cd" * 20, 5, "builtins.str", "pickle")
@@ -332,3 +341,73 @@ def test_attempt_heartbeats_are_recorded_and_read_back(metadata):
     assert attempt.heartbeat is not None and attempt.heartbeat >= before - 1
     assert attempt_status(attempt, now=attempt.heartbeat + 1) == "running"
     assert attempt_status(attempt, now=attempt.heartbeat + 3600) == Status.CRASHED
+
+
+# -- retention (flowlib.retention: gc) -------------------------------------------------------
+def _finished(meta, flow="Gc", refs=None, logs=None, tags=()):
+    """A finished run with one task whose successful attempt references ``refs`` and ``logs``."""
+    run = meta.create_run(flow, "alice", ["user:alice"], list(tags))
+    _register_in(meta, flow, run.run_id)
+    meta.start_attempt(flow, run.run_id, "end", "1", 0)
+    meta.finish_attempt(flow, run.run_id, "end", "1", 0, SUCCEEDED, refs or {}, {"next": []},
+                        None)
+    if logs:
+        meta.set_attempt_logs(flow, run.run_id, "end", "1", 0, logs)
+    meta.update_run(flow, run.run_id, SUCCEEDED, time.time())
+    return run.run_id
+
+
+def _register_in(meta, flow, run_id):
+    meta.create_tasks([TaskRecord(flow, run_id, "end", "1", "pending", time.time())])
+
+
+def test_run_blob_keys_are_every_reference_of_the_run(metadata):
+    meta = metadata
+    run_id = _finished(meta, refs={"a": REF_A}, logs={"stdout": "ef" * 20})
+    # A failed earlier attempt's artifacts, the code package it ran, and a card count too.
+    meta.create_tasks([TaskRecord("Gc", run_id, "train", "2", "pending", time.time())])
+    meta.start_attempt("Gc", run_id, "train", "2", 0)
+    meta.set_attempt_resources("Gc", run_id, "train", "2", 0,
+                               {"cpu": 1, "code_package": "12" * 20})
+    meta.finish_attempt("Gc", run_id, "train", "2", 0, FAILED, {"b": REF_B}, None, ERROR)
+    meta.put_card(CardRecord("Gc", run_id, "train", "2", 0, 0, "default", "34" * 20, 1.0))
+    assert meta.run_blob_keys("Gc", run_id) == {
+        REF_A.key, REF_B.key, "ef" * 20, "12" * 20, "34" * 20}
+    assert meta.run_attempt_resources("Gc", run_id) == {
+        ("train", "2", 0): {"cpu": 1, "code_package": "12" * 20}}
+
+
+def test_mark_refuses_running_pinned_and_removed_runs(metadata):
+    meta = metadata
+    running = meta.create_run("Gc", "alice", ["user:alice"], []).run_id
+    pinned = _finished(meta, tags=["keep"])
+    plain = _finished(meta, refs={"a": REF_A})
+    now = time.time()
+    assert not meta.mark_run_removing("Gc", running, now, ["keep"])
+    assert not meta.mark_run_removing("Gc", pinned, now, ["keep"])
+    assert not meta.mark_run_removing("Gc", "999", now, ["keep"])  # no such run
+    assert meta.mark_run_removing("Gc", plain, now, ["keep"])
+    assert meta.mark_run_removing("Gc", plain, now, ["keep"])  # idempotent (a re-run gc)
+    marked = meta.get_run("Gc", plain)
+    assert marked.retention == REMOVING and abs(marked.removed_at - now) < 1
+    meta.finish_run_removal("Gc", plain)
+    meta.finish_run_removal("Gc", plain)  # idempotent
+    assert not meta.mark_run_removing("Gc", plain, now, ["keep"])  # already removed
+    removed = meta.get_run("Gc", plain)
+    assert removed.retention == REMOVED and removed.status is Status.SUCCEEDED
+    assert meta.list_tasks("Gc", plain) == [] and meta.run_blob_keys("Gc", plain) == set()
+    assert {r.run_id: r.retention for r in meta.list_runs("Gc")} == {
+        running: None, pinned: None, plain: REMOVED}
+
+
+def test_a_running_run_is_marked_only_when_silent_since_before_crashed_before(metadata):
+    meta = metadata
+    run_id = meta.create_run("Gc", "alice", ["user:alice"], []).run_id
+    meta.heartbeat("Gc", run_id)
+    seen = meta.get_run("Gc", run_id).heartbeat
+    # Heard from after the cut-off: alive as far as gc can tell, refused.
+    assert not meta.mark_run_removing("Gc", run_id, seen, [], crashed_before=seen - 60)
+    assert meta.get_run("Gc", run_id).retention is None
+    # Silent since before it: its runtime died, the run is collectable.
+    assert meta.mark_run_removing("Gc", run_id, seen, [], crashed_before=seen + 60)
+    assert meta.get_run("Gc", run_id).retention == REMOVING

@@ -20,6 +20,16 @@ FLOW = "PricedFlow"
 FLOWS = Path(__file__).parent / "flows"
 
 
+@pytest.fixture(autouse=True)
+def built_in_prices(tmp_path, monkeypatch):
+    """The built-in table, whatever ``flowlib cost --refresh-prices`` stored on this machine."""
+    from flowlib.cost import prices
+
+    monkeypatch.setattr(prices, "stored_table_path", lambda: tmp_path / "no-price-table.json")
+    monkeypatch.delenv(prices.PRICE_TABLE_ENV, raising=False)
+    prices.invalidate()
+
+
 def record_attempts(stores) -> str:
     """start: local; train: attempt 0 failed and attempt 1 succeeded on an m5.xlarge (Batch);
     end: Batch, instance type unknown."""

@@ -10,7 +10,7 @@ import pytest
 import flowlib.retention.gc as gc_module
 from flowlib import Flow, Run, namespace
 from flowlib.exceptions import FlowlibError, NotFoundError
-from flowlib.metadata.records import FAILED, REMOVED, RUNNING
+from flowlib.metadata.records import FAILED, REMOVED, RUNNING, SUCCEEDED, TaskRecord
 from flowlib.retention import RetentionPolicy, collect, plan_gc
 from flowlib.stores import open_stores
 from tests.retention.runs import record_run
@@ -111,6 +111,59 @@ def test_writer_between_mark_and_sweep_loses_nothing(backend):
         Run(f"{FLOW}/{old}")
 
 
+def _start_writer(stores, value):
+    """A new run whose task has stored (deduplicated) its artifact but not recorded it yet."""
+    meta = stores.metadata
+    run_id = meta.create_run(FLOW, "tester", ["user:tester"], []).run_id
+    meta.create_tasks([TaskRecord(FLOW, run_id, "end", "1", "pending", time.time())])
+    meta.start_attempt(FLOW, run_id, "end", "1", 0)
+    refs = {"x": stores.artifacts(FLOW).save("x", value, f"{FLOW}/{run_id}/end/1")}
+    return run_id, refs
+
+
+def _finish_writer(stores, run_id, refs):
+    meta = stores.metadata
+    meta.finish_attempt(FLOW, run_id, "end", "1", 0, SUCCEEDED, refs, {"next": []}, None)
+    meta.update_run(FLOW, run_id, SUCCEEDED, time.time())
+
+
+@pytest.mark.parametrize(("point", "refresh"), [
+    ("before_delete_batch", True), ("after_sweep_batch", True),
+    ("before_delete_batch", False),  # the control: without the refresh the blob is lost
+], ids=["refresh-before-delete", "refresh-after-delete", "no-refresh-before-delete"])
+def test_dedup_against_an_old_blob_during_the_sweep(backend, point, refresh):
+    """A task deduplicates against an old blob only a removed run references, after the
+    sweep's last re-read of running runs (``before_delete_batch``) or after the delete
+    (``after_sweep_batch``), and records the reference once gc is done. With the refresh
+    (``BlobStore.refresh_after``) the blob survives either way; without it, the first
+    interleaving loses it: the window the refresh closes."""
+    namespace(None)
+    stores = open_stores()
+    value = "old value, reused later"
+    old = record_run(stores, FLOW, {"x": value})
+    record_run(stores, FLOW, {"x": "newest"})
+    plan = plan_gc(stores, RetentionPolicy(keep_last=1, grace_hours=1), now=later())
+    assert [r.run_id for r in plan.flows[0].remove] == [old]
+    # gc's clock is two hours ahead: to the writer too, every stored blob is then older than
+    # half the grace period (refresh_after); None turns the refresh off.
+    stores.artifacts(FLOW).blobs.refresh_after = 0.0 if refresh else None
+    writer = {}
+
+    def interleave(at: str, flow: str) -> None:
+        if at == point:
+            writer["run"] = _start_writer(stores, value)
+
+    report = collect(stores, plan, hook=interleave)
+    assert report.blobs_spared == 0  # the writer's reference was not recorded in time
+    _finish_writer(stores, *writer["run"])
+    task = Run(f"{FLOW}/{writer['run'][0]}")["end"].task
+    if refresh:
+        assert task.data.x == value
+    else:
+        with pytest.raises(NotFoundError, match="missing from the datastore"):
+            task.data.x  # noqa: B018
+
+
 def test_blobs_within_the_grace_period_are_kept(backend):
     namespace(None)
     stores = open_stores()
@@ -197,39 +250,6 @@ def test_code_packages_of_kept_runs_are_kept(backend):
     assert all(packages[r] in left for r in kept)
 
 
-def test_mark_refuses_running_and_pinned_runs(backend):
-    namespace(None)
-    stores = open_stores()
-    meta = stores.metadata
-    running = record_run(stores, FLOW, {"x": 1}, status=RUNNING, finish_run=False)
-    pinned = record_run(stores, FLOW, {"x": 2}, tags=["keep"])
-    plain = record_run(stores, FLOW, {"x": 3})
-    now = time.time()
-    assert not meta.mark_run_removing(FLOW, running, now, ["keep"])
-    assert not meta.mark_run_removing(FLOW, pinned, now, ["keep"])
-    assert meta.mark_run_removing(FLOW, plain, now, ["keep"])
-    assert meta.mark_run_removing(FLOW, plain, now, ["keep"])  # idempotent
-    meta.finish_run_removal(FLOW, plain)
-    meta.finish_run_removal(FLOW, plain)  # idempotent
-    assert not meta.mark_run_removing(FLOW, plain, now, ["keep"])  # already removed
-    assert meta.get_run(FLOW, plain).retention == REMOVED
-    assert meta.get_run(FLOW, running).retention is None
-
-
-def test_blob_store_listing_and_deletes(backend):
-    stores = open_stores()
-    blobs = stores.make_blobstore(FLOW)
-    keys = [blobs.put([f"blob {i}".encode()]) for i in range(3)]
-    listed = {b.key: b for b in blobs.list_blobs()}
-    assert set(listed) == set(keys)
-    assert listed[keys[0]].size == len(b"blob 0")
-    assert abs(listed[keys[0]].modified - time.time()) < 300
-    blobs.delete_blobs([keys[0], "0" * 40])  # an absent key is not an error
-    assert {b.key for b in blobs.list_blobs()} == set(keys[1:])
-    with pytest.raises(NotFoundError):
-        blobs.get(keys[0])
-
-
 def test_policy_that_deletes_everything_is_refused():
     with pytest.raises(FlowlibError, match="--delete-all"):
         RetentionPolicy(keep_last=0).check()
@@ -266,3 +286,58 @@ def test_latest_run_skips_runs_removed_by_retention(local):
     assert stores.metadata.mark_run_removing(FLOW, newest, time.time(), ["keep"])
     assert Flow(FLOW).latest_run.id == first
     assert [r.id for r in Flow(FLOW).runs("keep")] == [first]
+
+
+def test_crashed_runs_are_collected_only_when_silent_beyond_the_margin(backend):
+    """A run whose runtime died stays "running" in the store. gc treats it as running (kept)
+    until it has not been heard from for ``crash_margin`` (the grace period, at least ten
+    heartbeat timeouts), then like a failed run; a heartbeat that gets through between the
+    plan and the mark spares it (the mark's condition reads the heartbeat)."""
+    from flowlib.metadata.liveness import effective_status, last_seen
+    from flowlib.retention.policy import crash_margin
+
+    namespace(None)
+    stores = open_stores()
+    meta = stores.metadata
+    policy = RetentionPolicy(keep_last=1, grace_hours=1)
+    crashed = record_run(stores, FLOW, {"x": "crashed run"}, status=RUNNING, finish_run=False)
+    revived = record_run(stores, FLOW, {"x": "revived run"}, status=RUNNING, finish_run=False)
+    record_run(stores, FLOW, {"x": "newest"})
+    seen = max(last_seen(meta.get_run(FLOW, r)) for r in (crashed, revived))
+    margin = crash_margin(policy)
+    assert margin == HOUR
+
+    # Crashed (no heartbeat for far longer than the liveness timeout) but within the margin.
+    within = seen + margin / 2
+    assert effective_status(meta.get_run(FLOW, crashed), within) == "crashed"
+    plan = plan_gc(stores, policy, now=within)
+    assert plan.flows[0].remove == []
+
+    # Silent beyond the margin: collectable, unless its runtime is heard from before the mark.
+    plan = plan_gc(stores, policy, now=seen + margin + 0.001)
+    assert sorted(r.run_id for r in plan.flows[0].remove) == sorted([crashed, revived])
+    meta.heartbeat(FLOW, revived)  # later than seen + 0.001: the runtime was only cut off
+    report = collect(stores, plan)
+    assert report.runs_removed[FLOW] == [crashed] and report.runs_skipped[FLOW] == [revived]
+    assert meta.get_run(FLOW, crashed).retention == REMOVED
+    assert Run(f"{FLOW}/{revived}")["end"].task.data.x == "revived run"
+    with pytest.raises(NotFoundError, match="removed by retention"):
+        Run(f"{FLOW}/{crashed}")
+
+
+def test_a_resume_cloning_from_a_run_gc_marked_meanwhile_stops(local):
+    """The runtime checks the origin after recording each clone (``check_origin_kept``): a clone
+    recorded before gc's mark is seen by the sweep's re-read of running runs, one recorded
+    after it stops the resume with a clear error instead of referencing deleted blobs."""
+    from flowlib.runtime.resume import ResumePlan
+
+    namespace(None)
+    stores = open_stores()
+    origin = record_run(stores, FLOW, {"x": 1})
+    plan = ResumePlan.__new__(ResumePlan)  # only the origin check, not a whole resume plan
+    plan.meta, plan.flow, plan.origin_run_id = stores.metadata, FLOW, origin
+    plan.check_origin_kept()
+    assert stores.metadata.mark_run_removing(FLOW, origin, time.time(), ["keep"])
+    with pytest.raises(FlowlibError, match=f"resume: run {FLOW}/{origin} was marked for "
+                       "removal by retention"):
+        plan.check_origin_kept()

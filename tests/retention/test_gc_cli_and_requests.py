@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from flowlib import Run, namespace
 from flowlib.cli.flowlib_command import main
+from flowlib.datastore.base import BlobInfo
 from flowlib.exceptions import NotFoundError
 from flowlib.retention import RetentionPolicy, collect, plan_gc
 from flowlib.stores import open_stores
@@ -77,7 +78,7 @@ def test_gc_requests_batch_deletes_and_never_scan(aws_only):
     stores.metadata.ddb.meta.events.register("before-parameter-build.dynamodb", count)
 
     # 2,500 keys (absent ones are fine): three DeleteObjects requests of at most 1,000.
-    blobs.delete_blobs([f"{n:040x}" for n in range(2500)])
+    blobs.delete_blobs([BlobInfo(f"{n:040x}", 1, 0.0) for n in range(2500)])
     assert [k for op, k in calls if op == "DeleteObjects"] == [1000, 1000, 500]
 
     calls.clear()

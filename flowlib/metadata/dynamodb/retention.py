@@ -48,10 +48,16 @@ class DynamoDBRetention(DynamoDBTable):
         return keys
 
     def mark_run_removing(
-        self, flow: str, run_id: str, when: float, protect_tags: list[str]
+        self, flow: str, run_id: str, when: float, protect_tags: list[str],
+        crashed_before: float | None = None,
     ) -> bool:
         values: dict[str, Any] = {":removing": _S(REMOVING), ":t": _N(when),
                                   ":running": _S(RUNNING)}
+        finished = "#s <> :running"
+        if crashed_before is not None:  # or silent since before crashed_before
+            values[":silent"] = _N(crashed_before)
+            finished = ("(#s <> :running OR heartbeat < :silent OR "
+                        "(attribute_not_exists(heartbeat) AND created < :silent))")
         protected = ""
         for i, tag in enumerate(protect_tags):
             values[f":p{i}"] = _S(tag)
@@ -62,7 +68,7 @@ class DynamoDBRetention(DynamoDBTable):
                 UpdateExpression="SET retention = :removing, removed_at = :t",
                 ConditionExpression=(
                     "attribute_exists(pk) AND (retention = :removing OR "
-                    f"(attribute_not_exists(retention) AND #s <> :running{protected}))"),
+                    f"(attribute_not_exists(retention) AND {finished}{protected}))"),
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues=values,
             )

@@ -39,14 +39,16 @@ class SqliteRetention(SqliteDatabase):
         return keys
 
     def mark_run_removing(
-        self, flow: str, run_id: str, when: float, protect_tags: list[str]
+        self, flow: str, run_id: str, when: float, protect_tags: list[str],
+        crashed_before: float | None = None,
     ) -> bool:
         number = int(run_id)
         db = self.db
         db.execute("BEGIN IMMEDIATE")
         try:
             row = db.execute(
-                "SELECT r.status, m.state FROM runs r LEFT JOIN run_retention m "
+                "SELECT r.status, m.state, COALESCE(r.heartbeat, r.created) "
+                "FROM runs r LEFT JOIN run_retention m "
                 "ON m.flow=r.flow AND m.run_number=r.run_number "
                 "WHERE r.flow=? AND r.run_number=?", (flow, number)).fetchone()
             if row is None or row[1] == REMOVED:
@@ -59,7 +61,8 @@ class SqliteRetention(SqliteDatabase):
                 "SELECT 1 FROM run_tags WHERE flow=? AND run_number=? AND tag IN "
                 f"({','.join('?' * len(protect_tags)) or 'NULL'})",
                 (flow, number, *protect_tags)).fetchone()
-            if row[0] == RUNNING or protected:
+            alive = row[0] == RUNNING and (crashed_before is None or row[2] >= crashed_before)
+            if alive or protected:
                 db.execute("ROLLBACK")
                 return False
             db.execute("INSERT INTO run_retention VALUES(?,?,?,?)",
