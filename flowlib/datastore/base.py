@@ -20,6 +20,8 @@ key is replaced, so the next write of the right content heals it.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import time
 from abc import ABC, abstractmethod
@@ -28,8 +30,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from flowlib.datastore.hashing import content_key
+from flowlib.exceptions import ArtifactError
 
 _ENTRY_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$")
+
+
+HOLDS = "holds/"
+
+
+def _hold_name(holder: str) -> str:
+    """Holders are free text (``stepfunctions/ci-TrainFlow``); entry names are not."""
+    readable = re.sub(r"[^a-z0-9._-]+", "-", holder.lower()).strip("-.")[:60] or "hold"
+    return f"{HOLDS}{readable}-{hashlib.sha256(holder.encode()).hexdigest()[:12]}.json"
 
 
 def check_entry_name(name: str) -> str:
@@ -128,6 +140,44 @@ class BlobStore(ABC):
 
     def write_entry(self, name: str, data: bytes) -> None:  # noqa: B027 - optional hook
         """Store ``data`` as the entry ``name`` (``[a-z0-9/._-]``), replacing any."""
+
+    def list_entries(self, folder: str) -> list[str]:
+        """Names of this flow's entries under ``folder`` (``holds/``), in name order."""
+        return []
+
+    def delete_entry(self, name: str) -> None:  # noqa: B027 - optional hook
+        """Remove the entry ``name``; an absent one is not an error."""
+
+    # -- holds: blobs kept whatever the retention policy says ----------------------------------
+    # A deployed flow (``step-functions create``) runs its code package, parameter defaults and
+    # bundles for as long as it stays deployed, however old they are and whether or not a kept
+    # run references them; gc adds every held key to its live set. A hold is an entry (unlike
+    # other entries, losing one lets gc collect what it held), replaced whole on each create.
+    def hold(self, holder: str, keys: Iterable[str]) -> None:
+        """Keep ``keys`` from gc until ``release(holder)`` (replaces ``holder``'s hold)."""
+        record = {"holder": holder, "keys": sorted(set(keys)), "at": time.time()}
+        self.write_entry(_hold_name(holder), json.dumps(record, sort_keys=True).encode())
+
+    def release(self, holder: str) -> None:
+        """Drop ``holder``'s hold (none: nothing to do)."""
+        self.delete_entry(_hold_name(holder))
+
+    def held_keys(self) -> set[str]:
+        """Every key a hold of this flow keeps. An unreadable hold stops gc (it cannot tell
+        what the hold protects) rather than being skipped."""
+        keys: set[str] = set()
+        for name in self.list_entries(HOLDS):
+            raw = self.read_entry(name)
+            if raw is None:  # released between the listing and the read
+                continue
+            try:
+                keys.update(json.loads(raw)["keys"])
+            except (ValueError, KeyError, TypeError):
+                raise ArtifactError(
+                    f"the hold {name} of flow {self.flow_name} is unreadable, so gc cannot tell "
+                    "which blobs it keeps: re-run 'step-functions create' of that deployment "
+                    "(or delete the entry if the deployment is gone), then gc again.") from None
+        return keys
 
     # -- retention (flowlib.retention): listing and deleting ------------------------------------
     def list_blobs(self) -> Iterator[BlobInfo]:

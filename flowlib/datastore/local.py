@@ -63,6 +63,15 @@ class LocalBlobStore(BlobStore):
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
         tmp.write_bytes(data)
         os.replace(tmp, path)
+
+    def list_entries(self, folder: str) -> list[str]:
+        root = self.root / self.flow_name / "entries"
+        base = root / check_entry_name(folder.rstrip("/"))
+        return sorted(str(path.relative_to(root)) for path in base.rglob("*")
+                      if path.is_file() and not path.name.startswith("."))
+
+    def delete_entry(self, name: str) -> None:
+        self._entry_path(name).unlink(missing_ok=True)
     @contextmanager
     def _gc_lock(self, exclusive: bool) -> Iterator[None]:
         """Writers that replace or refresh a blob share it; gc's delete holds it alone. Opened

@@ -228,6 +228,23 @@ class S3BlobStore(BlobStore):
         except Exception as exc:  # noqa: BLE001
             raise self._error(exc, "s3:PutObject", name) from None
 
+    def list_entries(self, folder: str) -> list[str]:
+        root = self._entry_key("x")[:-1]
+        names = []
+        try:
+            for page in self.s3.get_paginator("list_objects_v2").paginate(
+                    Bucket=self.bucket, Prefix=root + check_entry_name(folder.rstrip("/")) + "/"):
+                names += [item["Key"][len(root):] for item in page.get("Contents", [])]
+        except Exception as exc:  # noqa: BLE001
+            raise self._error(exc, "s3:ListBucket", folder) from None
+        return sorted(names)
+
+    def delete_entry(self, name: str) -> None:
+        try:
+            self.s3.delete_object(Bucket=self.bucket, Key=self._entry_key(name))
+        except Exception as exc:  # noqa: BLE001
+            raise self._error(exc, "s3:DeleteObject", name) from None
+
     def preflight(self) -> None:
         """HeadBucket: the bucket exists, these credentials reach it, in the profile's region."""
         self.aws.check_bucket()

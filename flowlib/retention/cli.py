@@ -95,6 +95,8 @@ def gc_command(profile: str | None, flows: tuple[str, ...], keep_last: int | Non
             f"{_human(f['bytes_freed'])} of {_human(f['bytes_total'])}"
             + (f"; {f['unreferenced_within_grace']} unreferenced blobs are within the grace "
                "period" if f["unreferenced_within_grace"] else "")
+            + (f"; {f['held_by_deployments']} blobs are held by deployments"
+               if f["held_by_deployments"] else "")
         )
     if not dry_run and any(data["done"]["runs_skipped"].values()):
         click.echo("skipped (running or pinned meanwhile): " + json.dumps(

@@ -5,9 +5,10 @@ references it. The collector works per flow (each flow has its own blob namespac
 
 1. **Plan** (read only; ``--dry-run`` stops here). List the flow's runs newest first, split
    them with the policy (``policy.kept_runs``), read every kept run's references (artifact
-   keys of every attempt, log keys, recorded code packages) into the *live set*, list the
-   flow's blobs and pick the candidates: not live, and last written more than the grace
-   period ago.
+   keys of every attempt, log keys, recorded code packages) and every blob a hold keeps
+   (a deployed flow's code package, parameter defaults and bundles: ``BlobStore.hold``) into
+   the *live set*, list the flow's blobs and pick the candidates: not live, and last written
+   more than the grace period ago.
 2. **Mark.** Each run to remove is marked ``removing`` with one conditional write that fails
    when the run is running (a crashed run only if silent for ``crash_margin``: its heartbeat
    is part of the condition, so a runtime heard from since is spared), was pinned meanwhile,
@@ -68,6 +69,7 @@ class FlowPlan:
     blobs_total: int = 0
     bytes_total: int = 0
     young_unreferenced: int = 0  # unreferenced, but within the grace period
+    held: int = 0  # blobs deployments hold (BlobStore.hold), kept whatever the policy
     newest_run: int = 0  # the newest run id seen by the plan; later ones are re-read
     policy: RetentionPolicy | None = None
 
@@ -91,7 +93,8 @@ class GcPlan:
                  "policy": f.policy.describe() if f.policy is not None else None,
                  "blobs_deleted": len(f.candidates), "bytes_freed": f.bytes_freed,
                  "blobs_total": f.blobs_total, "bytes_total": f.bytes_total,
-                 "unreferenced_within_grace": f.young_unreferenced}
+                 "unreferenced_within_grace": f.young_unreferenced,
+                 "held_by_deployments": f.held}
                 for f in self.flows
             ],
         }
@@ -120,14 +123,16 @@ def plan_gc(stores: Stores, policy: RetentionPolicy, flows: Iterable[str] | None
         resumed = [r for r in runs if r.retention == REMOVING]  # an interrupted gc's marks
         chosen = (per_flow or {}).get(flow, policy)
         kept, remove = kept_runs([r for r in runs if r.retention is None], chosen, now)
-        live: set[str] = set()
+        blobstore = stores.make_blobstore(flow)
+        held = blobstore.held_keys()
+        live: set[str] = set(held)
         for run in kept:
             live |= meta.run_blob_keys(flow, run.run_id)
         cutoff = now - policy.grace_hours * 3600
         plan = FlowPlan(flow, kept, resumed + remove, live, [],
                         newest_run=max((int(r.run_id) for r in listed), default=0),
-                        policy=chosen)
-        for blob in stores.make_blobstore(flow).list_blobs():
+                        policy=chosen, held=len(held))
+        for blob in blobstore.list_blobs():
             plan.blobs_total += 1
             plan.bytes_total += blob.size
             if blob.key in live:
@@ -172,6 +177,7 @@ class _Collector:
         blobs = self.stores.make_blobstore(flow)
         for i in range(0, len(fp.candidates), SWEEP_BATCH):
             self._refresh(flow, live)
+            live |= blobs.held_keys()  # a deployment created since the plan
             batch = [b for b in fp.candidates[i : i + SWEEP_BATCH] if b.key not in live]
             self.report.blobs_spared += min(SWEEP_BATCH, len(fp.candidates) - i) - len(batch)
             self.hook("before_delete_batch", flow)

@@ -99,6 +99,27 @@ def test_named_entries_are_replaced_whole_and_never_listed_as_blobs(blobs):
         blobs.write_entry("../outside", b"x")
 
 
+
+def test_holds_are_listed_replaced_and_released(blobs):
+    assert blobs.held_keys() == set() and blobs.list_entries("holds/") == []
+    a, b = (blobs.put([f"blob {i}".encode()]) for i in range(2))
+    blobs.hold("stepfunctions/ci-TrainFlow", [a])
+    blobs.hold("stepfunctions/ci-TrainFlow", [a, b])  # a new create replaces the hold
+    blobs.hold("stepfunctions/ci-Other Flow", [b])
+    assert len(blobs.list_entries("holds/")) == 2
+    assert blobs.held_keys() == {a, b}
+    blobs.release("stepfunctions/ci-TrainFlow")
+    blobs.release("stepfunctions/ci-TrainFlow")  # twice: nothing to do
+    assert blobs.held_keys() == {b}
+    assert all(info.key in (a, b) for info in blobs.list_blobs())  # holds are not blobs
+
+
+def test_an_unreadable_hold_stops_gc_instead_of_being_skipped(blobs):
+    blobs.write_entry("holds/broken.json", b"{not json")
+    with pytest.raises(FlowlibError, match="unreadable.*gc cannot tell"):
+        blobs.held_keys()
+
+
 # -- retention (flowlib.retention: gc lists and deletes) -------------------------------------
 def test_listing_names_every_blob_with_its_size_and_write_time(blobs):
     keys = [blobs.put([f"blob {i}".encode()]) for i in range(3)]

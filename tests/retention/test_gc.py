@@ -341,3 +341,24 @@ def test_a_resume_cloning_from_a_run_gc_marked_meanwhile_stops(local):
     with pytest.raises(FlowlibError, match=f"resume: run {FLOW}/{origin} was marked for "
                        "removal by retention"):
         plan.check_origin_kept()
+
+
+def test_blobs_a_deployment_holds_survive_gc_until_it_releases_them(backend):
+    """A deployed flow's code package is referenced by no kept run when the deployment has
+    not run for longer than the grace period: its hold keeps it (BlobStore.hold)."""
+    namespace(None)
+    stores = open_stores()
+    ids = seven_runs(stores)
+    blobs = stores.make_blobstore(FLOW)
+    package = blobs.put([b"the deployed code package"])
+    blobs.hold("stepfunctions/ci-RetainFlow", [package])
+
+    plan = plan_gc(stores, POLICY, now=later())
+    assert plan.flows[0].held == 1 and plan.to_dict()["flows"][0]["held_by_deployments"] == 1
+    collect(stores, plan)
+    assert package in blob_keys(stores)
+    expect_state(stores, ids, KEPT, REMOVED_RUNS)
+
+    blobs.release("stepfunctions/ci-RetainFlow")
+    collect(stores, plan_gc(stores, POLICY, now=later()))
+    assert package not in blob_keys(stores)

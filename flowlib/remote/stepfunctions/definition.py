@@ -40,6 +40,9 @@ class Built:
     package_key: str
     # job definition name -> RegisterJobDefinition arguments
     job_definitions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Blobs the state machine's commands name (code package, runtime and environment
+    # bundles): held from gc while the deployment exists.
+    blob_keys: set[str] = field(default_factory=set)
 
 
 def _sanitize(name: str) -> str:
@@ -191,7 +194,9 @@ def build(flow_cls: type, graph: FlowGraph, stores: Stores, deployment: Deployme
         comment=f"flowlib flow {graph.name} ({deployment.name}), flowlib {__version__}",
         timeout_seconds=workflow_timeout,
         items_reader=items_reader if distributed_map else None)
-    return Built(definition, package, package_key, job_definitions)
+    runtimes = {value.split(":", 1)[0] for value in code.runtimes.values() if value}
+    held = {package_key, *runtimes, *bundles.values()} if ship else set()
+    return Built(definition, package, package_key, job_definitions, held)
 
 
 def ship_code(stores: Stores, flow: str, package: CodePackage, ship: bool,

@@ -157,6 +157,9 @@ class Deployer:
         record = Record(self.deployment.name, self.deployment.flow, arn, schedule_name, names,
                         default_parameters, self.deployment.project, self.deployment.branch,
                         list(rules), parameters, rules)
+        # Whatever the retention policy, gc keeps what this deployment runs (BlobStore.hold).
+        self.stores.artifacts(self.deployment.flow).blobs.hold(
+            self._holder, {*built.blob_keys, built.package_key, default_parameters} - {""})
         if previous is None or previous.to_json() != record.to_json():
             self.write_record(record)
             if previous is not None and previous.default_parameters != default_parameters \
@@ -278,7 +281,12 @@ class Deployer:
             removed.append(f"job definition {name}")
         self.aws.client("s3").delete_object(Bucket=self.profile["s3_bucket"],
                                             Key=self.record_key)
+        self.stores.artifacts(record.flow).blobs.release(self._holder)
         return removed
+
+    @property
+    def _holder(self) -> str:
+        return f"stepfunctions/{self.deployment.name}"
 
     # -- executions ---------------------------------------------------------------------
     def trigger(self, record: Record, values: dict[str, Any], trigger: str = "manual",

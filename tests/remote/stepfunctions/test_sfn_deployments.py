@@ -57,8 +57,16 @@ def test_schedule_and_project_branches(sfn_stack, sfn_backend: Backend) -> None:
         Bucket=sfn_stack.stack.bucket,
         Key=f"{env['profiles']['sfn-test']['s3_prefix']}/stepfunctions/"
             f"{prefix}-churn-prod-ScheduledFlow.json")["Body"].read())
+    # gc keeps what each deployment runs (its code package and parameter defaults) for as
+    # long as it is deployed, whatever the retention policy; delete releases it.
+    from flowlib.stores import open_stores
+
+    blobs = open_stores().make_blobstore("ScheduledFlow")
+    held = blobs.held_keys()
+    assert {record["default_parameters"]} < held and len(blobs.list_entries("holds/")) == 3
     deleted = sfn_backend.run(FLOW, "step-functions", "delete", "--production", "--yes")
     assert "Deleted schedule" in deleted.stdout
+    assert len(blobs.list_entries("holds/")) == 2
     assert f"{prefix}-churn-prod-ScheduledFlow" not in machines(sfn_stack)
     assert f"{prefix}-churn-test_a-ScheduledFlow" in machines(sfn_stack)  # nothing else
     with pytest.raises(scheduler.exceptions.ResourceNotFoundException):
