@@ -32,6 +32,13 @@ output "flowlib_config" {
     sfn_role_arn       = try(module.stepfunctions[0].iam_role_arn, null)
     scheduler_role_arn = try(module.stepfunctions[0].scheduler_role_arn, null)
     sfn_log_group_arn  = try(module.stepfunctions[0].cloudwatch_log_group_arn, null)
+    # Retention (terraform/retention.tf): the gc policy as profile keys, and the scheduled gc.
+    retention_keep_last       = module.retention.profile_keys.retention_keep_last
+    retention_keep_days       = module.retention.profile_keys.retention_keep_days
+    retention_grace_hours     = module.retention.profile_keys.retention_grace_hours
+    retention_flow_keep_last  = module.retention.profile_keys.retention_flow_keep_last
+    retention_flow_keep_days  = module.retention.profile_keys.retention_flow_keep_days
+    retention_gc_schedule_arn = module.retention.gc_schedule_arn
   }
 }
 

@@ -410,6 +410,11 @@ _STACK_KEYS = {
     "sfn_role_arn": "sfn_role_arn",
     "scheduler_role_arn": "scheduler_role_arn",
     "sfn_log_group_arn": "sfn_log_group_arn",
+    "retention_keep_last": "retention_keep_last",
+    "retention_keep_days": "retention_keep_days",
+    "retention_grace_hours": "retention_grace_hours",
+    "retention_flow_keep_last": "retention_flow_keep_last",
+    "retention_flow_keep_days": "retention_flow_keep_days",
 }
 
 
