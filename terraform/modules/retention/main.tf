@@ -63,6 +63,8 @@ locals {
 # ---------------------------------------------------------------------------------------------
 
 data "aws_iam_policy_document" "gc_assume" {
+  count = local.create ? 1 : 0
+
   statement {
     actions = ["sts:AssumeRole"]
     principals {
@@ -84,12 +86,14 @@ resource "aws_iam_role" "gc" {
   description          = "flowlib's scheduled gc: list, read and delete under the environment's prefixes and tables"
   path                 = var.iam_role_path
   permissions_boundary = var.iam_role_permissions_boundary
-  assume_role_policy   = data.aws_iam_policy_document.gc_assume.json
+  assume_role_policy   = data.aws_iam_policy_document.gc_assume[0].json
 
   tags = var.tags
 }
 
 data "aws_iam_policy_document" "gc" {
+  count = local.create ? 1 : 0
+
   statement {
     sid       = "ListOwnPrefixes"
     actions   = ["s3:ListBucket"]
@@ -141,7 +145,7 @@ resource "aws_iam_role_policy" "gc" {
 
   name   = "flowlib-gc"
   role   = aws_iam_role.gc[0].id
-  policy = data.aws_iam_policy_document.gc.json
+  policy = data.aws_iam_policy_document.gc[0].json
 }
 
 resource "aws_batch_job_definition" "gc" {
@@ -162,7 +166,7 @@ resource "aws_batch_job_definition" "gc" {
       { name = "FLOWLIB_CONFIG", value = "/tmp/flowlib-gc-config.json" },
       { name = "FLOWLIB_GC_CONFIG_JSON", value = local.gc_config },
       { name = "FLOWLIB_GC_ARGS", value = local.gc_args },
-      { name = "FLOWLIB_GC_PIP", value = coalesce(var.gc_pip_requirements, "") },
+      { name = "FLOWLIB_GC_PIP", value = var.gc_pip_requirements == null ? "" : var.gc_pip_requirements },
     ]
     resourceRequirements = [
       { type = "VCPU", value = tostring(var.gc_vcpus) },
@@ -205,6 +209,8 @@ resource "aws_batch_job_definition" "gc" {
 # ---------------------------------------------------------------------------------------------
 
 data "aws_iam_policy_document" "scheduler_assume" {
+  count = local.create ? 1 : 0
+
   statement {
     actions = ["sts:AssumeRole"]
     principals {
@@ -220,6 +226,8 @@ data "aws_iam_policy_document" "scheduler_assume" {
 }
 
 data "aws_iam_policy_document" "scheduler" {
+  count = local.create ? 1 : 0
+
   statement {
     sid     = "SubmitTheGcJob"
     actions = ["batch:SubmitJob"]
@@ -238,7 +246,7 @@ resource "aws_iam_role" "scheduler" {
   description          = "EventBridge Scheduler: submit flowlib's gc job to the environment's queue"
   path                 = var.iam_role_path
   permissions_boundary = var.iam_role_permissions_boundary
-  assume_role_policy   = data.aws_iam_policy_document.scheduler_assume.json
+  assume_role_policy   = data.aws_iam_policy_document.scheduler_assume[0].json
 
   tags = var.tags
 }
@@ -248,7 +256,7 @@ resource "aws_iam_role_policy" "scheduler" {
 
   name   = "flowlib-submit-gc"
   role   = aws_iam_role.scheduler[0].id
-  policy = data.aws_iam_policy_document.scheduler.json
+  policy = data.aws_iam_policy_document.scheduler[0].json
 }
 
 resource "aws_scheduler_schedule" "gc" {
