@@ -112,7 +112,7 @@ def check_gc_schedule(session: Any, config: dict[str, Any]) -> str:
     needed = [("s3:DeleteObject", f"{config['s3_bucket']}/{prefix + '/' if prefix else ''}x",
                f"s3://{config['s3_bucket']}/{prefix}")] + [
         (action, f"table/{config['dynamodb_table']}", f"table {config['dynamodb_table']}")
-        for action in ("dynamodb:DeleteItem", "dynamodb:BatchWriteItem")]
+        for action in ("dynamodb:UpdateItem", "dynamodb:BatchWriteItem")]
     for action, resource, described in needed:
         if not _allows(gc, action, resource):
             raise GcCheckError(f"gc role {job_role.rsplit('/', 1)[-1]} lacks {action} on "

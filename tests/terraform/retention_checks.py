@@ -26,7 +26,12 @@ RETENTION_PROFILE_KEYS = {
 }
 
 GC_TARGET_SUFFIX = ":scheduler:::aws-sdk:batch:submitJob"
-DELETE_ACTIONS = {"s3:DeleteObject", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+# What the gc role allows besides KMS (modules/retention/main.tf): exactly what `flowlib gc`
+# calls (test_retention_gc_permissions.py records it).
+GC_ACTIONS = {
+    "s3:ListBucket", "s3:DeleteObject",
+    "dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem",
+}
 
 
 def check_profile_path(config: dict[str, Any], tmp_path: Path, monkeypatch: Any) -> None:
@@ -91,8 +96,9 @@ def check_gc_role_policy(policy: str | dict[str, Any], bucket_arn: str, prefixes
             assert sorted(listed) == sorted([*prefixes, *(f"{p}/*" for p in prefixes)])
         if kms_key_arn and kms_key_arn in resources:
             assert statement["Condition"]["StringEquals"]["kms:ViaService"]
+    assert {a for a in granted if not a.startswith("kms:")} == GC_ACTIONS
     assert granted["s3:DeleteObject"] == {f"{bucket_arn}/{p}/*" for p in prefixes}
-    for action in ("dynamodb:DeleteItem", "dynamodb:BatchWriteItem"):
+    for action in ("dynamodb:UpdateItem", "dynamodb:BatchWriteItem"):
         assert granted[action] <= {*table_arns, *(f"{t}/index/*" for t in table_arns)}
         assert set(table_arns) <= granted[action]
     assert "s3:PutObject" not in granted and "dynamodb:PutItem" not in granted, (

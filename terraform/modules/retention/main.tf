@@ -105,21 +105,23 @@ data "aws_iam_policy_document" "gc" {
     }
   }
 
+  # DeleteObjects (1,000 keys a request) is authorized per key as s3:DeleteObject. gc reads no
+  # object: the live set comes from the table, the candidates from listing.
   statement {
-    sid       = "ReadAndDeleteUnderOwnPrefixes"
-    actions   = ["s3:GetObject", "s3:DeleteObject"]
+    sid       = "DeleteUnderOwnPrefixes"
+    actions   = ["s3:DeleteObject"]
     resources = [for p in local.prefixes : "${var.s3_bucket_arn}/${p}/*"]
   }
 
+  # Query/GetItem: runs and their references; UpdateItem: the conditional removing/removed
+  # marks; BatchWriteItem: deleting a removed run's task, attempt, artifact and tag items.
+  # tests/terraform/test_retention_gc_permissions.py records what gc calls: exactly these.
   statement {
     sid = "ReadMarkAndDeleteRunRecords"
     actions = [
-      "dynamodb:DescribeTable",
-      "dynamodb:GetItem",
-      "dynamodb:BatchGetItem",
       "dynamodb:Query",
+      "dynamodb:GetItem",
       "dynamodb:UpdateItem",
-      "dynamodb:DeleteItem",
       "dynamodb:BatchWriteItem",
     ]
     resources = flatten([for t in local.table_arns : [t, "${t}/index/*"]])
