@@ -16,6 +16,13 @@ pip = shlex.split(os.environ.get("FLOWLIB_GC_PIP", ""))
 if pip:
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-cache-dir", *pip],
                    check=True)
+try:
+    import flowlib.cli.flowlib_command  # noqa: F401 - only: is flowlib in this image?
+except ImportError as exc:
+    print(f"flowlib gc cannot run in this image ({exc}): set retention_gc_image to an image "
+          "with flowlib and boto3 installed (images/Dockerfile), or retention_gc_pip_requirements "
+          "to install them first.", file=sys.stderr, flush=True)
+    sys.exit(78)
 extra = shlex.split(os.environ.get("FLOWLIB_GC_ARGS", ""))
 failed = []
 for profile in json.loads(config)["profiles"]:
