@@ -15,7 +15,7 @@ locals {
   partition = data.aws_partition.current.partition
   create    = var.create_gc_schedule
 
-  bucket_name = element(split(":", var.s3_bucket_arn), 5)
+  bucket_name = try(element(split(":", var.s3_bucket_arn), 5), null)
 
   # --- the policy as flowlib profile keys (strings, null when unset) --------------------------
   keep_nothing = var.keep_last == 0 && coalesce(var.keep_days, 0) == 0
@@ -53,7 +53,7 @@ locals {
   gc_args   = var.allow_delete_all ? "--delete-all" : ""
 
   job_definition_name = "${var.name}-gc"
-  job_definition_arn  = "arn:${local.partition}:batch:${var.region}:${local.account}:job-definition/${local.job_definition_name}"
+  job_definition_arn  = var.region == null ? null : "arn:${local.partition}:batch:${var.region}:${local.account}:job-definition/${local.job_definition_name}"
   prefixes            = distinct([for store in values(var.stores) : store.s3_prefix])
   table_arns          = distinct([for store in values(var.stores) : store.dynamodb_table_arn])
 }

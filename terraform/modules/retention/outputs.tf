@@ -23,6 +23,11 @@ output "profile_keys" {
   }
 
   precondition {
+    condition     = !var.create_gc_schedule || (var.s3_bucket_arn != null && var.region != null && length(var.stores) > 0)
+    error_message = "create_gc_schedule needs region, s3_bucket_arn and at least one entry in stores."
+  }
+
+  precondition {
     condition     = !var.create_gc_schedule || var.gc_image != null
     error_message = "retention_gc_schedule_enabled needs an image with flowlib installed for the gc job: set image or image_tag (the environment's step image), or retention_gc_image."
   }

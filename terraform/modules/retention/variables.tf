@@ -119,12 +119,14 @@ variable "cloudwatch_log_group_name" {
 
 variable "region" {
   type        = string
-  description = "Region of the stores (written into the gc job's profile)."
+  description = "Region of the stores (written into the gc job's profile); needed with create_gc_schedule."
+  default     = null
 }
 
 variable "s3_bucket_arn" {
   type        = string
-  description = "ARN of the artifact bucket."
+  description = "ARN of the artifact bucket; needed with create_gc_schedule."
+  default     = null
 }
 
 variable "s3_kms_key_arn" {
@@ -140,6 +142,7 @@ variable "stores" {
     dynamodb_table_arn = string
   }))
   description = "The stores gc collects, by flowlib profile name: the environment's own and each isolated project's."
+  default     = {}
 }
 
 variable "iam_role_path" {
