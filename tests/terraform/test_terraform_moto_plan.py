@@ -348,7 +348,7 @@ _BAD_RETENTION = {
     retention_keep_last           = 0
     retention_gc_schedule_enabled = true
     retention_flow_policies       = { NightlyFlow = { keep_last = 0 } }
-""", ["retention_keep_last = 0 with no retention_keep_days keeps no run",
+""", ["keeps no run by count or age (retention_keep_last and retention_keep_days are 0 or unset)",
       "keeps no run by count or age for: NightlyFlow",
       "runs gc as a Batch job: set enable_batch = true"]),
 }

@@ -18,10 +18,15 @@ locals {
   bucket_name = try(element(split(":", var.s3_bucket_arn), 5), null)
 
   # --- the policy as flowlib profile keys (strings, null when unset) --------------------------
-  keep_nothing = var.keep_last == 0 && coalesce(var.keep_days, 0) == 0
+  # flowlib's rule (RetentionPolicy.check): a policy whose count and age are both 0 or unset,
+  # but not both unset (no policy at all, which gc refuses by itself), keeps nothing. A flow's
+  # override replaces only the fields it sets.
+  keep_nothing = (var.keep_last != null || var.keep_days != null) && coalesce(var.keep_last, 0) == 0 && coalesce(var.keep_days, 0) == 0
   flows_keeping_nothing = sort([
     for flow, p in var.flow_policies : flow
-    if coalesce(p.keep_last, var.keep_last, -1) == 0 && coalesce(p.keep_days, var.keep_days, 0) == 0
+    if(p.keep_last != null || p.keep_days != null)
+    && coalesce(p.keep_last != null ? p.keep_last : var.keep_last, 0) == 0
+    && coalesce(p.keep_days != null ? p.keep_days : var.keep_days, 0) == 0
   ])
   flow_keep_last = { for flow, p in var.flow_policies : flow => tostring(p.keep_last) if p.keep_last != null }
   flow_keep_days = { for flow, p in var.flow_policies : flow => tostring(p.keep_days) if p.keep_days != null }

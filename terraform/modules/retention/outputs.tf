@@ -4,7 +4,7 @@ output "profile_keys" {
 
   precondition {
     condition     = !local.keep_nothing || var.allow_delete_all
-    error_message = "retention_keep_last = 0 with no retention_keep_days keeps no run by count or age: gc would delete every run that is not pinned, running or the latest successful one. Keep some runs (retention_keep_last > 0 or retention_keep_days > 0), or set retention_allow_delete_all = true if you mean it."
+    error_message = "This retention policy keeps no run by count or age (retention_keep_last and retention_keep_days are 0 or unset): gc would delete every run that is not pinned, running or the latest successful one. Keep some runs (retention_keep_last > 0 or retention_keep_days > 0), or set retention_allow_delete_all = true if you mean it."
   }
 
   precondition {
