@@ -75,8 +75,10 @@ CI_TFVARS: dict[str, Any] = {
     "s3_bucket_force_destroy": True,
     "dynamodb_table_deletion_protection_enabled": False,
     "ecr_repository_force_delete": True,
-    # Retention policy, scheduled gc (tests/terraform/retention_checks.py).
+    # Retention policy, scheduled gc (tests/terraform/retention_checks.py); one isolated
+    # project, whose store the scheduled gc collects too.
     **RETENTION_TFVARS,
+    "projects": {"vision": {}},
     # --- moto gaps (see terraform/README.md) ---
     # moto drops NewerNoncurrentVersions from lifecycle rules; the provider then waits for
     # ever for the rule it wrote to read back.
@@ -280,9 +282,9 @@ def _check_state_in_s3_backend(clients: _Clients) -> None:
 def _check_flowlib_config(config: dict[str, Any]) -> None:
     schema = json.loads(STACK_OUTPUT_SCHEMA_FILE.read_text())
     assert set(config) == set(schema["keys"])
-    # Batch and EKS are both on: no key may be null (but `projects`, null without var.projects;
-    # isolated projects are planned in tests/security/test_projects.py, not applied here).
-    nulls = sorted(key for key, value in config.items() if value is None and key != "projects")
+    # Batch and EKS are both on: no key may be null. (Isolated projects are checked in detail
+    # in tests/security/test_projects.py; one is applied here for the scheduled gc.)
+    nulls = sorted(key for key, value in config.items() if value is None)
     assert not nulls, f"null in flowlib_config with every feature on: {nulls}"
     assert config["schema_version"] == schema["schema_version"]
     assert config["environment"] == ENVIRONMENT
@@ -557,9 +559,10 @@ def _check_retention_gc(clients: _Clients, config: dict[str, Any],
     """The schedule submits the gc job definition to the default queue as a role that may only
     submit it; the job runs as a role that may delete only under the environment's prefix and
     in its table; its profile is the environment's; submitted as the schedule's target says, it
-    runs `flowlib gc --yes` on the stores Terraform made (empty: nothing to delete) and exits 0;
+    runs `flowlib gc --yes` on the stores Terraform made, the environment's and the project's
+    (empty: nothing to delete) and exits 0;
     `platform doctor`'s check follows the same chain."""
-    from flowlib.config import profile_from_stack_output
+    from flowlib.config import profile_from_stack_output, project_profiles_from_stack_output
     from platform_cli.gc_doctor import check_gc_schedule
 
     gc = outputs["retention_gc"]["value"]
@@ -580,10 +583,14 @@ def _check_retention_gc(clients: _Clients, config: dict[str, Any],
     role_name = gc["role_arn"].rsplit("/", 1)[-1]
     assert iam.list_role_policies(RoleName=role_name)["PolicyNames"] == ["flowlib-gc"]
     assert iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"] == []
+    project = config["projects"]["vision"]
+    project_table_arn = clients.dynamodb.describe_table(
+        TableName=project["dynamodb_table"])["Table"]["TableArn"]
     check_gc_role_policy(
         iam.get_role_policy(RoleName=role_name, PolicyName="flowlib-gc")["PolicyDocument"],
-        outputs["s3_bucket_arn"]["value"], [config["s3_prefix"]],
-        [outputs["dynamodb_table_arn"]["value"]], outputs["kms_key_arn"]["value"])
+        outputs["s3_bucket_arn"]["value"], [config["s3_prefix"], project["s3_prefix"]],
+        [outputs["dynamodb_table_arn"]["value"], project_table_arn],
+        outputs["kms_key_arn"]["value"])
     scheduler_role = gc["scheduler_role_arn"].rsplit("/", 1)[-1]
     check_scheduler_role_policy(
         iam.get_role_policy(RoleName=scheduler_role, PolicyName="flowlib-submit-gc")[
@@ -597,10 +604,12 @@ def _check_retention_gc(clients: _Clients, config: dict[str, Any],
     assert container["command"][:2] == ["python", "-c"]
     environment = {e["name"]: e["value"] for e in container["environment"]}
     profiles = json.loads(environment["FLOWLIB_GC_CONFIG_JSON"])["profiles"]
-    stack_profile = profile_from_stack_output(config)
-    assert list(profiles) == [ENVIRONMENT]
-    assert profiles[ENVIRONMENT].items() <= stack_profile.items(), (
-        "the gc job's profile differs from the one platform writes")
+    stack_profiles = {ENVIRONMENT: profile_from_stack_output(config),
+                      **project_profiles_from_stack_output(config)}
+    assert sorted(profiles) == [ENVIRONMENT, f"{ENVIRONMENT}-vision"]
+    for name, profile in profiles.items():
+        assert profile.items() <= stack_profiles[name].items(), (
+            f"the gc job's profile {name} differs from the one platform writes")
     assert "no gc job" in check_gc_schedule(_Session(clients), config)
 
     job_id = clients.batch.submit_job(**submit_job_kwargs(request))["jobId"]
@@ -612,7 +621,8 @@ def _check_retention_gc(clients: _Clients, config: dict[str, Any],
         time.sleep(1)
     output = _job_log(clients, job)
     assert job["status"] == "SUCCEEDED", f"gc job {job['status']}: {output}"
-    assert f"$ flowlib gc --profile {ENVIRONMENT} --yes" in output, output
+    for name in (ENVIRONMENT, f"{ENVIRONMENT}-vision"):
+        assert f"$ flowlib gc --profile {name} --yes" in output, output
     assert "policy: keep the last 20 runs per flow and branch, runs younger than 30 days" in output
     assert "SUCCEEDED" in check_gc_schedule(_Session(clients), config)
 
