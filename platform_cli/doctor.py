@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from platform_cli.errors import PlatformError
+from platform_cli.gc_doctor import GcCheckError, check_gc_schedule
 
 
 @dataclass
@@ -28,7 +29,7 @@ class Check:
 def _run(name: str, fn: Callable[[], str], hint: str) -> Check:
     try:
         return Check(name, True, fn())
-    except _Fail as exc:
+    except (_Fail, GcCheckError) as exc:
         return Check(name, False, str(exc), hint)
     except Exception as exc:  # noqa: BLE001 - a failed check is a line, never a traceback
         code = getattr(exc, "response", {}).get("Error", {}).get("Code") if hasattr(
@@ -86,6 +87,11 @@ def run_checks(env: str, region: str, config: dict[str, Any] | None,
 
         checks.append(_run("events role and bus", lambda: check_events(session, config),
                            f"`platform apply {env}` with enable_events = true"))
+    if config.get("retention_gc_schedule_arn"):
+        checks.append(_run("scheduled gc", lambda: check_gc_schedule(session, config),
+                           f"`platform apply {env}` restores the schedule, job definition and "
+                           "roles; a failed gc job's log is in the environment's Batch log "
+                           "group (stream prefix flowlib-gc)"))
     checks.append(_run("flowlib profile", lambda: _profile(env, config, profile),
                        f"`platform init {env}` rewrites the profile from the stack"))
     return checks

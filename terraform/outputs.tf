@@ -35,6 +35,13 @@ output "flowlib_config" {
     http_api_url       = try(module.http_api[0].api_endpoint, null)
     events_role_arn    = try(module.events[0].iam_role_arn, null)
     event_bus_name     = try(module.events[0].event_bus_name, null)
+    # Retention (terraform/retention.tf): the gc policy as profile keys, and the scheduled gc.
+    retention_keep_last       = module.retention.profile_keys.retention_keep_last
+    retention_keep_days       = module.retention.profile_keys.retention_keep_days
+    retention_grace_hours     = module.retention.profile_keys.retention_grace_hours
+    retention_flow_keep_last  = module.retention.profile_keys.retention_flow_keep_last
+    retention_flow_keep_days  = module.retention.profile_keys.retention_flow_keep_days
+    retention_gc_schedule_arn = module.retention.gc_schedule_arn
   }
 }
 

@@ -414,6 +414,11 @@ _STACK_KEYS = {
     "http_api_url": "http_api_url",
     "events_role_arn": "events_role_arn",
     "event_bus_name": "event_bus_name",
+    "retention_keep_last": "retention_keep_last",
+    "retention_keep_days": "retention_keep_days",
+    "retention_grace_hours": "retention_grace_hours",
+    "retention_flow_keep_last": "retention_flow_keep_last",
+    "retention_flow_keep_days": "retention_flow_keep_days",
 }
 
 

@@ -50,3 +50,10 @@ eks_node_groups = {
 
 create_ecr_repository = true
 image_tag             = "0.1.0"
+
+# Retention: the policy `flowlib gc` / `platform gc prod` apply (written into the profile).
+# Nothing is deleted until someone runs gc, or the schedule below is turned on.
+retention_keep_last = 100
+retention_keep_days = 90
+# retention_gc_schedule_enabled = true   # nightly gc as a Batch job (terraform/README.md)
+# activate_cost_allocation_tags = true   # payer account only, after the first tagged jobs

@@ -10,6 +10,7 @@ variables in the CI tfvars below, and listed in terraform/README.md ("Tested aga
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +25,20 @@ from tests.support.aws_env import (
     run_terraform,
     terraform_env,
 )
-from tests.terraform.helpers import STACK_OUTPUT_SCHEMA_FILE, TABLE_SCHEMA_FILE, copy_terraform_tree
+from tests.terraform.helpers import (
+    REPO_ROOT,
+    STACK_OUTPUT_SCHEMA_FILE,
+    TABLE_SCHEMA_FILE,
+    copy_terraform_tree,
+)
+from tests.terraform.retention_checks import (
+    GC_TARGET_SUFFIX,
+    RETENTION_TFVARS,
+    check_gc_role_policy,
+    check_scheduler_role_policy,
+    gc_input,
+    submit_job_kwargs,
+)
 
 REGION = "us-east-1"
 STATE_BUCKET = "flowlib-ci-terraform-state"
@@ -61,6 +75,10 @@ CI_TFVARS: dict[str, Any] = {
     "s3_bucket_force_destroy": True,
     "dynamodb_table_deletion_protection_enabled": False,
     "ecr_repository_force_delete": True,
+    # Retention policy, scheduled gc (tests/terraform/retention_checks.py); one isolated
+    # project, whose store the scheduled gc collects too.
+    **RETENTION_TFVARS,
+    "projects": {"vision": {}},
     # --- moto gaps (see terraform/README.md) ---
     # moto drops NewerNoncurrentVersions from lifecycle rules; the provider then waits for
     # ever for the rule it wrote to read back.
@@ -121,18 +139,26 @@ def _timed(timings: dict[str, float], name: str, action: Callable[[], Any]) -> A
 def test_apply_verify_plan_destroy_against_moto(
     terraform: str, provider_mirror: Path, tmp_path: Path
 ) -> None:
+    from tests.support.fake_docker import FakeDockerServer
+
+    # moto's Batch runs submitted jobs through this Docker Engine API test double (a local
+    # process per container), so the scheduled gc's job really runs once.
+    docker = FakeDockerServer().start()
     server = MotoServer(
         mode="process",
-        env={"MOTO_IAM_LOAD_MANAGED_POLICIES": "true"},
+        env={"MOTO_IAM_LOAD_MANAGED_POLICIES": "true", "DOCKER_HOST": docker.docker_host},
         log_path=tmp_path / "moto.log",
         startup_timeout=120,
     )
     url = server.start()
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("FLOWLIB_", "AWS_"))}
+    docker.base_env = {**base, **aws_env(url, REGION), "PYTHONPATH": str(REPO_ROOT)}
     timings: dict[str, float] = {}
     try:
         _cycle(url, provider_mirror, tmp_path, timings)
     finally:
         server.stop()
+        docker.stop()
         (tmp_path / "timings.json").write_text(json.dumps(timings, indent=2))
         print(f"\nterraform against moto, seconds: {json.dumps(timings)} ({tmp_path})")
 
@@ -202,6 +228,7 @@ def _cycle(url: str, mirror: Path, tmp_path: Path, timings: dict[str, float]) ->
         _check_step_functions(clients, config)
         _check_http_api(clients, config, outputs, package.sha256)
         _check_events(clients, config, outputs)
+        _timed(timings, "gc job", lambda: _check_retention_gc(clients, config, outputs))
 
         plan = _timed(
             timings,
@@ -240,7 +267,7 @@ class _Clients:
 
     def __init__(self, url: str) -> None:
         for service in ("s3", "dynamodb", "iam", "batch", "eks", "ec2", "ecr", "kms", "logs",
-                        "apigatewayv2", "lambda", "events", "sqs"):
+                        "apigatewayv2", "lambda", "events", "sqs", "scheduler"):
             setattr(self, service, boto3_client(service, url, REGION))
 
     s3: Any
@@ -256,6 +283,7 @@ class _Clients:
     # "lambda" is a keyword: read with getattr(clients, "lambda")
     events: Any
     sqs: Any
+    scheduler: Any
 
 
 # -------------------------------------------------------------------------------------------
@@ -272,9 +300,9 @@ def _check_state_in_s3_backend(clients: _Clients) -> None:
 def _check_flowlib_config(config: dict[str, Any]) -> None:
     schema = json.loads(STACK_OUTPUT_SCHEMA_FILE.read_text())
     assert set(config) == set(schema["keys"])
-    # Batch and EKS are both on: no key may be null (but `projects`, null without var.projects;
-    # isolated projects are planned in tests/security/test_projects.py, not applied here).
-    nulls = sorted(key for key, value in config.items() if value is None and key != "projects")
+    # Batch and EKS are both on: no key may be null. (Isolated projects are checked in detail
+    # in tests/security/test_projects.py; one is applied here for the scheduled gc.)
+    nulls = sorted(key for key, value in config.items() if value is None)
     assert not nulls, f"null in flowlib_config with every feature on: {nulls}"
     assert config["schema_version"] == schema["schema_version"]
     assert config["environment"] == ENVIRONMENT
@@ -651,6 +679,102 @@ def _document(policy: str | dict[str, Any]) -> dict[str, Any]:
     return json.loads(unquote(policy)) if isinstance(policy, str) else policy
 
 
+def _check_retention_gc(clients: _Clients, config: dict[str, Any],
+                        outputs: dict[str, Any]) -> None:
+    """The schedule submits the gc job definition to the default queue as a role that may only
+    submit it; the job runs as a role that may delete only under the environment's prefix and
+    in its table; its profile is the environment's; submitted as the schedule's target says, it
+    runs `flowlib gc --yes` on the stores Terraform made, the environment's and the project's
+    (empty: nothing to delete) and exits 0;
+    `platform doctor`'s check follows the same chain."""
+    from flowlib.config import profile_from_stack_output, project_profiles_from_stack_output
+    from platform_cli.gc_doctor import check_gc_schedule
+
+    gc = outputs["retention_gc"]["value"]
+    assert config["retention_gc_schedule_arn"] == gc["schedule_arn"]
+    assert gc["job_queue_arn"] == config["batch_default_job_queue"]
+    group, name = gc["schedule_arn"].split(":schedule/", 1)[1].split("/", 1)
+    schedule = clients.scheduler.get_schedule(GroupName=group, Name=name)
+    assert schedule["ScheduleExpression"] == "cron(0 3 * * ? *)"
+    assert schedule["State"] == "ENABLED"
+    target = schedule["Target"]
+    assert target["Arn"].endswith(GC_TARGET_SUFFIX)
+    assert target["RoleArn"] == gc["scheduler_role_arn"]
+    request = gc_input(target)
+    assert request == {"JobName": f"{NAME}-gc", "JobQueue": gc["job_queue_arn"],
+                       "JobDefinition": gc["job_definition_arn"]}
+
+    iam = clients.iam
+    role_name = gc["role_arn"].rsplit("/", 1)[-1]
+    assert iam.list_role_policies(RoleName=role_name)["PolicyNames"] == ["flowlib-gc"]
+    assert iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"] == []
+    project = config["projects"]["vision"]
+    project_table_arn = clients.dynamodb.describe_table(
+        TableName=project["dynamodb_table"])["Table"]["TableArn"]
+    check_gc_role_policy(
+        iam.get_role_policy(RoleName=role_name, PolicyName="flowlib-gc")["PolicyDocument"],
+        outputs["s3_bucket_arn"]["value"], [config["s3_prefix"], project["s3_prefix"]],
+        [outputs["dynamodb_table_arn"]["value"], project_table_arn],
+        outputs["kms_key_arn"]["value"])
+    scheduler_role = gc["scheduler_role_arn"].rsplit("/", 1)[-1]
+    check_scheduler_role_policy(
+        iam.get_role_policy(RoleName=scheduler_role, PolicyName="flowlib-submit-gc")[
+            "PolicyDocument"], gc["job_queue_arn"], gc["job_definition_arn"])
+
+    definition = clients.batch.describe_job_definitions(
+        jobDefinitions=[gc["job_definition_arn"]])["jobDefinitions"][0]
+    container = definition["containerProperties"]
+    assert container["jobRoleArn"] == gc["role_arn"]
+    assert container["image"] == config["image"]
+    assert container["command"][:2] == ["python", "-c"]
+    environment = {e["name"]: e["value"] for e in container["environment"]}
+    profiles = json.loads(environment["FLOWLIB_GC_CONFIG_JSON"])["profiles"]
+    stack_profiles = {ENVIRONMENT: profile_from_stack_output(config),
+                      **project_profiles_from_stack_output(config)}
+    assert sorted(profiles) == [ENVIRONMENT, f"{ENVIRONMENT}-vision"]
+    for name, profile in profiles.items():
+        assert profile.items() <= stack_profiles[name].items(), (
+            f"the gc job's profile {name} differs from the one platform writes")
+    assert "no gc job" in check_gc_schedule(_Session(clients), config)
+
+    job_id = clients.batch.submit_job(**submit_job_kwargs(request))["jobId"]
+    deadline = time.monotonic() + 300
+    while True:
+        job = clients.batch.describe_jobs(jobs=[job_id])["jobs"][0]
+        if job["status"] in ("SUCCEEDED", "FAILED") or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    output = _job_log(clients, job)
+    assert job["status"] == "SUCCEEDED", f"gc job {job['status']}: {output}"
+    for name in (ENVIRONMENT, f"{ENVIRONMENT}-vision"):
+        assert f"$ flowlib gc --profile {name} --yes" in output, output
+    assert "policy: keep the last 20 runs per flow and branch, runs younger than 30 days" in output
+    assert "SUCCEEDED" in check_gc_schedule(_Session(clients), config)
+
+
+def _job_log(clients: _Clients, job: dict[str, Any]) -> str:
+    stream = job.get("container", {}).get("logStreamName")
+    if not stream:
+        return "(no log stream)"
+    for group in (f"/aws/batch/{NAME}", "/aws/batch/job"):
+        try:
+            events = clients.logs.get_log_events(logGroupName=group, logStreamName=stream)
+        except Exception:  # noqa: BLE001 - moto writes to one of the two groups
+            continue
+        return "\n".join(e["message"] for e in events["events"])
+    return f"(log stream {stream} not found)"
+
+
+class _Session:
+    """A boto3-session-shaped access to the test's clients (what the doctor takes)."""
+
+    def __init__(self, clients: _Clients) -> None:
+        self._clients = clients
+
+    def client(self, service: str) -> Any:
+        return getattr(self._clients, service)
+
+
 def _check_nothing_left(clients: _Clients, config: dict[str, Any]) -> None:
     buckets = {b["Name"] for b in clients.s3.list_buckets()["Buckets"]}
     assert buckets == {STATE_BUCKET}, f"buckets left: {buckets}"
@@ -666,6 +790,7 @@ def _check_nothing_left(clients: _Clients, config: dict[str, Any]) -> None:
     assert clients.eks.list_clusters()["clusters"] == []
     buses = [b["Name"] for b in clients.events.list_event_buses()["EventBuses"]]
     assert buses == ["default"], f"event buses left: {buses}"
+    assert clients.scheduler.list_schedules()["Schedules"] == [], "gc schedule left"
     assert clients.ecr.describe_repositories()["repositories"] == []
     assert clients.apigatewayv2.get_apis()["Items"] == [], "HTTP API left"
     assert getattr(clients, "lambda").list_functions()["Functions"] == [], "function left"

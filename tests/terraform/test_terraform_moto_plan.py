@@ -207,6 +207,14 @@ def test_everything_optional_off_gives_nulls(planner: Any) -> None:
         assert config.get(key) is None, f"{key} should be null with the feature off"
     assert config["environment"] == "minimal"
     assert config["s3_prefix"] == "flowlib"
+    # Retention is off by default: no schedule, no role that may delete, no tag activation,
+    # no policy in the profile (gc refuses to run without one).
+    assert not [c for c in planned["resource_changes"]
+                if c["address"].startswith("module.retention.") and c["mode"] == "managed"]
+    for key in ("retention_keep_last", "retention_keep_days", "retention_grace_hours",
+                "retention_flow_keep_last", "retention_flow_keep_days",
+                "retention_gc_schedule_arn"):
+        assert config[key] is None, key
 
 
 def _plan_example(moto_plans: Any, example: str, tfvars: dict[str, Any]) -> dict[str, Any]:
@@ -262,3 +270,114 @@ def test_example_existing_vpc_and_roles_creates_no_network_and_no_role(moto_plan
     ]
     assert environments and all(e["service_role"] == service_role for e in environments)
     assert planned["output_changes"]["batch_service_role_arn"]["after"] == service_role
+
+
+def test_retention_policy_schedule_and_cost_tags(planner: Any, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retention variables reach flowlib_config and, through `platform`'s profile writing, the
+    policy gc applies; the schedule, its roles and the cost-allocation tags are planned."""
+    from tests.terraform.retention_checks import (
+        GC_TARGET_SUFFIX,
+        RETENTION_PROFILE_KEYS,
+        RETENTION_TFVARS,
+        check_profile_path,
+    )
+
+    plan, url = planner
+    key_arn = boto3_client("kms", url, REGION).create_key()["KeyMetadata"]["Arn"]
+    planned = plan("retention", {
+        "environment": "ret",
+        "region": REGION,
+        "create_kms_key": False,
+        "kms_key_arn": key_arn,
+        "enable_batch": True,
+        "enable_eks": True,
+        "create_ecr_repository": False,
+        "image": "registry.example/flowlib-step:1",
+        "projects": {"vision": {}},
+        **RETENTION_TFVARS,
+        "retention_gc_schedule_expression": "rate(12 hours)",
+        "activate_cost_allocation_tags": True,
+    })
+    config, unknown = _flowlib_config(planned)
+    for key, value in RETENTION_PROFILE_KEYS.items():
+        assert config[key] == value, key
+    assert unknown.get("retention_gc_schedule_arn") is True  # known after apply
+    # Names and ARNs created by the apply are unknown in a plan: stand-ins for the profile.
+    known = {key: value for key, value in config.items() if not unknown.get(key)}
+    for required in ("s3_bucket", "dynamodb_table"):  # names Terraform derives at apply
+        known.setdefault(required, f"planned-{required}")
+    check_profile_path(known, tmp_path, monkeypatch)
+
+    by_address = {c["address"]: c["change"]["after"] for c in planned["resource_changes"]}
+    schedule = by_address["module.retention.aws_scheduler_schedule.gc[0]"]
+    assert schedule["schedule_expression"] == "rate(12 hours)"
+    assert schedule["state"] == "ENABLED"
+    assert schedule["target"][0]["arn"].endswith(GC_TARGET_SUFFIX)
+    assert "module.retention.aws_batch_job_definition.gc[0]" in by_address
+    roles = {c["change"]["after"]["name"] for c in planned["resource_changes"]
+             if c["type"] == "aws_iam_role"}
+    assert {"flowlib-ret-gc", "flowlib-ret-gc-scheduler"} <= roles
+    tags = {after["tag_key"]: after["status"] for address, after in by_address.items()
+            if address.startswith("module.retention.aws_ce_cost_allocation_tag.")}
+    fields = ("flow", "run", "step", "project", "user")
+    assert tags == {**{f"flowlib:{f}": "Active" for f in fields},
+                    **{f"flowlib/{f}": "Active" for f in fields}}
+
+
+# Bad retention settings, planned by `terraform test` with a mocked AWS provider: validation
+# and preconditions need no AWS, and one `terraform test` runs every file (a failing run does
+# not stop the other files), several times faster than a plan against moto each.
+_MOCK_HEADER = """
+mock_provider "aws" {
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\\"Version\\": \\"2012-10-17\\", \\"Statement\\": []}" }
+  }
+  mock_data "aws_availability_zones" {
+    defaults = { names = ["us-east-1a", "us-east-1b", "us-east-1c"] }
+  }
+}
+
+variables {
+  environment  = "retbad"
+  region       = "us-east-1"
+  enable_batch = false
+  enable_eks   = false
+}
+"""
+
+_BAD_RETENTION = {
+    # Single-variable validations, all reported by one run.
+    "variables": ("""
+    retention_keep_last              = 2.5
+    retention_grace_hours            = 0
+    retention_gc_schedule_expression = "daily"
+    retention_flow_policies          = { TrainFlow = { keep_days = -1 } }
+""", ["retention_keep_last must be a whole number", "retention_grace_hours must be at least 1",
+      "retention_gc_schedule_expression must be cron(...) or rate(...)",
+      "keep_last must be a whole number >= 0 and keep_days >= 0"]),
+    # A policy keeping nothing (environment and one flow), a schedule without Batch.
+    "policies": ("""
+    retention_keep_last           = 0
+    retention_gc_schedule_enabled = true
+    retention_flow_policies       = { NightlyFlow = { keep_last = 0 } }
+""", ["keeps no run by count or age (retention_keep_last and retention_keep_days are 0 or unset)",
+      "keeps no run by count or age for: NightlyFlow",
+      "runs gc as a Batch job: set enable_batch = true"]),
+}
+
+
+def test_retention_refuses_bad_settings(moto_plans: Any, planner: Any) -> None:
+    _, stack_dir, env, _ = moto_plans
+    tests_dir = stack_dir / "tests"
+    tests_dir.mkdir(exist_ok=True)
+    for name, (variables, _) in _BAD_RETENTION.items():
+        run = f'run "{name}" {{\n  command = plan\n  variables {{{variables}  }}\n}}\n'
+        (tests_dir / f"retention_{name}.tftest.hcl").write_text(_MOCK_HEADER + "\n" + run)
+    result = run_terraform(["test", "-no-color"], stack_dir, env, timeout=900, check=False)
+    text = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0
+    assert "0 passed, 2 failed" in text, text[-3000:]
+    for _, messages in _BAD_RETENTION.values():
+        for message in messages:
+            assert message in text, f"{message!r} not in the errors:\n{text[-4000:]}"
