@@ -23,7 +23,13 @@ from flowlib.graph import FlowGraph
 from flowlib.remote.batch import jobs
 from flowlib.remote.package import build_package
 from flowlib.remote.stepfunctions import entry
-from flowlib.remote.stepfunctions.compiler import CompileError, StepRole, compile_flow
+from flowlib.remote.stepfunctions.compiler import (
+    DEFAULT_MAX_LOOP_ITERATIONS,
+    CompileError,
+    StepRole,
+    compile_flow,
+    plan_maps,
+)
 from flowlib.remote.stepfunctions.naming import Deployment
 from flowlib.stores import Stores
 from flowlib.version import __version__
@@ -55,8 +61,12 @@ def _job_definition_kwargs(deployment: Deployment, shape: jobs.JobShape) -> dict
 def build(flow_cls: type, graph: FlowGraph, stores: Stores, deployment: Deployment,
           decorators: dict[str, dict[str, StepDecorator]], max_workers: int,
           workflow_timeout: int | None, max_num_splits: int = 100,
-          distributed_map: bool = False) -> Built:
-    """Everything ``create`` needs; raises a clear error before anything is created."""
+          distributed_map: bool = False,
+          max_loop_iterations: int = DEFAULT_MAX_LOOP_ITERATIONS) -> Built:
+    """Everything ``create`` needs; raises a clear error before anything is created.
+
+    Foreach steps are inline or Distributed Maps as ``plan_maps`` decides for the widths
+    ``max_num_splits`` allows; ``distributed_map`` makes them all Distributed."""
     from flowlib.environments.prepare import plan
 
     with_environment = sorted(plan(flow_cls, decorators))
@@ -104,8 +114,12 @@ def build(flow_cls: type, graph: FlowGraph, stores: Stores, deployment: Deployme
             command += ["--split", role.split]
         if role.control:
             command.append("--control")
-        if distributed_map and graph[step].transition == "foreach":
+        if role.items_to_s3:
             command.append("--items-to-s3")
+        if role.loop:
+            command += ["--loop", "--max-loop-iterations", str(max_loop_iterations)]
+        if role.loop_parents:
+            command += ["--loop-parents", ",".join(role.loop_parents)]
         if step_decorators.get("catch") is not None:
             command.append("--catch")
         if fallback:
@@ -161,8 +175,9 @@ def build(flow_cls: type, graph: FlowGraph, stores: Stores, deployment: Deployme
     definition = compile_flow(
         graph, decorators, task_state, control_key, table, max_workers,
         comment=f"flowlib flow {graph.name} ({deployment.name}), flowlib {__version__}",
-        timeout_seconds=workflow_timeout,
-        items_reader=items_reader if distributed_map else None)
+        timeout_seconds=workflow_timeout, items_reader=items_reader,
+        distributed=plan_maps(graph, max_num_splits, max_loop_iterations, distributed_map),
+        max_loop_iterations=max_loop_iterations)
     return Built(definition, package, package_key, job_definitions)
 
 
