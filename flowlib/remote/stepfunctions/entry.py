@@ -391,7 +391,8 @@ class Entry:
             kms = profile["s3_kms_key_arn"]
             sse = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms} if kms else {}
             AwsContext(profile).client("s3").put_object(
-                Bucket=profile["s3_bucket"], Body=json.dumps(ctl["splits"]).encode(),
+                Bucket=profile["s3_bucket"],
+                Body=json.dumps(list(range(ctl["num_splits"]))).encode(),
                 Key=items_key(profile["s3_prefix"], self.flow, self.execution, self.step,
                               self.path), **sse)
         client = AwsContext(profile).client("dynamodb")
