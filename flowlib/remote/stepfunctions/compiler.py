@@ -27,7 +27,9 @@ through ``entry``), followed by what its transition needs:
 * ``@catch``: a ``Catch`` to a fallback ``Task`` that runs the step's catch attempt, after
   which the flow goes on as if the step succeeded; ``@timeout`` is enforced by ``entry``.
 
-State data stays tiny: ``run`` (the run id), ``path`` (the foreach position: ``1``, then
+State data stays tiny: ``run`` (the run id), ``execution`` (the run's execution, passed into
+a Distributed Map's child executions, which have names of their own: control records and
+items are keyed by it), ``path`` (the foreach position: ``1``, then
 ``-<index>`` per foreach level; the task id but for a loop's repetitions) and ``rerun`` (steps
 a resume must re-run); every iteration of a ``Map`` ends with an empty output. Parameters,
 inputs and artifacts go through S3 and DynamoDB, never through the execution input.
@@ -291,7 +293,8 @@ class _Compiler:
             chain.append(("start.context", {
                 "Type": "Pass",
                 "Parameters": {"run.$": "$.control.ctl.run", "path": FIRST_TASK,
-                               "rerun.$": "$.control.ctl.rerun", "control.$": "$.control"},
+                               "rerun.$": "$.control.ctl.rerun", "control.$": "$.control",
+                               "execution.$": "$$.Execution.Name"},
             }))
         tail = self._transition(node, stop, states)
         for (state_name, state), following in zip(chain, [*[c[0] for c in chain[1:]], None],
@@ -371,6 +374,7 @@ class _Compiler:
                 "ItemSelector": {
                     "run.$": "$.run",
                     "rerun.$": "$.rerun",
+                    "execution.$": "$.execution",
                     "path.$": "States.Format('{}-{}', $.path, $$.Map.Item.Value)",
                 },
                 "MaxConcurrency": self.max_workers,

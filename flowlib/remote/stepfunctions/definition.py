@@ -127,7 +127,10 @@ def build(flow_cls: type, graph: FlowGraph, stores: Stores, deployment: Deployme
         if timeout is not None:
             command += ["--timeout", f"{timeout.total_seconds:g}"]
         environment = [{"Name": k, "Value": v} for k, v in sorted(static_env.items())]
-        environment.append({"Name": entry.ENV_EXECUTION, "Value.$": "$$.Execution.Name"})
+        # The run's own execution, also inside a Distributed Map's child executions (whose
+        # $$.Execution.Name is theirs): control records and items are keyed by it.
+        environment.append({"Name": entry.ENV_EXECUTION,
+                            "Value.$": "$$.Execution.Name" if step == "start" else "$.execution"})
         if step == "start":
             environment.append({"Name": entry.ENV_INPUT, "Value.$": "States.JsonToString($)"})
         else:
@@ -160,7 +163,8 @@ def build(flow_cls: type, graph: FlowGraph, stores: Stores, deployment: Deployme
         sk: dict[str, Any] = ({"S": "start#1"}
                               if step == "start"
                               else {"S.$": f"States.Format('{step}#{{}}', $.path)"})
-        return {"pk": {"S.$": f"States.Format('SFN#{graph.name}#{{}}', $$.Execution.Name)"},
+        execution = "$$.Execution.Name" if step == "start" else "$.execution"
+        return {"pk": {"S.$": f"States.Format('SFN#{graph.name}#{{}}', {execution})"},
                 "sk": sk}
 
     def items_reader(step: str) -> dict[str, Any]:
@@ -170,7 +174,7 @@ def build(flow_cls: type, graph: FlowGraph, stores: Stores, deployment: Deployme
                 "ReaderConfig": {"InputType": "JSON"},
                 "Parameters": {
                     "Bucket": (profile["s3_bucket"] if profile is not None else "") or "",
-                    "Key.$": f"States.Format('{key}', $$.Execution.Name, $.path)"}}
+                    "Key.$": f"States.Format('{key}', $.execution, $.path)"}}
 
     definition = compile_flow(
         graph, decorators, task_state, control_key, table, max_workers,

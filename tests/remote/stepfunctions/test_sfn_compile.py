@@ -225,6 +225,11 @@ def test_distributed_map_is_chosen_from_the_widths_the_flow_allows(offline_profi
     found = states(definition)
     assert "--items-to-s3" in found["start"]["Parameters"]["ContainerOverrides"]["Command"]
     assert found["work"]["OutputPath"] is None  # each child's output is {}
+    # A child execution has a name of its own: the run's execution is passed down in the
+    # state data, and everything after start keys control records and items by it.
+    assert found["start.foreach"]["ItemSelector"]["execution.$"] == "$.execution"
+    assert "$$.Execution.Name" not in json.dumps({k: v for k, v in found.items()
+                                                  if not k.startswith("start")})
     # Nested foreach at the default 100 splits: 10,000 inner iterations in one history would
     # not fit, so the outer foreach is Distributed (one Map Run), the inner stays inline.
     nested = REPO / "tests" / "flows" / "foreach_flow.py"
