@@ -64,6 +64,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100])
     parser.add_argument("--max-workers", type=int, default=100)
+    parser.add_argument("--use-distributed-map", action="store_true",
+                        help="Deploy with --use-distributed-map (every foreach Distributed).")
     parser.add_argument("--skip-local", action="store_true",
                         help="Do not run the local runtime for comparison (saves its time).")
     parser.add_argument("--out", type=Path,
@@ -86,7 +88,8 @@ def main() -> None:
             config = write_config(workdir / f"config-{size}.json", {"bench": profile})
             env = {**stack.stack.env, "FLOWLIB_CONFIG": str(config), "FLOWLIB_PROFILE": "bench"}
             flow(env, workdir, "step-functions", "create", "--max-workers",
-                 str(opts.max_workers), "--max-num-splits", str(size))
+                 str(opts.max_workers), "--max-num-splits", str(size),
+                 *(["--use-distributed-map"] if opts.use_distributed_map else []))
             box: dict = {}
             done = threading.Event()
             started = time.perf_counter()
