@@ -70,7 +70,7 @@ def load_aws(stores: Any, runs: int) -> None:
     """Bulk-load: the items the store's own calls would write, and the blobs."""
     from flowlib.datastore import codec
     from flowlib.datastore.artifacts import ArtifactRef
-    from flowlib.metadata.dynamodb_items import _J, _N, _S, _att_no, _run_pk
+    from flowlib.metadata.dynamodb.items import _J, _N, _S, _att_no, _run_pk
     from flowlib.metadata.records import SUCCEEDED, TaskRecord
 
     meta = stores.metadata

@@ -96,7 +96,7 @@ def load_wide_run(meta: Any, flow: str, tasks: int) -> str:
 def _bulk_done(meta: Any, records: list[Any], transition: dict[str, Any], now: float) -> None:
     """Succeeded tasks and their attempt items, as finish_attempt leaves them, by
     BatchWriteItem (one transaction per task against moto would take many minutes)."""
-    from flowlib.metadata.dynamodb_items import _J, _N, _S
+    from flowlib.metadata.dynamodb.items import _J, _N, _S
 
     requests = []
     for r in records:

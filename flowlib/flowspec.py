@@ -47,7 +47,7 @@ class Transition:
 class FlowSpec:
     """Base class of every flow. ``MyFlow()`` at the bottom of a flow file runs its CLI."""
 
-    # Marks the API base for the graph layer (flowlib.graph.parse.API_BASE_MARKER), which reads
+    # Marks the API base for the graph layer (flowlib.graph.source.API_BASE_MARKER), which reads
     # the reserved names from here without importing this module.
     __flowlib_api__ = True
     _RESERVED = frozenset(

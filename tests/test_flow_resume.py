@@ -9,6 +9,7 @@ import sys
 import time
 
 from flowlib import Flow, Run
+from flowlib.exceptions import NotFoundError
 from tests.support.backends import FLOWS
 
 
@@ -71,6 +72,21 @@ def _wait_for(ledger, predicate, timeout: float = 60) -> None:
     raise AssertionError(f"ledger never reached the expected state: {_ledger(ledger)}")
 
 
+def _wait_until(predicate, timeout: float = 60) -> None:
+    deadline = time.time() + timeout
+    while not predicate():
+        if time.time() > deadline:
+            raise AssertionError("the expected state was never reached")
+        time.sleep(0.05)
+
+
+def _start_succeeded(pathspec: str) -> bool:
+    try:
+        return Run(pathspec)["start"].task.successful
+    except (NotFoundError, KeyError):  # the run or its start task is not recorded yet
+        return False
+
+
 def test_sigkill_of_the_runtime_then_resume_loses_nothing(backend, tmp_path):
     ledger = tmp_path / "ledger"
     env = {"LEDGER": str(ledger), "SLEEP": "0.4"}
@@ -109,7 +125,9 @@ def test_ctrl_c_stops_cleanly_and_the_run_resumes(backend, tmp_path):
     env = {"LEDGER": str(ledger), "SLEEP": "2"}
     proc = _start_run(backend, env, "--n", "4", "--max-workers", "2")
     _wait_for(ledger, lambda lines: "1 start" in lines)
-    time.sleep(0.5)
+    # Interrupt once start's outcome is recorded (the ledger line comes first, and on a loaded
+    # machine recording it can take longer than any fixed pause), so resume has a task to reuse.
+    _wait_until(lambda: _start_succeeded("ResumeFlow/1"))
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err

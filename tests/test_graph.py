@@ -10,7 +10,7 @@ import pytest
 from flowlib.decorators import retry, timeout
 from flowlib.flowspec import FlowSpec, step
 from flowlib.graph import FlowGraph, StepNode, render, validate
-from flowlib.graph import parse as graph_parse
+from flowlib.graph import source as graph_source
 
 THIS_FILE = str(__import__("pathlib").Path(__file__).resolve())
 
@@ -338,9 +338,9 @@ def test_string_less_indented_than_def() -> None:
 def test_file_is_parsed_once() -> None:
     FlowGraph(LinearFlow)
     code_file = LinearFlow.start.__code__.co_filename
-    tree = graph_parse._FILES[code_file].tree
+    tree = graph_source._FILES[code_file].tree
     FlowGraph(NestedForeachFlow)
-    assert graph_parse._FILES[code_file].tree is tree
+    assert graph_source._FILES[code_file].tree is tree
 
 
 def test_render_linear() -> None:

@@ -11,8 +11,14 @@ from collections.abc import Iterator
 from functools import cached_property
 from typing import Any
 
+from flowlib.client.artifacts import (
+    DataArtifact,
+    TaskArtifacts,
+    TaskData,
+    client_stores,
+    run_artifact_store,
+)
 from flowlib.client.metaflow_names import (
-    ArtifactNames,
     FlowNames,
     RunNames,
     StepNames,
@@ -20,11 +26,10 @@ from flowlib.client.metaflow_names import (
 )
 from flowlib.client.namespace import get_namespace
 from flowlib.current import Trigger
-from flowlib.datastore.artifacts import ArtifactRef, ArtifactStore
+from flowlib.datastore.artifacts import ArtifactRef
 from flowlib.exceptions import FlowlibError, NotFoundError
 from flowlib.metadata.liveness import CRASHED, attempt_status, effective_status, last_seen
 from flowlib.metadata.records import (
-    DATASTORE_TAG,
     FAILED,
     INTERRUPTED,
     PENDING,
@@ -34,36 +39,8 @@ from flowlib.metadata.records import (
     StepException,
     TaskRecord,
 )
-from flowlib.stores import Stores, open_stores
 
 _INTERNAL_STEPS = ("_parameters",)
-
-
-def _stores() -> Stores:
-    return open_stores()
-
-
-def _run_artifacts(flow: str, run_id: str) -> ArtifactStore:
-    """The artifact store holding a run's artifacts and logs: where the run recorded it wrote
-    them (a ``datastore:`` system tag), which may differ from the profile's current bucket,
-    prefix or folder; the profile's store for runs that recorded nothing."""
-    stores = _stores()
-    current = stores.artifacts(flow)
-    key = (id(stores), flow, run_id)
-    if key not in _RUN_STORES:
-        record = stores.metadata.get_run(flow, run_id)
-        tag = next((t for t in (record.system_tags if record else [])
-                    if t.startswith(DATASTORE_TAG)), None)
-        root = tag[len(DATASTORE_TAG):] if tag else ""
-        store = None
-        if root and root != current.blobs.root_url:
-            blobs = current.blobs.at_root(root)
-            store = ArtifactStore(blobs) if blobs is not None else None
-        _RUN_STORES[key] = store
-    return _RUN_STORES[key] or current
-
-
-_RUN_STORES: dict[tuple[int, str, str], ArtifactStore | None] = {}
 
 
 def _split(pathspec: str, parts: int, kind: str) -> list[str]:
@@ -104,9 +81,9 @@ class Flow(FlowNames):
 
     def __init__(self, name: str) -> None:
         self.id = self.pathspec = _split(name, 1, "Flow")[0]
-        self._meta = _stores().metadata
+        self._meta = client_stores().metadata
         if next(iter(self._meta.list_runs(self.id, limit=1)), None) is None:
-            raise NotFoundError(f"Flow '{self.id}' has no runs in {_stores().description}.")
+            raise NotFoundError(f"Flow '{self.id}' has no runs in {client_stores().description}.")
 
     def runs(self, *tags: str) -> Iterator[Run]:
         """Runs in the current namespace having every tag given, newest first."""
@@ -156,9 +133,10 @@ class Run(RunNames):
 
     def __init__(self, pathspec: str, _record: RunRecord | None = None) -> None:
         flow, run_id = _split(pathspec, 2, "Run")
-        record = _record or _stores().metadata.get_run(flow, run_id)
+        record = _record or client_stores().metadata.get_run(flow, run_id)
         if record is None:
-            raise NotFoundError(f"Run '{pathspec}' does not exist in {_stores().description}.")
+            where = client_stores().description
+            raise NotFoundError(f"Run '{pathspec}' does not exist in {where}.")
         _check_retained(record, f"Run '{pathspec}'")
         if _record is None:
             _check_namespace(record, f"Run '{pathspec}'")
@@ -172,7 +150,7 @@ class Run(RunNames):
         return cls(f"{record.flow}/{record.run_id}", _record=record)
 
     def _refresh(self) -> RunRecord:
-        self._record = _stores().metadata.get_run(self.flow_name, self.id) or self._record
+        self._record = client_stores().metadata.get_run(self.flow_name, self.id) or self._record
         return self._record
 
     # status
@@ -242,7 +220,7 @@ class Run(RunNames):
     def add_tags(self, tags: list[str]) -> None:
         from flowlib.tags import validate_tags
 
-        _stores().metadata.add_tags(self.flow_name, self.id, validate_tags(list(tags)))
+        client_stores().metadata.add_tags(self.flow_name, self.id, validate_tags(list(tags)))
         self._refresh()
 
     def remove_tag(self, tag: str) -> None:
@@ -252,7 +230,7 @@ class Run(RunNames):
         system = set(tags) & set(self._record.system_tags)
         if system:
             raise FlowlibError(f"System tags cannot be removed: {', '.join(sorted(system))}.")
-        _stores().metadata.remove_tags(self.flow_name, self.id, list(tags))
+        client_stores().metadata.remove_tags(self.flow_name, self.id, list(tags))
         self._refresh()
 
     # steps
@@ -260,7 +238,7 @@ class Run(RunNames):
     def _tasks(self) -> list[TaskRecord]:
         return [
             t
-            for t in _stores().metadata.list_tasks(self.flow_name, self.id)
+            for t in client_stores().metadata.list_tasks(self.flow_name, self.id)
             if t.step not in _INTERNAL_STEPS and t.status != PENDING
         ]
 
@@ -300,7 +278,7 @@ class Run(RunNames):
         attempt and step, storage written and held alone, and what the total includes."""
         from flowlib.cost import run_cost
 
-        return run_cost(_stores(), self.flow_name, self.id)
+        return run_cost(client_stores(), self.flow_name, self.id)
 
     def __repr__(self) -> str:
         return f"Run('{self.pathspec}')"
@@ -354,7 +332,7 @@ class Task(TaskNames):
 
     def __init__(self, pathspec: str, _record: TaskRecord | None = None) -> None:
         flow, run_id, step, task_id = _split(pathspec, 4, "Task")
-        meta = _stores().metadata
+        meta = client_stores().metadata
         if _record is None:
             run = meta.get_run(flow, run_id)
             if run is None:
@@ -414,7 +392,7 @@ class Task(TaskNames):
     @cached_property
     def _attempts(self) -> list:
         r = self._record
-        return _stores().metadata.list_attempts(r.flow, r.run_id, r.step, r.task_id)
+        return client_stores().metadata.list_attempts(r.flow, r.run_id, r.step, r.task_id)
 
     @property
     def current_attempt(self) -> int:
@@ -423,7 +401,7 @@ class Task(TaskNames):
     @cached_property
     def _refs(self) -> dict[str, ArtifactRef]:
         r = self._record
-        return _stores().metadata.get_artifacts(r.flow, r.run_id, r.step, r.task_id)
+        return client_stores().metadata.get_artifacts(r.flow, r.run_id, r.step, r.task_id)
 
     @property
     def data(self) -> TaskData:
@@ -462,7 +440,7 @@ class Task(TaskNames):
         )
         if chosen is None or stream not in chosen.logs:
             return ""
-        store = _run_artifacts(self._record.flow, self._record.run_id)
+        store = run_artifact_store(self._record.flow, self._record.run_id)
         return store.get_bytes(chosen.logs[stream]).decode("utf-8", errors="replace")
 
     @property
@@ -472,7 +450,7 @@ class Task(TaskNames):
         from flowlib.cards.store import task_cards
 
         r = self._record
-        return task_cards(_stores(), r.flow, r.run_id, r.step, r.task_id)
+        return task_cards(client_stores(), r.flow, r.run_id, r.step, r.task_id)
 
     @property
     def environment(self) -> dict[str, Any] | None:
@@ -497,82 +475,3 @@ class Task(TaskNames):
 
     def __repr__(self) -> str:
         return f"Task('{self.pathspec}')"
-
-
-class DataArtifact(ArtifactNames):
-    """One artifact: name, type, stored size, content key, and ``.data`` (loaded on access)."""
-
-    def __init__(self, task: Task, name: str, ref: ArtifactRef) -> None:
-        self.id = name
-        self.pathspec = f"{task.pathspec}/{name}"
-        self._task = task
-        self._ref = ref
-
-    @property
-    def data(self) -> Any:
-        record = self._task._record
-        store = _run_artifacts(record.flow, record.run_id)
-        return store.load(self._ref, self.id, self._task.pathspec)
-
-    @property
-    def sha(self) -> str:
-        return self._ref.key
-
-    @property
-    def size(self) -> int:
-        return self._ref.size
-
-    @property
-    def type(self) -> str:
-        return self._ref.type
-
-    @property
-    def encoding(self) -> str:
-        return self._ref.encoding
-
-    @property
-    def location(self) -> str:
-        """Where the stored bytes are (a path or s3:// URL); a plain Parquet file for
-        DataFrames, which any Parquet reader opens."""
-        record = self._task._record
-        return _run_artifacts(record.flow, record.run_id).blobs.location(self._ref.key)
-
-    def __repr__(self) -> str:
-        return f"DataArtifact('{self.pathspec}', type={self.type}, size={self.size})"
-
-
-class TaskArtifacts:
-    """``task.artifacts.x``: DataArtifact objects by attribute; iterable."""
-
-    def __init__(self, task: Task) -> None:
-        object.__setattr__(self, "_task", task)
-
-    def _get(self, artifact: DataArtifact) -> Any:
-        return artifact
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        try:
-            return self._get(self._task[name])
-        except KeyError as exc:
-            raise AttributeError(str(exc)) from None
-
-    def __iter__(self) -> Iterator[DataArtifact]:
-        return iter(self._task)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._task
-
-    def __dir__(self) -> list[str]:
-        return sorted(self._task._refs)
-
-
-class TaskData(TaskArtifacts):
-    """``task.data.x``: artifact values by attribute (loaded on access)."""
-
-    def _get(self, artifact: DataArtifact) -> Any:
-        return artifact.data
-
-    def __repr__(self) -> str:
-        return f"<data of {self._task.pathspec}: {', '.join(sorted(self._task._refs))}>"

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from flowlib import names
 from flowlib.exceptions import FlowGraphError, GraphProblem
 from flowlib.graph.model import FlowGraph, StepNode
-from flowlib.graph.parse import api_bases, class_lineno
+from flowlib.graph.source import api_bases, class_lineno
 
 # Names the runtime or CLI uses on a flow object, beyond what FlowSpec itself defines (Metaflow
 # reserves name, next, input, index and cmd).

@@ -86,7 +86,8 @@ class FlowGraph:
     """The steps of a flow class, read from source, with parents, order and split scopes."""
 
     def __init__(self, flow_cls: type) -> None:
-        from flowlib.graph.parse import flow_file, parse_flow
+        from flowlib.graph.parse import parse_flow
+        from flowlib.graph.source import flow_file
 
         self.name: str = flow_cls.__name__
         self.flow_cls: type = flow_cls

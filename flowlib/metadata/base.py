@@ -272,3 +272,8 @@ class MetadataStore(ABC):
     def run_attempt_resources(self, flow: str, run_id: str) -> dict[tuple[str, str, int], dict]:
         """Recorded resources of every attempt of a run, by (step, task id, attempt)."""
         raise NotImplementedError(f"{type(self).__name__} does not record resources")
+
+
+def task_id_order(task_id: str) -> tuple[int, str]:
+    """Sort key listing a step's tasks in creation order: numeric ids by value, others after."""
+    return (int(task_id), "") if task_id.isdigit() else (1 << 62, task_id)

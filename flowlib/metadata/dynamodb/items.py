@@ -1,6 +1,6 @@
 """DynamoDB item layout of flowlib's metadata table: sizes, key formats, the table schema
-contract and the attribute-value codecs. The store itself is in ``dynamodb.py``, whose
-docstring documents the item types and the access patterns each key serves."""
+contract and the attribute-value codecs. The store is the rest of this package; its
+``__init__``'s docstring documents the item types and the access patterns each key serves."""
 
 from __future__ import annotations
 
