@@ -64,6 +64,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100])
     parser.add_argument("--max-workers", type=int, default=100)
+    parser.add_argument("--use-distributed-map", action="store_true",
+                        help="Deploy with --use-distributed-map (every foreach Distributed).")
+    parser.add_argument("--skip-local", action="store_true",
+                        help="Do not run the local runtime for comparison (saves its time).")
     parser.add_argument("--out", type=Path,
                         default=REPO / "bench" / "results" / "stepfunctions.json")
     opts = parser.parse_args()
@@ -83,13 +87,9 @@ def main() -> None:
                                           sfn_role_arn=role)
             config = write_config(workdir / f"config-{size}.json", {"bench": profile})
             env = {**stack.stack.env, "FLOWLIB_CONFIG": str(config), "FLOWLIB_PROFILE": "bench"}
-            started = time.perf_counter()
-            local_out = flow(env, workdir, "run", "--width", str(size), "--max-workers",
-                             str(opts.max_workers), "--max-num-splits", str(size), "--quiet")
-            local_wall = time.perf_counter() - started
-            del local_out
             flow(env, workdir, "step-functions", "create", "--max-workers",
-                 str(opts.max_workers), "--max-num-splits", str(size))
+                 str(opts.max_workers), "--max-num-splits", str(size),
+                 *(["--use-distributed-map"] if opts.use_distributed_map else []))
             box: dict = {}
             done = threading.Event()
             started = time.perf_counter()
@@ -126,14 +126,26 @@ def main() -> None:
             scheduled = sum(1 for e in events if e["type"] == "TaskScheduled"
                             and "batch" in json.dumps(e.get("taskScheduledEventDetails", {})))
             tasks = size + 3
+            definition = json.loads(sfn.describe_state_machine(stateMachineArn=execution[
+                "stateMachineArn"])["definition"])
+            modes = sorted({s["ItemProcessor"]["ProcessorConfig"].get("Mode", "INLINE")
+                            for s in definition["States"].values() if s["Type"] == "Map"})
+            local_wall = float("nan")
+            if not opts.skip_local:
+                started = time.perf_counter()
+                flow(env, workdir, "run", "--width", str(size), "--max-workers",
+                     str(opts.max_workers), "--max-num-splits", str(size), "--quiet")
+                local_wall = time.perf_counter() - started
             rows.append({
-                "foreach": size, "tasks": tasks, "history_events": len(events),
+                "foreach": size, "map": "+".join(modes), "tasks": tasks,
+                "history_events": len(events),
                 "events_per_task": round(len(events) / tasks, 2),
                 "transitions_per_task": round(transitions / tasks, 2),
                 "batch_submissions_per_task": round(max(submits, scheduled) / tasks, 2),
                 "trigger_to_first_task_s": round(box.get("first_task", float("nan")), 2),
                 "wall_s": round(wall, 1), "local_wall_s": round(local_wall, 1),
-                "wall_ratio_vs_local": round(wall / local_wall, 2),
+                "wall_ratio_vs_local": round(wall / local_wall, 2) if local_wall == local_wall
+                else None,
             })
             print(json.dumps(rows[-1]), flush=True)
             for machine in sfn.list_state_machines()["stateMachines"]:
@@ -144,11 +156,11 @@ def main() -> None:
         stack.docker.stop()
     opts.out.parent.mkdir(parents=True, exist_ok=True)
     opts.out.write_text(json.dumps(rows, indent=2))
-    print("| foreach | tasks | transitions/task | Batch submissions/task | history events "
+    print("| foreach | Map | tasks | transitions/task | Batch submissions/task | history events "
           "| trigger to first task | wall (SFN) | wall (local runtime) |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['foreach']} | {r['tasks']} | {r['transitions_per_task']} | "
+        print(f"| {r['foreach']} | {r['map']} | {r['tasks']} | {r['transitions_per_task']} | "
               f"{r['batch_submissions_per_task']} | {r['history_events']} | "
               f"{r['trigger_to_first_task_s']} s | {r['wall_s']} s | {r['local_wall_s']} s |")
 

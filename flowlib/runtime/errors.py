@@ -31,6 +31,14 @@ def exception_type(exc: BaseException) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
+def loop_limit_message(step: str, iteration: int, raise_with: str) -> str:
+    """Why a recursive switch stopped: the same sentence wherever the loop runs (the local
+    scheduler, Step Functions); ``raise_with`` names the command whose option raises it."""
+    return (f"step '{step}' repeated itself {iteration} times through its switch, the limit; "
+            f"raise it with {raise_with} --max-loop-iterations, or check that the condition "
+            "can end the loop")
+
+
 def crash_record(kind: str, message: str) -> ErrorRecord:
     """A failure observed from outside the task (killed, crashed, timed out)."""
     return {"type": kind, "message": message, "traceback": ""}

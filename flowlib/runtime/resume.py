@@ -39,14 +39,9 @@ class ResumePlan:
         self.rerun = _reachable(graph, rerun_step) if rerun_step else set()
         self._done: dict[tuple[str, FramePath, int], TaskRecord] = {}
         self.parameters: TaskRecord | None = None
-        # Repetition of a recursive switch's step: 0, then 1 + that of the task it repeats
-        # (task ids grow, so a repeated task is always seen before its repetition).
-        iteration: dict[str, int] = {}
         tasks = meta.list_tasks(flow, origin_run_id)
-        for task in sorted(tasks, key=lambda t: int(t.task_id) if t.task_id.isdigit() else 0):
-            parent = task.input_paths[0] if len(task.input_paths) == 1 else ""
-            repeats = parent.split("/")[2:3] == [task.step]
-            iteration[task.pathspec] = iteration.get(parent, 0) + 1 if repeats else 0
+        iteration = _iterations(tasks)
+        for task in tasks:
             if task.status != SUCCEEDED:
                 continue
             if task.step == "_parameters":
@@ -67,7 +62,6 @@ class ResumePlan:
             return None
         return self._done.get((step, frame_path(frames), iteration))
 
-
     def check_origin_kept(self) -> None:
         """Call after recording a clone: the clone references the origin's blobs without
         writing them, so a gc that marked the origin since (it is checked before the run
@@ -82,6 +76,26 @@ class ResumePlan:
                 "artifacts are going; pin the run (flowlib pin) before resuming it, or start "
                 "a new one with 'run'."
             )
+
+
+def _iterations(tasks: list[TaskRecord]) -> dict[str, int]:
+    """Repetition of a recursive switch's step, per task: 0, then 1 + that of the task it
+    repeats (its only input, of the same step). Follows the chain of inputs, so it holds for
+    any task ids (the local runtime's counters, Step Functions' ``1-3.2``)."""
+    parent_of = {}
+    for task in tasks:
+        parent = task.input_paths[0] if len(task.input_paths) == 1 else ""
+        if parent.split("/")[2:3] == [task.step]:
+            parent_of[task.pathspec] = parent
+    found: dict[str, int] = {}
+    for task in tasks:
+        chain = [task.pathspec]
+        while chain[-1] in parent_of and chain[-1] not in found:
+            chain.append(parent_of[chain[-1]])
+        base = found.get(chain[-1], 0)
+        for depth, pathspec in enumerate(reversed(chain)):
+            found.setdefault(pathspec, base + depth)
+    return found
 
 
 def _reachable(graph: FlowGraph, start: str) -> set[str]:

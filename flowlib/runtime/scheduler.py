@@ -22,7 +22,7 @@ from flowlib.graph import FlowGraph
 from flowlib.metadata.liveness import HEARTBEAT_INTERVAL
 from flowlib.metadata.records import FAILED, RUNNING, SUCCEEDED, TaskRecord
 from flowlib.runtime.console import Console
-from flowlib.runtime.errors import crash_record
+from flowlib.runtime.errors import crash_record, loop_limit_message
 from flowlib.runtime.launcher import Worker
 from flowlib.runtime.protocol import Launcher
 from flowlib.runtime.resume import ResumePlan
@@ -425,11 +425,7 @@ class Scheduler:
         """A recursive switch chose its own step again: one more task, bounded."""
         iteration = self.iterations.get(pathspec, 0) + 1
         if iteration >= self.max_loop_iterations:
-            message = (
-                f"step '{step}' repeated itself {iteration} times through its switch, the "
-                f"limit; raise it with run --max-loop-iterations, or check that the condition "
-                "can end the loop"
-            )
+            message = loop_limit_message(step, iteration, "run")
             self.console.warn(f"[{pathspec}] {message}")
             self.failures.append(Failure(pathspec, step, crash_record("LoopLimit", message)))
             return

@@ -69,15 +69,18 @@ def step_functions_group(flow_cls: type | None = None) -> click.Group:
                   help="Fail an execution that runs longer than this many seconds.")
     @click.option("--max-num-splits", type=int, default=100, show_default=True,
                   help="Largest foreach fan-out allowed.")
-    @click.option("--use-distributed-map", is_flag=True, help="Run foreach steps as Distributed "
-                  "Maps (items read from S3, one child execution per split): for foreach "
-                  "wider than a few thousand splits.")
+    @click.option("--use-distributed-map", is_flag=True, help="Run every foreach as a "
+                  "Distributed Map (items read from S3, one child execution per split). "
+                  "Without it, a foreach that could take an execution past Step Functions' "
+                  "history limit at --max-num-splits is Distributed, the others inline.")
+    @click.option("--max-loop-iterations", type=int, default=1000, show_default=True,
+                  help="Times a recursive switch may repeat its step before the run fails.")
     @click.option("--only-json", is_flag=True, help="Print the state machine definition and "
                   "change nothing.")
     @click.pass_obj
     def create(obj: Any, name: str | None, branch: str | None, production: bool,
                max_workers: int, workflow_timeout: int | None, max_num_splits: int,
-               use_distributed_map: bool, only_json: bool) -> None:
+               use_distributed_map: bool, max_loop_iterations: int, only_json: bool) -> None:
         from flowlib.flow_decorators import flow_schedule
         from flowlib.remote.stepfunctions.compiler import check_compilable, to_json
         from flowlib.remote.stepfunctions.definition import build
@@ -102,7 +105,8 @@ def step_functions_group(flow_cls: type | None = None) -> click.Group:
             click.echo(f"Warning: {warning}", err=True)
         built = build(obj.flow_cls, graph, stores, deployment, effective_decorators(graph, []),
                       max_workers, workflow_timeout, max_num_splits, use_distributed_map,
-                      ship=not only_json, report=lambda m: click.echo(m, err=True))
+                      max_loop_iterations, ship=not only_json,
+                      report=lambda m: click.echo(m, err=True))
         if triggers:
             add_event_guard(built.definition, stores.profile["dynamodb_table"]
                             if stores.profile is not None else "", deployment)
@@ -264,6 +268,9 @@ def _report_started(flow: str, run_id: str, arn: str, deployer: Any, wait: bool)
     status = wait_for(deployer.sfn, arn, report=report)
     click.echo(f"Run {flow}/{run_id} {status.lower()} (execution {status}).")
     if status != "SUCCEEDED":
+        ended = deployer.sfn.describe_execution(executionArn=arn)
+        if ended.get("error") == "LoopLimit":  # the Fail state of a recursive switch
+            click.echo(f"Run {flow}/{run_id}: {ended.get('cause')}", err=True)
         sys.exit(1)
 
 

@@ -7,19 +7,32 @@ through ``entry``), followed by what its transition needs:
 * static split: a ``Parallel`` state, one branch per target, each running up to the join;
 * foreach: a DynamoDB ``GetItem`` of the control record the split task wrote (its number of
   splits), then a ``Map`` over the split indices (``MaxConcurrency`` = ``--max-workers``);
-  a foreach of zero splits goes straight to the join, like the local runtime;
-  with ``--use-distributed-map``, a Distributed ``Map`` reading the indices from an S3 object
-  the split task wrote, each iteration a child execution with its own history;
+  a foreach of zero splits goes straight to the join, like the local runtime. Inline or
+  Distributed is decided here, per foreach, by ``plan_maps`` (see its docstring): a foreach
+  whose iterations could push its execution's history past ``EVENT_BUDGET`` events, at the
+  widths ``--max-num-splits`` allows, becomes a Distributed ``Map`` that reads the indices
+  from an S3 object the split task wrote, each iteration a child execution with its own
+  history; ``--use-distributed-map`` makes every foreach Distributed;
 * switch: a ``GetItem`` of the chosen step, then a ``Choice``; the branches merge where the
-  graph merges them;
+  graph merges them; a case that goes to the join of the enclosing branch or foreach ends it
+  (``Succeed``);
+* recursive switch (a step that repeats itself): the ``Choice`` goes back to the step's own
+  ``Task``. Each visit is its own task, like locally: ``entry`` reads the step's control
+  record (keyed by the foreach position, rewritten by every visit) to number the visit and
+  its task id (``1``, then ``1.1``, ``1.2``...; ``1-3``, ``1-3.1`` in a foreach), takes the
+  previous visit as its input, and stops the loop at ``--max-loop-iterations`` with the local
+  runtime's message (a ``Fail`` state ``<step>.loop_limit``, error ``LoopLimit``);
 * ``@retry``: a ``Retry`` on ``States.TaskFailed`` (``times`` more attempts, the minutes between
   retries as interval, no backoff): each attempt is a new job, numbered by the metadata store;
 * ``@catch``: a ``Catch`` to a fallback ``Task`` that runs the step's catch attempt, after
   which the flow goes on as if the step succeeded; ``@timeout`` is enforced by ``entry``.
 
-State data stays tiny: ``run`` (the run id), ``path`` (the task id: ``1``, then ``-<index>``
-per foreach level) and ``rerun`` (steps a resume must re-run). Parameters, inputs and
-artifacts go through S3 and DynamoDB, never through the execution input.
+State data stays tiny: ``run`` (the run id), ``execution`` (the run's execution, passed into
+a Distributed Map's child executions, which have names of their own: control records and
+items are keyed by it), ``path`` (the foreach position: ``1``, then
+``-<index>`` per foreach level; the task id but for a loop's repetitions) and ``rerun`` (steps
+a resume must re-run); every iteration of a ``Map`` ends with an empty output. Parameters,
+inputs and artifacts go through S3 and DynamoDB, never through the execution input.
 
 ``compile_flow`` raises ``CompileError`` naming every step that cannot compile, before
 anything is created; ``to_json`` serializes with sorted keys (same flow, same bytes).
@@ -29,15 +42,36 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from flowlib.decorators import StepDecorator
 from flowlib.exceptions import FlowlibError
 from flowlib.graph import FlowGraph
+from flowlib.remote.stepfunctions.compiler_lint import lint_definition
+from flowlib.runtime.errors import loop_limit_message
+
+__all__ = ["CompileError", "StepRole", "check_compilable", "compile_flow", "lint_definition",
+           "plan_maps", "step_roles", "to_json"]
 
 MAX_MAP_CONCURRENCY = 1000
 FIRST_TASK = "1"
+DEFAULT_MAX_LOOP_ITERATIONS = 1000  # as ``run --max-loop-iterations``
+# AWS ends an execution whose history reaches 25,000 events. ``plan_maps`` keeps the worst case
+# it estimates for each execution below this, leaving a fifth for what it does not count
+# (attempts that @retry repeats, the execution's own start and end events).
+HISTORY_LIMIT = 25_000
+EVENT_BUDGET = 20_000
+# Events one execution records, as measured on moto (bench/remote/stepfunctions_foreach.py):
+# a Batch ``.sync`` Task (entered, scheduled, started, submitted, succeeded, exited), the
+# DynamoDB read of a control record, a Choice or Pass, a Map state, a Map iteration, a
+# Distributed Map's run in its parent (the iterations are in the child executions).
+TASK_EVENTS = 6
+CONTROL_EVENTS = 6
+CHOICE_EVENTS = 2
+MAP_STATE_EVENTS = 4
+MAP_ITERATION_EVENTS = 2
+DISTRIBUTED_MAP_EVENTS = 8
 
 
 class CompileError(FlowlibError):
@@ -52,6 +86,9 @@ class StepRole:
     parents: tuple[str, ...]
     split: str | None = None  # foreach-join: the foreach step whose splits it joins
     control: bool = False  # the task writes a control record (start, foreach, switch)
+    loop: bool = False  # a recursive switch: each visit is a new task, bounded
+    loop_parents: tuple[str, ...] = ()  # parents that loop: their last visit is the input
+    items_to_s3: bool = False  # a foreach run as a Distributed Map: indices go to S3
 
 
 # task_state(step, role, catch_fallback) -> the Task state's fields (Type, Resource, Parameters)
@@ -74,7 +111,8 @@ def step_roles(graph: FlowGraph) -> dict[str, StepRole]:
             role = StepRole("foreach-body", parents, None, control)
         else:
             role = StepRole("same", parents, None, control)
-        roles[node.name] = role
+        loop_parents = tuple(p for p in parents if graph[p].recursive)
+        roles[node.name] = replace(role, loop=node.recursive, loop_parents=loop_parents)
     return roles
 
 
@@ -84,12 +122,12 @@ def check_compilable(graph: FlowGraph) -> None:
     for node in graph:
         if node.name not in graph.reachable:
             continue
-        if node.transition == "switch" and node.name in _descendants(graph, node.name):
+        if node.name == "start" and node.recursive:
             problems.append(
-                f"step '{node.name}' (line {node.lineno}): a recursive switch (a conditional "
-                "that leads back to the step) cannot run on Step Functions yet: each visit "
-                "would need its own task id. Unroll the loop or run the flow with 'run'.")
-        elif node.transition != "switch" and node.name in _descendants(graph, node.name):
+                f"step 'start' (line {node.lineno}): its switch repeats it, which Step "
+                "Functions cannot do (the start task allocates the run); move the loop to a "
+                "step after start.")
+        elif node.name in _descendants(graph, node.name):
             problems.append(f"step '{node.name}' (line {node.lineno}): the graph has a cycle "
                             "through this step.")
     if problems:
@@ -108,11 +146,111 @@ def _descendants(graph: FlowGraph, name: str) -> set[str]:
     return seen
 
 
+class _MapPlanner:
+    """Which foreach steps become Distributed Maps: the fewest, outermost first, such that no
+    execution's history can exceed ``EVENT_BUDGET`` events.
+
+    The width of a foreach is only known at run time, but it is bounded: ``--max-num-splits``
+    (the entry refuses a wider one, as ``run`` does), and a loop by ``--max-loop-iterations``.
+    So the worst case of each execution is known at compile time: every step's events, a loop
+    step's times its bound, a foreach's iterations times the most splits, nested foreach
+    multiplied through. While an execution's worst case is over the budget, its widest inline
+    foreach (outermost first: one Map Run of N child executions is cheaper than N Map Runs)
+    becomes Distributed, whose iterations are child executions with their own history, each
+    planned in turn. A foreach that fits stays inline: no child executions, no S3 object, one
+    history to read. Deciding at compile time keeps one definition per flow (a Choice on the
+    width at run time would need a second copy of every foreach body, per nesting level).
+    """
+
+    def __init__(self, graph: FlowGraph, max_num_splits: int, max_loop_iterations: int,
+                 everything: bool) -> None:
+        self.graph = graph
+        self.width = max(1, max_num_splits)
+        self.loops = max(1, max_loop_iterations)
+        self.distributed: set[str] = set()
+        self.everything = everything
+
+    def plan(self) -> set[str]:
+        foreach = {n.name for n in self.graph if n.transition == "foreach"
+                   and n.name in self.graph.reachable}
+        if self.everything:
+            return foreach
+        self._plan_execution("start", None)
+        return self.distributed
+
+    def scope(self, first: str, stop: str | None) -> list[str]:
+        """The steps one execution runs from ``first`` up to ``stop``: Parallel branches
+        included, Map bodies not (they are scopes of their own)."""
+        seen: list[str] = []
+        todo = [first]
+        while todo:
+            name = todo.pop()
+            if name == stop or name in seen:
+                continue
+            seen.append(name)
+            node = self.graph[name]
+            if node.transition in ("split", "foreach"):
+                if node.transition == "split":
+                    todo += self.graph.children(name)
+                if node.matching_join:
+                    todo.append(node.matching_join)
+            else:
+                todo += self.graph.children(name)
+        return seen
+
+    def events(self, first: str, stop: str | None) -> int:
+        """Worst-case history events of the segment ``first``..``stop`` (all switch branches
+        counted, each loop at its bound)."""
+        total = 0
+        for name in self.scope(first, stop):
+            node = self.graph[name]
+            own = TASK_EVENTS
+            if name == "start" or node.transition in ("foreach", "switch"):
+                own += CONTROL_EVENTS + CHOICE_EVENTS
+            if node.recursive:
+                own *= self.loops
+            total += own
+            if node.transition == "split":
+                total += MAP_STATE_EVENTS
+            if node.transition == "foreach":
+                total += MAP_STATE_EVENTS + self.map_events(name)
+        return total
+
+    def map_events(self, name: str) -> int:
+        if name in self.distributed:
+            return DISTRIBUTED_MAP_EVENTS
+        body = self.graph.children(name)[0]
+        return self.width * (MAP_ITERATION_EVENTS
+                             + self.events(body, self.graph[name].matching_join))
+
+    def _plan_execution(self, first: str, stop: str | None) -> None:
+        while (total := self.events(first, stop)) > EVENT_BUDGET:
+            inline = [n for n in self.scope(first, stop)
+                      if self.graph[n].transition == "foreach" and n not in self.distributed]
+            if not inline:
+                if total > HISTORY_LIMIT:
+                    loops = [n for n in self.scope(first, stop) if self.graph[n].recursive]
+                    raise CompileError(
+                        f"step(s) {', '.join(repr(n) for n in loops)} may repeat "
+                        f"{self.loops} times, which could take one execution's history to "
+                        f"about {total} events, past Step Functions' limit of "
+                        f"{HISTORY_LIMIT}; lower --max-loop-iterations.")
+                break
+            widest = max(inline, key=lambda n: (self.map_events(n), n))
+            self.distributed.add(widest)
+        for name in self.scope(first, stop):
+            if name in self.distributed:
+                self._plan_execution(self.graph.children(name)[0],
+                                     self.graph[name].matching_join)
+
+
 class _Compiler:
     def __init__(self, graph: FlowGraph, decorators: dict[str, dict[str, StepDecorator]],
                  task_state: TaskStateFactory, control_key: Callable[[str], dict[str, Any]],
                  table: str, max_workers: int,
-                 items_reader: Callable[[str], dict[str, Any]] | None = None) -> None:
+                 items_reader: Callable[[str], dict[str, Any]] | None = None,
+                 distributed: set[str] | None = None,
+                 max_loop_iterations: int = DEFAULT_MAX_LOOP_ITERATIONS) -> None:
         self.graph = graph
         self.decorators = decorators
         self.task_state = task_state
@@ -120,7 +258,10 @@ class _Compiler:
         self.table = table
         self.items_reader = items_reader
         self.max_workers = max(1, min(max_workers, MAX_MAP_CONCURRENCY))
-        self.roles = step_roles(graph)
+        self.distributed = distributed or set()
+        self.max_loop_iterations = max_loop_iterations
+        self.roles = {name: replace(role, items_to_s3=name in self.distributed)
+                      for name, role in step_roles(graph).items()}
         self.join_to_split = {n.matching_join: n.name for n in graph if n.matching_join}
 
     def segment(self, first: str, stop: str | None) -> dict[str, Any]:
@@ -156,7 +297,8 @@ class _Compiler:
             chain.append(("start.context", {
                 "Type": "Pass",
                 "Parameters": {"run.$": "$.control.ctl.run", "path": FIRST_TASK,
-                               "rerun.$": "$.control.ctl.rerun", "control.$": "$.control"},
+                               "rerun.$": "$.control.ctl.rerun", "control.$": "$.control",
+                               "execution.$": "$$.Execution.Name"},
             }))
         tail = self._transition(node, stop, states)
         for (state_name, state), following in zip(chain, [*[c[0] for c in chain[1:]], None],
@@ -224,21 +366,30 @@ class _Compiler:
                              "Next": join}],
                 "Default": f"{name}.foreach",
             }
+            iteration = self.segment(body, join)
+            for state in iteration["States"].values():
+                if state.get("End") or state["Type"] == "Succeed":
+                    # Each iteration's output is kept in the Map's result (256 KiB at most,
+                    # even when ResultPath discards it): make it {}.
+                    state["OutputPath"] = None
             states[f"{name}.foreach"] = {
                 "Type": "Map",
                 "ItemsPath": "$.control.ctl.splits",
                 "ItemSelector": {
                     "run.$": "$.run",
                     "rerun.$": "$.rerun",
+                    "execution.$": "$.execution",
                     "path.$": "States.Format('{}-{}', $.path, $$.Map.Item.Value)",
                 },
                 "MaxConcurrency": self.max_workers,
-                "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"},
-                                  **self.segment(body, join)},
+                "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, **iteration},
                 "ResultPath": None,
                 **self._next(join, stop),
             }
-            if self.items_reader is not None:
+            if name in self.distributed:
+                if self.items_reader is None:
+                    raise CompileError(f"step '{name}': a Distributed Map needs an S3 "
+                                       "location for its items.")
                 # Distributed Map: items read from S3, each iteration a child execution with
                 # its own history, so a 10,000-way foreach stays far from the 25,000-event
                 # limit of one execution.
@@ -251,26 +402,48 @@ class _Compiler:
         if node.transition == "switch":
             cases = sorted(set((node.switch_cases or {}).values())) or self.graph.children(name)
             choices = []
+            if node.recursive:
+                # The entry stopped the loop at its bound (and marked the run failed).
+                states[f"{name}.loop_limit"] = {
+                    "Type": "Fail", "Error": "LoopLimit",
+                    "Cause": loop_limit_message(name, self.max_loop_iterations,
+                                                "step-functions create")}
+                choices.append({"Variable": "$.control.ctl.loop_limit", "BooleanEquals": True,
+                                "Next": f"{name}.loop_limit"})
             for target in cases:
-                choice = {"Variable": "$.control.ctl.next", "StringEquals": target}
-                if target == stop:
-                    raise CompileError(f"step '{name}': a switch case goes straight to a join.")
-                choice["Next"] = target
+                choice: dict[str, Any] = {"Variable": "$.control.ctl.next",
+                                          "StringEquals": target}
+                if target == stop:  # the end of this branch or foreach iteration
+                    states[f"{name}.done"] = {"Type": "Succeed"}
+                    choice["Next"] = f"{name}.done"
+                else:  # another step, or this one again (a loop: its Task state)
+                    choice["Next"] = target
                 choices.append(choice)
             states[f"{name}.switch"] = {"Type": "Choice", "Choices": choices}
             return {"Next": f"{name}.switch"}
         raise CompileError(f"step '{name}': transition '{node.transition}' cannot be compiled.")
 
 
+def plan_maps(graph: FlowGraph, max_num_splits: int,
+              max_loop_iterations: int = DEFAULT_MAX_LOOP_ITERATIONS,
+              everything: bool = False) -> set[str]:
+    """The foreach steps that compile to Distributed Maps (see ``_MapPlanner``)."""
+    return _MapPlanner(graph, max_num_splits, max_loop_iterations, everything).plan()
+
+
 def compile_flow(graph: FlowGraph, decorators: dict[str, dict[str, StepDecorator]],
                  task_state: TaskStateFactory, control_key: Callable[[str], dict[str, Any]],
                  table: str, max_workers: int = 16, comment: str = "",
                  timeout_seconds: int | None = None,
-                 items_reader: Callable[[str], dict[str, Any]] | None = None) -> dict[str, Any]:
-    """The state machine definition of ``graph`` (a dict; serialize with ``to_json``)."""
+                 items_reader: Callable[[str], dict[str, Any]] | None = None,
+                 distributed: set[str] | None = None,
+                 max_loop_iterations: int = DEFAULT_MAX_LOOP_ITERATIONS) -> dict[str, Any]:
+    """The state machine definition of ``graph`` (a dict; serialize with ``to_json``).
+
+    ``distributed``: the foreach steps to compile as Distributed Maps (``plan_maps``)."""
     check_compilable(graph)
     compiler = _Compiler(graph, decorators, task_state, control_key, table, max_workers,
-                         items_reader)
+                         items_reader, distributed, max_loop_iterations)
     definition = {"Comment": comment, **compiler.segment("start", None)}
     if timeout_seconds:
         definition["TimeoutSeconds"] = int(timeout_seconds)
@@ -279,91 +452,3 @@ def compile_flow(graph: FlowGraph, decorators: dict[str, dict[str, StepDecorator
 
 def to_json(definition: dict[str, Any]) -> str:
     return json.dumps(definition, sort_keys=True, indent=2)
-
-
-_TERMINAL = ("Choice", "Succeed", "Fail")
-_TYPES = ("Task", "Pass", "Choice", "Parallel", "Map", "Wait", "Succeed", "Fail")
-
-
-def lint_definition(definition: dict[str, Any]) -> list[str]:
-    """The States Language rules we can check offline; an empty list when all hold.
-
-    Names unique across the whole machine and at most 80 characters; StartAt and every
-    Next/Default/Catch target exist in the same scope; every state but Choice/Succeed/Fail
-    has exactly one of Next and End; every state is reachable; ``.$`` fields hold a path or
-    an intrinsic; Retry counts are whole and non-negative.
-    """
-    problems: list[str] = []
-    seen: set[str] = set()
-
-    def check_payload(where: str, value: Any) -> None:
-        if isinstance(value, dict):
-            for key, item in value.items():
-                if key.endswith(".$") and not (isinstance(item, str) and (
-                        item.startswith("$") or item.startswith("States."))):
-                    problems.append(f"{where}: field {key} must hold a path or an intrinsic")
-                check_payload(where, item)
-        elif isinstance(value, list):
-            for item in value:
-                check_payload(where, item)
-
-    def scope(machine: dict[str, Any], label: str) -> None:
-        states = machine.get("States") or {}
-        start = machine.get("StartAt")
-        if start not in states:
-            problems.append(f"{label}: StartAt {start!r} is not a state")
-        edges: dict[str, list[str]] = {}
-        for name, state in states.items():
-            where = f"state {name!r}"
-            if name in seen:
-                problems.append(f"{where}: name used twice")
-            seen.add(name)
-            if len(name) > 80:
-                problems.append(f"{where}: name longer than 80 characters")
-            kind = state.get("Type")
-            if kind not in _TYPES:
-                problems.append(f"{where}: unknown Type {kind!r}")
-            targets = []
-            if kind in _TERMINAL:
-                if "Next" in state or "End" in state:
-                    problems.append(f"{where}: a {kind} state takes no Next or End")
-            elif ("Next" in state) == bool(state.get("End")):
-                problems.append(f"{where}: needs exactly one of Next and End")
-            if "Next" in state:
-                targets.append(state["Next"])
-            if kind == "Choice":
-                if not state.get("Choices"):
-                    problems.append(f"{where}: a Choice needs Choices")
-                targets += [c.get("Next") for c in state.get("Choices", [])]
-                if "Default" in state:
-                    targets.append(state["Default"])
-            targets += [c.get("Next") for c in state.get("Catch", [])]
-            for rule in state.get("Retry", []):
-                attempts = rule.get("MaxAttempts", 3)
-                if not isinstance(attempts, int) or attempts < 0:
-                    problems.append(f"{where}: Retry MaxAttempts must be a whole number >= 0")
-            if kind == "Task" and not state.get("Resource"):
-                problems.append(f"{where}: a Task needs a Resource")
-            for target in targets:
-                if target not in states:
-                    problems.append(f"{where}: goes to {target!r}, which is not in its scope")
-            edges[name] = [t for t in targets if t in states]
-            for field_name in ("Parameters", "ItemSelector", "ResultSelector"):
-                check_payload(where, state.get(field_name))
-            for index, branch in enumerate(state.get("Branches", [])):
-                scope(branch, f"{where} branch {index}")
-            if "ItemProcessor" in state:
-                scope(state["ItemProcessor"], f"{where} item processor")
-        reached: set[str] = set()
-        todo = [start] if start in states else []
-        while todo:
-            name = todo.pop()
-            if name not in reached:
-                reached.add(name)
-                todo += edges.get(name, [])
-        for name in states:
-            if name not in reached:
-                problems.append(f"{label}: state {name!r} is unreachable")
-
-    scope(definition, "state machine")
-    return problems

@@ -25,7 +25,13 @@ from flowlib.remote.batch import jobs
 from flowlib.remote.package import CodePackage, build_package
 from flowlib.remote.runtime import ContainerCode, blob_prefix, container_code
 from flowlib.remote.stepfunctions import entry
-from flowlib.remote.stepfunctions.compiler import CompileError, StepRole, compile_flow
+from flowlib.remote.stepfunctions.compiler import (
+    DEFAULT_MAX_LOOP_ITERATIONS,
+    CompileError,
+    StepRole,
+    compile_flow,
+    plan_maps,
+)
 from flowlib.remote.stepfunctions.naming import Deployment
 from flowlib.stores import Stores
 from flowlib.version import __version__
@@ -82,9 +88,13 @@ def check_no_kubernetes(graph: FlowGraph, decorators: dict[str, dict[str, StepDe
 def build(flow_cls: type, graph: FlowGraph, stores: Stores, deployment: Deployment,
           decorators: dict[str, dict[str, StepDecorator]], max_workers: int,
           workflow_timeout: int | None, max_num_splits: int = 100,
-          distributed_map: bool = False, ship: bool = False,
+          distributed_map: bool = False,
+          max_loop_iterations: int = DEFAULT_MAX_LOOP_ITERATIONS, ship: bool = False,
           report: Callable[[str], None] = lambda message: None) -> Built:
     """Everything ``create`` needs; raises a clear error before anything is created.
+
+    Foreach steps are inline or Distributed Maps as ``plan_maps`` decides for the widths
+    ``max_num_splits`` allows; ``distributed_map`` makes them all Distributed.
 
     With ``ship`` (``create``), flowlib's runtime bundle and the container bundles of the
     steps' @pypi/@conda environments are built and stored now (``flowlib.remote.runtime``,
@@ -131,8 +141,12 @@ def build(flow_cls: type, graph: FlowGraph, stores: Stores, deployment: Deployme
             command += ["--split", role.split]
         if role.control:
             command.append("--control")
-        if distributed_map and graph[step].transition == "foreach":
+        if role.items_to_s3:
             command.append("--items-to-s3")
+        if role.loop:
+            command += ["--loop", "--max-loop-iterations", str(max_loop_iterations)]
+        if role.loop_parents:
+            command += ["--loop-parents", ",".join(role.loop_parents)]
         if step_decorators.get("catch") is not None:
             command.append("--catch")
         if fallback:
@@ -143,7 +157,10 @@ def build(flow_cls: type, graph: FlowGraph, stores: Stores, deployment: Deployme
             command += ["--environment", bundles[step]]
         command = code.command(target.shape.image, command)
         environment = [{"Name": k, "Value": v} for k, v in sorted(static_env.items())]
-        environment.append({"Name": entry.ENV_EXECUTION, "Value.$": "$$.Execution.Name"})
+        # The run's own execution, also inside a Distributed Map's child executions (whose
+        # $$.Execution.Name is theirs): control records and items are keyed by it.
+        environment.append({"Name": entry.ENV_EXECUTION,
+                            "Value.$": "$$.Execution.Name" if step == "start" else "$.execution"})
         if step == "start":
             environment.append({"Name": entry.ENV_INPUT, "Value.$": "States.JsonToString($)"})
             environment.append({"Name": entry.ENV_EXECUTION_ARN, "Value.$": "$$.Execution.Id"})
@@ -177,7 +194,8 @@ def build(flow_cls: type, graph: FlowGraph, stores: Stores, deployment: Deployme
         sk: dict[str, Any] = ({"S": "start#1"}
                               if step == "start"
                               else {"S.$": f"States.Format('{step}#{{}}', $.path)"})
-        return {"pk": {"S.$": f"States.Format('SFN#{graph.name}#{{}}', $$.Execution.Name)"},
+        execution = "$$.Execution.Name" if step == "start" else "$.execution"
+        return {"pk": {"S.$": f"States.Format('SFN#{graph.name}#{{}}', {execution})"},
                 "sk": sk}
 
     def items_reader(step: str) -> dict[str, Any]:
@@ -187,13 +205,14 @@ def build(flow_cls: type, graph: FlowGraph, stores: Stores, deployment: Deployme
                 "ReaderConfig": {"InputType": "JSON"},
                 "Parameters": {
                     "Bucket": (profile["s3_bucket"] if profile is not None else "") or "",
-                    "Key.$": f"States.Format('{key}', $$.Execution.Name, $.path)"}}
+                    "Key.$": f"States.Format('{key}', $.execution, $.path)"}}
 
     definition = compile_flow(
         graph, decorators, task_state, control_key, table, max_workers,
         comment=f"flowlib flow {graph.name} ({deployment.name}), flowlib {__version__}",
-        timeout_seconds=workflow_timeout,
-        items_reader=items_reader if distributed_map else None)
+        timeout_seconds=workflow_timeout, items_reader=items_reader,
+        distributed=plan_maps(graph, max_num_splits, max_loop_iterations, distributed_map),
+        max_loop_iterations=max_loop_iterations)
     runtimes = {value.split(":", 1)[0] for value in code.runtimes.values() if value}
     held = {package_key, *runtimes, *bundles.values()} if ship else set()
     return Built(definition, package, package_key, job_definitions, held)

@@ -6,8 +6,10 @@ then the standalone step command, unchanged.
 
 The state machine passes what only it knows through the job's environment:
 ``FLOWLIB_SFN_EXECUTION`` (execution name), ``FLOWLIB_SFN_RUN`` (run id, from the start
-task's control record), ``FLOWLIB_SFN_TASK`` (task id: ``1``, ``1-3``, ``1-3-0`` per foreach
-level), ``FLOWLIB_SFN_RERUN`` (steps a resume re-runs) and, for the start task only,
+task's control record), ``FLOWLIB_SFN_TASK`` (the foreach position: ``1``, ``1-3``, ``1-3-0``
+per foreach level; it is the task id, but for the repetitions of a recursive switch's step,
+``1.1``, ``1.2``..., numbered here from the step's control record, see ``Entry.locate``),
+``FLOWLIB_SFN_RERUN`` (steps a resume re-runs) and, for the start task only,
 ``FLOWLIB_SFN_INPUT`` (the execution input: the run id allocated by ``trigger``, or nothing
 for a scheduled execution, which allocates the run here) and ``FLOWLIB_SFN_EXECUTION_ARN``
 (recorded on a run allocated here, for its liveness).
@@ -87,6 +89,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=None)
     parser.add_argument("--max-num-splits", type=int, default=100)
     parser.add_argument("--environment", help="blob key of the step's @pypi/@conda bundle")
+    parser.add_argument("--loop", action="store_true")
+    parser.add_argument("--max-loop-iterations", type=int, default=1000)
+    parser.add_argument("--loop-parents", default="")
     return parser.parse_args(argv)
 
 
@@ -101,7 +106,10 @@ class Entry:
         self.flow = args.flow
         self.step = args.step
         self.execution = environ[ENV_EXECUTION]
-        self.task_id = environ.get(ENV_TASK) or "1"
+        self.path = environ.get(ENV_TASK) or "1"
+        self.task_id = self.path
+        self.iteration = 0  # repetition of a recursive switch's step (``locate``)
+        self.loop_parents = {p for p in args.loop_parents.split(",") if p}
         self.rerun = set(json.loads(environ.get(ENV_RERUN) or "[]"))
         self.run_id = environ.get(ENV_RUN) or ""
         self.script = ""
@@ -160,6 +168,42 @@ class Entry:
     def pathspec(self, step: str, task_id: str) -> str:
         return f"{self.flow}/{self.run_id}/{step}/{task_id}"
 
+    def read_control(self, step: str, path: str) -> dict[str, Any] | None:
+        """The control record ``step`` wrote at foreach position ``path`` in this execution."""
+        from flowlib.config.aws import AwsContext
+
+        profile = self.stores.profile
+        item = AwsContext(profile).client("dynamodb").get_item(
+            TableName=profile["dynamodb_table"], ConsistentRead=True,
+            Key=control_key(self.flow, self.execution, step, path)).get("Item")
+        return json.loads(item["ctl"]["S"]) if item else None
+
+    def locate(self) -> None:
+        """The task id of this visit of a recursive switch's step, like the local scheduler's
+        repetitions: each visit is a new task whose input is the previous one.
+
+        Visits at one position run one after the other, and each rewrites the step's control
+        record there: none yet, this is the first visit (the position is the task id); one
+        asking for a repetition, this is the next (``<path>.<n>``); one that left the loop,
+        this job re-runs that finished visit (the state's retry after a lost job)."""
+        if not self.args.loop:
+            return
+        ctl = self.read_control(self.step, self.path)
+        if ctl is None:
+            return
+        if ctl.get("next") == self.step and not ctl.get("loop_limit"):
+            self.iteration = int(ctl["iteration"]) + 1
+            self.task_id = f"{self.path}.{self.iteration}"
+        else:
+            self.iteration, self.task_id = int(ctl["iteration"]), str(ctl["task"])
+
+    def _parent_task(self, step: str, path: str) -> str:
+        """The task id of ``step`` at ``path``: its last visit when it is a loop."""
+        if step not in self.loop_parents:
+            return path
+        ctl = self.read_control(step, path)
+        return str(ctl["task"]) if ctl and ctl.get("task") else path
+
     def _done(self, step: str, task_id: str) -> TaskRecord | None:
         task = self.meta.get_task(self.flow, self.run_id, step, task_id)
         return task if task is not None and task.status == SUCCEEDED else None
@@ -170,14 +214,21 @@ class Entry:
 
         kind = self.args.parent_kind
         parents = [p for p in self.args.parents.split(",") if p]
+        if self.iteration > 0:  # a repetition: the previous visit is the input
+            previous = self.path if self.iteration == 1 else f"{self.path}.{self.iteration - 1}"
+            found = self._done(self.step, previous)
+            if found is None:
+                raise EntryError(f"task {self.pathspec(self.step, previous)}, which this one "
+                                 "repeats, has not succeeded")
+            return [found], list(found.foreach_stack)
         if kind == "parameters":
             found = self._done(PARAMETERS_STEP, "0")
             if found is None:
                 raise EntryError(f"run {self.flow}/{self.run_id} has no stored parameters")
             return [found], []
         if kind == "foreach-body":
-            split_id, _, index = self.task_id.rpartition("-")
-            split = self._done(parents[0], split_id)
+            split_id, _, index = self.path.rpartition("-")
+            split = self._done(parents[0], self._parent_task(parents[0], split_id))
             if split is None or not split.transition:
                 raise EntryError(f"foreach task {self.pathspec(parents[0], split_id)} has not "
                                  "succeeded")
@@ -186,23 +237,24 @@ class Entry:
                                  split.pathspec)
             return [split], [*split.foreach_stack, frame.to_dict()]
         if kind == "foreach-join":
-            split = self._done(self.args.split, self.task_id)
+            split = self._done(self.args.split, self.path)
             if split is None or not split.transition:
-                raise EntryError(f"foreach task {self.pathspec(self.args.split, self.task_id)} "
+                raise EntryError(f"foreach task {self.pathspec(self.args.split, self.path)} "
                                  "has not succeeded")
             found = []
             for index in range(int(split.transition["num_splits"])):
-                child = f"{self.task_id}-{index}"
-                task = next((t for p in parents if (t := self._done(p, child))), None)
+                child = f"{self.path}-{index}"
+                task = next((t for p in parents
+                             if (t := self._done(p, self._parent_task(p, child)))), None)
                 if task is None:
                     raise EntryError(f"no step of {', '.join(parents)} succeeded as task "
                                      f"{child} of run {self.flow}/{self.run_id}")
                 found.append(task)
             return found, list(split.foreach_stack)
-        found = [t for p in parents if (t := self._done(p, self.task_id))]
+        found = [t for p in parents if (t := self._done(p, self._parent_task(p, self.path)))]
         if not found:
             raise EntryError(f"no step of {', '.join(parents)} succeeded as task "
-                             f"{self.task_id} of run {self.flow}/{self.run_id}")
+                             f"{self.path} of run {self.flow}/{self.run_id}")
         return found, list(found[0].foreach_stack)
 
     def register(self) -> TaskRecord:
@@ -236,7 +288,7 @@ class Entry:
 
         plan = ResumePlan(self.meta, None, self.flow, run.origin_run_id, None)  # type: ignore
         frames = [ForeachFrame.from_dict(f) for f in stack]
-        return plan.clone_source(self.step, frames, True)
+        return plan.clone_source(self.step, frames, True, self.iteration)
 
     # -- running it ---------------------------------------------------------------------
     def run_attempt(self) -> bool:
@@ -340,28 +392,50 @@ class Entry:
         ctl: dict[str, Any] = {"run": self.run_id, "rerun": sorted(self.rerun)}
         if transition.get("foreach"):
             count = int(transition.get("num_splits", 0))
-            ctl.update(num_splits=count, splits=list(range(count)))
+            ctl["num_splits"] = count
+            if not self.args.items_to_s3:  # a Distributed Map reads them from S3
+                ctl["splits"] = list(range(count))
         elif transition.get("next"):
             ctl["next"] = transition["next"][0]
+        if self.args.loop:
+            ctl.update(task=self.task_id, iteration=self.iteration, loop_limit=False)
+            if ctl.get("next") == self.step:
+                self._check_loop_limit(ctl)
         profile = self.stores.profile
         if self.args.items_to_s3 and transition.get("foreach"):
             kms = profile["s3_kms_key_arn"]
             sse = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms} if kms else {}
             AwsContext(profile).client("s3").put_object(
-                Bucket=profile["s3_bucket"], Body=json.dumps(ctl["splits"]).encode(),
+                Bucket=profile["s3_bucket"],
+                Body=json.dumps(list(range(ctl["num_splits"]))).encode(),
                 Key=items_key(profile["s3_prefix"], self.flow, self.execution, self.step,
-                              self.task_id), **sse)
+                              self.path), **sse)
         client = AwsContext(profile).client("dynamodb")
         client.put_item(TableName=profile["dynamodb_table"],
-                        Item={**control_key(self.flow, self.execution, self.step, self.task_id),
+                        Item={**control_key(self.flow, self.execution, self.step, self.path),
                               "ctl": {"S": json.dumps(ctl, sort_keys=True)},
                               "type": {"S": "sfn_control"}})
+
+    def _check_loop_limit(self, ctl: dict[str, Any]) -> None:
+        """The bound of ``run --max-loop-iterations``, with the local runtime's message: the
+        run fails and the state machine goes to the step's ``LoopLimit`` Fail state."""
+        from flowlib.runtime.errors import loop_limit_message
+
+        repeats = self.iteration + 1
+        if repeats < self.args.max_loop_iterations:
+            return
+        ctl["loop_limit"] = True
+        message = loop_limit_message(self.step, repeats, "step-functions create")
+        print(f"flowlib: [{self.pathspec(self.step, self.task_id)}] {message}",
+              file=sys.stderr, flush=True)
+        self.finish_run(FAILED)
 
     def finish_run(self, status: str) -> None:
         self.meta.update_run(self.flow, self.run_id, status, time.time())
 
     def main(self) -> int:
         self.resolve_run()
+        self.locate()
         task = self.register()
         if task.status != SUCCEEDED:
             ok = self.run_attempt()

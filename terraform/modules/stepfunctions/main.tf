@@ -15,6 +15,7 @@ locals {
   partition        = data.aws_partition.current.partition
   job_definitions  = "arn:${local.partition}:batch:${local.region}:${local.account}:job-definition/${var.flow_name_prefix}*"
   state_machines   = "arn:${local.partition}:states:${local.region}:${local.account}:stateMachine:${var.flow_name_prefix}*"
+  executions       = "arn:${local.partition}:states:${local.region}:${local.account}:execution:${var.flow_name_prefix}*"
 }
 
 resource "aws_cloudwatch_log_group" "this" {
@@ -67,6 +68,18 @@ data "aws_iam_policy_document" "sfn" {
     sid       = "ReadControlRecords"
     actions   = ["dynamodb:GetItem"]
     resources = [var.table_arn]
+  }
+  statement {
+    # A wide foreach runs as a Distributed Map: each iteration is a child execution of the
+    # same state machine, which the parent starts, follows and stops.
+    sid       = "RunDistributedMapChildren"
+    actions   = ["states:StartExecution"]
+    resources = [local.state_machines]
+  }
+  statement {
+    sid       = "FollowDistributedMapChildren"
+    actions   = ["states:DescribeExecution", "states:StopExecution"]
+    resources = [local.executions]
   }
   statement {
     sid       = "ReadForeachItems"

@@ -105,7 +105,7 @@ def test_distributed_map_reads_items_from_s3(offline_profile: None) -> None:
     graph = FlowGraph(flow_cls)
     definition = build(flow_cls, graph, open_stores(), Deployment(graph.name, None, None, "dev"),
                        effective_decorators(graph, []), 16, None,
-                       distributed_map=True).definition
+                       distributed_map=True).definition  # the override: every foreach
     assert lint_definition(definition) == []
     maps = [s for s in states(definition).values() if s["Type"] == "Map"]
     assert len(maps) == 2
@@ -143,16 +143,58 @@ def test_only_json_is_deterministic_and_creates_nothing(tmp_path: Path) -> None:
     assert not (tmp_path / "store").exists() or not any((tmp_path / "store").rglob("*.db"))
 
 
-def test_a_recursive_switch_is_refused_naming_the_step(offline_profile: None) -> None:
+def build_file(path: Path, **options: Any) -> dict[str, Any]:
+    from flowlib.graph import validate
+    from flowlib.remote.stepfunctions.definition import build
+    from flowlib.runtime.router import effective_decorators
+    from flowlib.stores import open_stores
+
+    flow_cls = load_flow(path)
+    graph = FlowGraph(flow_cls)
+    validate(graph, flow_cls)
+    return build(flow_cls, graph, open_stores(), Deployment(graph.name, None, None, "dev"),
+                 effective_decorators(graph, []), 16, None, **options).definition
+
+
+RECURSIVE = REPO / "tests" / "flows" / "compat" / "recursive_switch_flow.py"
+
+
+def test_a_recursive_switch_loops_back_to_its_task_bounded(offline_profile: None) -> None:
+    definition = build_file(RECURSIVE, max_loop_iterations=7)
+    assert lint_definition(definition) == []
+    assert to_json(definition) == to_json(build_file(RECURSIVE, max_loop_iterations=7))
+    found = states(definition)
+    switch = found["loop.switch"]["Choices"]
+    # First the bound (the entry stopped the loop), then the cases; "again" is the Task again.
+    assert switch[0] == {"Variable": "$.control.ctl.loop_limit", "BooleanEquals": True,
+                         "Next": "loop.loop_limit"}
+    assert {c["StringEquals"]: c["Next"] for c in switch[1:]} == {"after": "after",
+                                                                  "loop": "loop"}
+    assert found["loop.loop_limit"] == {
+        "Type": "Fail", "Error": "LoopLimit",
+        "Cause": "step 'loop' repeated itself 7 times through its switch, the limit; raise it "
+                 "with step-functions create --max-loop-iterations, or check that the "
+                 "condition can end the loop"}
+    command = found["loop"]["Parameters"]["ContainerOverrides"]["Command"]
+    assert command[command.index("--max-loop-iterations") + 1] == "7" and "--loop" in command
+    after = found["after"]["Parameters"]["ContainerOverrides"]["Command"]
+    assert after[after.index("--loop-parents") + 1] == "loop"
+    # In a foreach, the case that leaves the loop for the join ends the iteration.
+    assert {c["StringEquals"]: c["Next"] for c in found["inner.switch"]["Choices"][1:]} == {
+        "gather": "inner.done", "inner": "inner"}
+    assert found["inner.done"] == {"Type": "Succeed", "OutputPath": None}
+
+
+def test_a_start_step_that_repeats_itself_is_refused(offline_profile: None) -> None:
     from flowlib.remote.stepfunctions.compiler import check_compilable
 
     class Node:
         def __init__(self, name: str, transition: str, out: list[str]) -> None:
             self.name, self.transition, self.out_funcs, self.lineno = name, transition, out, 7
+            self.recursive = name in out
 
-    class LoopGraph:  # the shape compat's recursive switch gives: a step that may repeat
-        nodes = {"start": Node("start", "linear", ["poll"]),
-                 "poll": Node("poll", "switch", ["poll", "end"]),
+    class LoopGraph:  # start's switch may repeat start
+        nodes = {"start": Node("start", "switch", ["start", "end"]),
                  "end": Node("end", "end", [])}
         reachable = set(nodes)
 
@@ -160,10 +202,52 @@ def test_a_recursive_switch_is_refused_naming_the_step(offline_profile: None) ->
             return iter(self.nodes.values())
 
         def children(self, name: str) -> list[str]:
-            return self.nodes[name].out_funcs
+            return [c for c in self.nodes[name].out_funcs if c != name]
 
-    with pytest.raises(CompileError, match=r"step 'poll' \(line 7\): a recursive switch"):
+    with pytest.raises(CompileError, match=r"step 'start' \(line 7\): its switch repeats it"):
         check_compilable(LoopGraph())  # type: ignore[arg-type]
+
+
+def map_modes(definition: dict[str, Any]) -> dict[str, str]:
+    return {name.removesuffix(".foreach"): state["ItemProcessor"]["ProcessorConfig"]["Mode"]
+            for name, state in states(definition).items() if state["Type"] == "Map"}
+
+
+def test_distributed_map_is_chosen_from_the_widths_the_flow_allows(offline_profile: None
+                                                                   ) -> None:
+    wide = REPO / "tests" / "flows" / "remote" / "batch_foreach_flow.py"
+    # 1,000 iterations of one step fit one history (about 8,000 events): inline.
+    assert map_modes(build_file(wide, max_num_splits=1000)) == {"start": "INLINE"}
+    # 10,000 do not: Distributed, items from S3, and the split task writes them there.
+    definition = build_file(wide, max_num_splits=10_000)
+    assert lint_definition(definition) == []
+    assert map_modes(definition) == {"start": "DISTRIBUTED"}
+    found = states(definition)
+    assert "--items-to-s3" in found["start"]["Parameters"]["ContainerOverrides"]["Command"]
+    assert found["work"]["OutputPath"] is None  # each child's output is {}
+    # A child execution has a name of its own: the run's execution is passed down in the
+    # state data, and everything after start keys control records and items by it.
+    assert found["start.foreach"]["ItemSelector"]["execution.$"] == "$.execution"
+    assert "$$.Execution.Name" not in json.dumps({k: v for k, v in found.items()
+                                                  if not k.startswith("start")})
+    # Nested foreach at the default 100 splits: 10,000 inner iterations in one history would
+    # not fit, so the outer foreach is Distributed (one Map Run), the inner stays inline.
+    nested = REPO / "tests" / "flows" / "foreach_flow.py"
+    assert set(map_modes(build_file(nested)).values()) == {"DISTRIBUTED", "INLINE"}
+    outer = next(n for n, s in states(build_file(nested)).items()
+                 if s["Type"] == "Map" and s["ItemProcessor"]["ProcessorConfig"]["Mode"]
+                 == "DISTRIBUTED")
+    assert outer == "start.foreach"
+    # A loop in a foreach counts at its bound: a loop that may repeat 1,000 times in each of
+    # 100 iterations runs them as child executions.
+    assert map_modes(build_file(RECURSIVE)) == {"after": "DISTRIBUTED"}
+    assert map_modes(build_file(RECURSIVE, max_loop_iterations=5)) == {"after": "INLINE"}
+
+
+def test_a_loop_bound_past_the_history_limit_is_refused(offline_profile: None) -> None:
+    with pytest.raises(CompileError, match=r"step\(s\) 'loop' may repeat 5000 times.*lower "
+                                           r"--max-loop-iterations"):
+        build_file(RECURSIVE, max_loop_iterations=5000)
 
 
 def test_lint_reports_broken_definitions() -> None:

@@ -55,8 +55,9 @@ def task_ids(pathspec: str, step: str) -> list[str]:
 @pytest.mark.parametrize("flow,params,create", [
     ("linear_flow.py", (), ()),
     ("branch_flow.py", (), ()),
-    # nested foreach, as Distributed Maps reading their items from S3
-    ("foreach_flow.py", ("--width", "2"), ("--use-distributed-map",)),
+    # nested foreach: at --max-num-splits 100 the outer one could reach 10,000 iterations,
+    # so it is a Distributed Map (items read from S3), chosen without any flag
+    ("foreach_flow.py", ("--width", "2"), ()),
     ("switch_flow.py", ("--mode", "slow"), ()),
 ])
 def test_flow_gives_the_same_artifacts_as_a_local_run(sfn_backend: Backend, flow: str,
@@ -72,6 +73,57 @@ def test_flow_gives_the_same_artifacts_as_a_local_run(sfn_backend: Backend, flow
     assert artifacts(deployed) == artifacts(local)
     if flow == "switch_flow.py":
         assert [s.id for s in run].count("fast") == 0
+    if flow == "foreach_flow.py":
+        definition, events = execution_of(sfn_backend)
+        assert definition["States"]["start.foreach"]["ItemProcessor"]["ProcessorConfig"][
+            "Mode"] == "DISTRIBUTED"
+        # The iterations ran as child executions: none of their states is in this history.
+        entered = {e["stateEnteredEventDetails"]["name"] for e in events
+                   if e["type"].endswith("StateEntered")}
+        assert "start.foreach" in entered and not entered & {"inner", "inner.foreach", "leaf"}
+
+
+def execution_of(backend: Backend) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The deployed definition and the history of its latest execution (moto)."""
+    import boto3
+
+    sfn = boto3.client("stepfunctions")
+    machine = sfn.list_state_machines()["stateMachines"][-1]["stateMachineArn"]
+    execution = sfn.list_executions(stateMachineArn=machine)["executions"][0]
+    events = sfn.get_execution_history(executionArn=execution["executionArn"],
+                                       maxResults=1000)["events"]
+    definition = json.loads(sfn.describe_state_machine(stateMachineArn=machine)["definition"])
+    return definition, events
+
+
+def test_recursive_switch_runs_each_visit_as_its_own_task_and_is_bounded(
+        sfn_backend: Backend) -> None:
+    from flowlib import Run
+
+    flow = FLOWS / "compat" / "recursive_switch_flow.py"
+    deployed = deploy_and_trigger(sfn_backend, flow)
+    local = local_run(sfn_backend, flow)
+    run = Run(deployed)
+    assert run.successful
+    assert task_ids(deployed, "loop") == ["1", "1.1", "1.2"]
+    assert task_ids(deployed, "inner") == ["1-0", "1-0.1", "1-1", "1-1.1"]
+    for step in ("after", "gather"):
+        assert artifacts(deployed, step) == artifacts(local, step)
+    assert artifacts(deployed, "gather")["words"] == ["aa", "bb"]
+    from flowlib.stores import open_stores
+
+    meta = open_stores().metadata
+    flow_name, run_id = deployed.split("/")
+    repeat = meta.get_task(flow_name, run_id, "loop", "1.2")
+    assert repeat.input_paths == [f"{deployed}/loop/1.1"]
+    # The bound: the run fails with the local runtime's sentence.
+    sfn_backend.run(flow, "step-functions", "create", "--max-loop-iterations", "2")
+    proc = sfn_backend.run(flow, "step-functions", "trigger", "--wait", "--target", "50",
+                           expect=1, timeout=600)
+    assert ("step 'loop' repeated itself 2 times through its switch, the limit; raise it "
+            "with step-functions create --max-loop-iterations") in proc.stderr
+    failed = next(x for x in proc.stdout.splitlines() if x.startswith("Run ")).split()[1]
+    assert not Run(failed).successful and task_ids(failed, "loop") == ["1", "1.1"]
 
 
 def test_foreach_of_50_runs_every_split_as_a_batch_job(sfn_backend: Backend) -> None:

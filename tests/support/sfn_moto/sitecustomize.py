@@ -15,6 +15,8 @@ first attempt closes; the retried attempt's listener then returns at once as "ti
 the execution fails with ``States.Timeout``. AWS does not listen for a token on ``.sync``; the
 patch drops the listener for ``.sync`` tasks.
 
+A fourth shows under load: see ``_serialize_dynamodb_and_batch``.
+
 Service integrations (DynamoDB GetItem, the Batch ``.sync`` poller) reach the server at
 ``localhost:$MOTO_PORT``; the server is started as ``moto_server -p PORT``, so MOTO_PORT is
 set from that argument.
@@ -139,6 +141,31 @@ def _patch_s3_notifications() -> None:
     responses.S3Response.get_bucket_notification = get_bucket_notification
 
 
+def _serialize_dynamodb_and_batch() -> None:
+    """moto's DynamoDB ``TransactWriteItems`` deep-copies the tables it writes (to roll back)
+    and its Batch ``DescribeJobs`` iterates over all jobs, while other request threads of the
+    server change them: with tens of Step Functions tasks at once this fails with
+    ``RuntimeError: dictionary changed size during iteration`` (HTTP 500), and a 500 on the
+    ``.sync`` poller's DescribeJobs makes moto's Batch integration fail the whole execution
+    (``KeyError('RequestId')``). AWS has no such race: here each of the two services serves
+    one request at a time."""
+    import threading
+
+    from moto.batch import responses as batch
+    from moto.dynamodb import responses as dynamodb
+
+    for handler in (dynamodb.DynamoHandler, batch.BatchResponse):
+        lock = threading.Lock()
+        original = handler.call_action
+
+        def call_action(self, _original=original, _lock=lock):  # noqa: ANN001, ANN202
+            with _lock:
+                return _original(self)
+
+        handler.call_action = call_action
+
+
 if "moto" in " ".join(sys.argv):
     _patch_events()
     _patch_s3_notifications()
+    _serialize_dynamodb_and_batch()
