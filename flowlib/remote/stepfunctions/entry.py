@@ -264,9 +264,10 @@ class Entry:
             return task
         parents, stack = self.inputs()
         input_paths = [p.pathspec for p in parents]
-        source = self._clone_source(parents, stack)
-        if source is not None:
+        plan, source = self._clone_source(parents, stack)
+        if plan is not None and source is not None:
             self.meta.clone_task(source, self.run_id, self.task_id, input_paths, stack)
+            plan.check_origin_kept()  # gc may have marked the origin meanwhile, as locally
             print(f"flowlib: task {self.pathspec(self.step, self.task_id)} cloned from "
                   f"{source.pathspec}", flush=True)
         else:
@@ -277,18 +278,19 @@ class Entry:
         return task
 
     def _clone_source(self, parents: list[TaskRecord], stack: list[dict[str, Any]]
-                      ) -> TaskRecord | None:
+                      ) -> tuple[Any, TaskRecord | None]:
+        """The origin run's resume plan and the task to clone (None, None: run it)."""
         run = self.meta.get_run(self.flow, self.run_id)
         if run is None or run.origin_run_id is None or self.step in self.rerun:
-            return None
+            return None, None
         if not all(p.origin is not None for p in parents):
-            return None  # an input was recomputed: this task would see other values
+            return None, None  # an input was recomputed: this task would see other values
         from flowlib.runtime.resume import ResumePlan
         from flowlib.runtime.state import ForeachFrame
 
         plan = ResumePlan(self.meta, None, self.flow, run.origin_run_id, None)  # type: ignore
         frames = [ForeachFrame.from_dict(f) for f in stack]
-        return plan.clone_source(self.step, frames, True, self.iteration)
+        return plan, plan.clone_source(self.step, frames, True, self.iteration)
 
     # -- running it ---------------------------------------------------------------------
     def run_attempt(self) -> bool:
