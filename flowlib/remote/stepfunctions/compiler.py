@@ -52,14 +52,14 @@ from flowlib.remote.stepfunctions.compiler_lint import lint_definition
 from flowlib.runtime.errors import loop_limit_message
 
 __all__ = ["CompileError", "StepRole", "check_compilable", "compile_flow", "lint_definition",
-           "plan_maps", "step_roles", "to_json"]
+           "plan_maps", "step_roles", "to_json", "worst_case_events"]
 
 MAX_MAP_CONCURRENCY = 1000
 FIRST_TASK = "1"
 DEFAULT_MAX_LOOP_ITERATIONS = 1000  # as ``run --max-loop-iterations``
 # AWS ends an execution whose history reaches 25,000 events. ``plan_maps`` keeps the worst case
-# it estimates for each execution below this, leaving a fifth for what it does not count
-# (attempts that @retry repeats, the execution's own start and end events).
+# it estimates for each execution below this, leaving a fifth spare: the estimate is built from
+# moto's histories, and AWS may record a few events more per state.
 HISTORY_LIMIT = 25_000
 EVENT_BUDGET = 20_000
 # Events one execution records, as measured on moto (bench/remote/stepfunctions_foreach.py):
@@ -72,6 +72,10 @@ CHOICE_EVENTS = 2
 MAP_STATE_EVENTS = 4
 MAP_ITERATION_EVENTS = 2
 DISTRIBUTED_MAP_EVENTS = 8
+# A failed attempt that ``Retry`` repeats (scheduled, started, submitted, failed), and the
+# fallback Task of @catch: the worst case counts every attempt failing and then the fallback.
+RETRY_EVENTS = 4
+CATCH_EVENTS = TASK_EVENTS
 
 
 class CompileError(FlowlibError):
@@ -154,17 +158,22 @@ class _MapPlanner:
     (the entry refuses a wider one, as ``run`` does), and a loop by ``--max-loop-iterations``.
     So the worst case of each execution is known at compile time: every step's events, a loop
     step's times its bound, a foreach's iterations times the most splits, nested foreach
-    multiplied through. While an execution's worst case is over the budget, its widest inline
-    foreach (outermost first: one Map Run of N child executions is cheaper than N Map Runs)
-    becomes Distributed, whose iterations are child executions with their own history, each
-    planned in turn. A foreach that fits stays inline: no child executions, no S3 object, one
-    history to read. Deciding at compile time keeps one definition per flow (a Choice on the
-    width at run time would need a second copy of every foreach body, per nesting level).
+    multiplied through, every @retry attempt failing and every @catch fallback running (a
+    sweep whose splits all fail and are caught must still finish). While an execution's worst
+    case is over the budget, its widest inline foreach (outermost first: one Map Run of N
+    child executions is cheaper than N Map Runs) becomes Distributed, whose iterations are
+    child executions with their own history, each planned in turn. A foreach that fits stays
+    inline: no child executions, no S3 object, one history to read. Deciding at compile time
+    keeps one definition per flow (a Choice on the width at run time would need a second copy
+    of every foreach body, per nesting level).
     """
 
     def __init__(self, graph: FlowGraph, max_num_splits: int, max_loop_iterations: int,
-                 everything: bool) -> None:
+                 everything: bool,
+                 decorators: dict[str, dict[str, StepDecorator]] | None = None) -> None:
         self.graph = graph
+        self.failure_events = {name: _failure_events(own)
+                               for name, own in (decorators or {}).items()}
         self.width = max(1, max_num_splits)
         self.loops = max(1, max_loop_iterations)
         self.distributed: set[str] = set()
@@ -204,7 +213,7 @@ class _MapPlanner:
         total = 0
         for name in self.scope(first, stop):
             node = self.graph[name]
-            own = TASK_EVENTS
+            own = TASK_EVENTS + self.failure_events.get(name, 0)
             if name == "start" or node.transition in ("foreach", "switch"):
                 own += CONTROL_EVENTS + CHOICE_EVENTS
             if node.recursive:
@@ -424,11 +433,32 @@ class _Compiler:
         raise CompileError(f"step '{name}': transition '{node.transition}' cannot be compiled.")
 
 
+def _failure_events(decorators: dict[str, StepDecorator]) -> int:
+    """The events a step's task may add to its history when it fails (``RETRY_EVENTS``)."""
+    retry = decorators.get("retry")
+    retries = max(0, int(retry.times)) if retry is not None else 0
+    return retries * RETRY_EVENTS + (CATCH_EVENTS if "catch" in decorators else 0)
+
+
 def plan_maps(graph: FlowGraph, max_num_splits: int,
               max_loop_iterations: int = DEFAULT_MAX_LOOP_ITERATIONS,
-              everything: bool = False) -> set[str]:
-    """The foreach steps that compile to Distributed Maps (see ``_MapPlanner``)."""
-    return _MapPlanner(graph, max_num_splits, max_loop_iterations, everything).plan()
+              everything: bool = False,
+              decorators: dict[str, dict[str, StepDecorator]] | None = None) -> set[str]:
+    """The foreach steps that compile to Distributed Maps (see ``_MapPlanner``);
+    ``decorators`` (step -> its decorators) adds each step's @retry and @catch worst case."""
+    return _MapPlanner(graph, max_num_splits, max_loop_iterations, everything,
+                       decorators).plan()
+
+
+def worst_case_events(graph: FlowGraph, max_num_splits: int,
+                      max_loop_iterations: int = DEFAULT_MAX_LOOP_ITERATIONS,
+                      decorators: dict[str, dict[str, StepDecorator]] | None = None,
+                      distributed: set[str] | None = None) -> int:
+    """The most history events the top-level execution can record, as ``plan_maps`` counts
+    them, with ``distributed`` foreach steps as Distributed Maps."""
+    planner = _MapPlanner(graph, max_num_splits, max_loop_iterations, False, decorators)
+    planner.distributed = set(distributed or ())
+    return planner.events("start", None)
 
 
 def compile_flow(graph: FlowGraph, decorators: dict[str, dict[str, StepDecorator]],

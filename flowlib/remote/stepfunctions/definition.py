@@ -211,7 +211,8 @@ def build(flow_cls: type, graph: FlowGraph, stores: Stores, deployment: Deployme
         graph, decorators, task_state, control_key, table, max_workers,
         comment=f"flowlib flow {graph.name} ({deployment.name}), flowlib {__version__}",
         timeout_seconds=workflow_timeout, items_reader=items_reader,
-        distributed=plan_maps(graph, max_num_splits, max_loop_iterations, distributed_map),
+        distributed=plan_maps(graph, max_num_splits, max_loop_iterations, distributed_map,
+                              decorators),
         max_loop_iterations=max_loop_iterations)
     runtimes = {value.split(":", 1)[0] for value in code.runtimes.values() if value}
     held = {package_key, *runtimes, *bundles.values()} if ship else set()

@@ -244,6 +244,23 @@ def test_distributed_map_is_chosen_from_the_widths_the_flow_allows(offline_profi
     assert map_modes(build_file(RECURSIVE, max_loop_iterations=5)) == {"after": "INLINE"}
 
 
+def test_failing_attempts_and_catch_fallbacks_count_in_the_history_budget() -> None:
+    from flowlib.decorators import CatchDecorator, RetryDecorator
+    from flowlib.remote.stepfunctions.compiler import plan_maps, worst_case_events
+
+    graph = FlowGraph(load_flow(REPO / "tests" / "flows" / "remote" / "batch_foreach_flow.py"))
+    plain: dict[str, dict[str, Any]] = {n.name: {} for n in graph}
+    careful = {**plain, "work": {"retry": RetryDecorator(times=3), "catch": CatchDecorator()}}
+    # 2,000 one-step splits fit one history while they succeed (about 16,000 events)...
+    assert plan_maps(graph, 2000, decorators=plain) == set()
+    # ...but not if every split fails four times and is caught: 4 events per failed attempt,
+    # the fallback a Task of its own.
+    assert (worst_case_events(graph, 2000, decorators=careful)
+            - worst_case_events(graph, 2000, decorators=plain)) == 2000 * (3 * 4 + 6)
+    assert plan_maps(graph, 2000, decorators=careful) == {"start"}
+    assert worst_case_events(graph, 2000, decorators=careful, distributed={"start"}) < 100
+
+
 def test_a_loop_bound_past_the_history_limit_is_refused(offline_profile: None) -> None:
     with pytest.raises(CompileError, match=r"step\(s\) 'loop' may repeat 5000 times.*lower "
                                            r"--max-loop-iterations"):

@@ -96,6 +96,23 @@ def execution_of(backend: Backend) -> tuple[dict[str, Any], list[dict[str, Any]]
     return definition, events
 
 
+def assert_within_history_estimate(backend: Backend, flow: Path, failed: int) -> None:
+    """The latest execution's history is no longer than the compiler's worst case for
+    ``flow`` (what ``plan_maps`` budgets), and ``failed`` attempts failed in it."""
+    from flowlib.graph import FlowGraph
+    from flowlib.remote.stepfunctions.compiler import worst_case_events
+    from flowlib.runtime.router import effective_decorators
+    from tests.remote.stepfunctions.test_sfn_compile import load_flow
+
+    graph = FlowGraph(load_flow(flow))
+    estimate = worst_case_events(graph, 100, decorators=effective_decorators(graph, []))
+    _, events = execution_of(backend)
+    assert [e["type"] for e in events].count("TaskFailed") == failed
+    assert events[0]["type"] == "ExecutionStarted"
+    assert events[-1]["type"] == "ExecutionSucceeded"
+    assert len(events) - 2 <= estimate
+
+
 def test_recursive_switch_runs_each_visit_as_its_own_task_and_is_bounded(
         sfn_backend: Backend) -> None:
     from flowlib import Run
@@ -140,7 +157,12 @@ def test_retry_catch_and_timeout_keep_flowlib_semantics(sfn_backend: Backend) ->
 
     retried = deploy_and_trigger(sfn_backend, FLOWS / "retry_flow.py")
     assert artifacts(retried, "flaky")["attempt_seen"] == 2
+    # Both retries failed, the worst case @retry(times=2) allows: the compiler's history
+    # budget counts at least what the execution recorded (its estimate leaves out only the
+    # execution's own started and succeeded events).
+    assert_within_history_estimate(sfn_backend, FLOWS / "retry_flow.py", failed=2)
     caught = deploy_and_trigger(sfn_backend, FLOWS / "catch_flow.py")
+    assert_within_history_estimate(sfn_backend, FLOWS / "catch_flow.py", failed=2)
     assert artifacts(caught)["outcome"] == artifacts(local_run(
         sfn_backend, FLOWS / "catch_flow.py"))["outcome"]
     timed = deploy_and_trigger(sfn_backend, FLOWS / "timeout_flow.py", expect=1)
