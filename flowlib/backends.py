@@ -95,6 +95,8 @@ BACKENDS: dict[str, Backend] = {
                            "map"),
                 ProfileKey("batch_job_role_arn", "job role for Batch jobs"),
                 ProfileKey("batch_execution_role_arn", "ECS execution role for Batch jobs"),
+                ProfileKey("batch_host_cache", "host folder where a Batch instance's jobs "
+                           "share unpacked bundles (default /var/cache/flowlib; 'off')"),
             ),
             extra="aws",
         ),

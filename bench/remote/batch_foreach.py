@@ -60,7 +60,8 @@ def main() -> None:
             for mode in ("local", "batch-array", "batch-single"):
                 table = stack.stack.create_table()
                 profile = stack.stack.profile(table, f"bench/{uuid.uuid4().hex[:8]}",
-                                              batch_job_queue=stack.queue, image=IMAGE)
+                                              batch_job_queue=stack.queue, image=IMAGE,
+                                              batch_host_cache=stack.docker.host_cache)
                 config = write_config(workdir / f"config-{table}.json", {"bench": profile})
                 env = {**stack.stack.env, "FLOWLIB_CONFIG": str(config),
                        "FLOWLIB_PROFILE": "bench", "FLOWLIB_LAUNCHER": "subprocess",

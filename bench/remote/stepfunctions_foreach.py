@@ -84,7 +84,8 @@ def main() -> None:
             table = stack.stack.create_table()
             profile = stack.stack.profile(table, f"bench/{uuid.uuid4().hex[:8]}",
                                           batch_job_queue=stack.queue, image=IMAGE,
-                                          sfn_role_arn=role)
+                                          sfn_role_arn=role,
+                                          batch_host_cache=stack.docker.host_cache)
             config = write_config(workdir / f"config-{size}.json", {"bench": profile})
             env = {**stack.stack.env, "FLOWLIB_CONFIG": str(config), "FLOWLIB_PROFILE": "bench"}
             flow(env, workdir, "step-functions", "create", "--max-workers",

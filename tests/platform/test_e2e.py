@@ -10,6 +10,7 @@ skips when that one failed.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -170,11 +171,12 @@ def test_batch_run_needs_no_image_setting(platform: Platform, tmp_path: Path) ->
     profile = platform.profiles()["profiles"][ENV]
     assert not profile.get("image") and profile["batch_job_queue"]
     docker = platform.moto.docker  # type: ignore[attr-defined]
-    docker.base_env = {"PATH": "/usr/bin:/bin", **aws_env(platform.moto.url, "us-east-1"),
-                       "FLOWLIB_ENVIRONMENTS_DIR": str(tmp_path / "host")}
+    docker.base_env = {"PATH": "/usr/bin:/bin", **aws_env(platform.moto.url, "us-east-1")}
     docker.image_python[default_image()] = plain_python(tmp_path)
     docker.image_env[default_image()] = {"UV_OFFLINE": "1", "PIP_NO_INDEX": "1"}
-    env = {**platform.env, "FLOWLIB_PROFILE": ENV}
+    # The profile keeps the default host cache (/var/cache/flowlib); the test double's
+    # instance has its disk under the temp folder.
+    env = {**platform.env, "FLOWLIB_PROFILE": ENV, "FLOWLIB_BATCH_HOST_CACHE": docker.host_cache}
     run = subprocess.run([sys.executable, str(ANY_IMAGE_FLOW), "run", "--with", "batch"],
                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout + run.stderr
@@ -184,10 +186,11 @@ def test_batch_run_needs_no_image_setting(platform: Platform, tmp_path: Path) ->
          " t.data.stage0_seconds, r['end'].task.data.stage0_seconds)"],
         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     flowlib_file, boto3_file, prefix, cold, warm = read_back.stdout.split()
-    # flowlib from the code package, boto3 from the runtime bundle unpacked on the "host":
-    # nothing from this checkout or this test's virtualenv.
+    # flowlib from the code package, boto3 from the runtime bundle unpacked in the host's
+    # cache folder, which the job definition mounts (each container's /tmp is its own): the
+    # second job finds it there. Nothing from this checkout or this test's virtualenv.
     assert "/.flowlib-lib/flowlib/" in flowlib_file and not flowlib_file.startswith(str(REPO))
-    assert str(tmp_path / "host" / "bundles") in boto3_file
+    assert boto3_file.startswith(os.path.join(docker.host_cache, "bundles", ""))
     assert prefix != sys.prefix
     batch = platform.client("batch")
     jobs = [j for j in batch.list_jobs(jobQueue=profile["batch_job_queue"],
@@ -197,6 +200,9 @@ def test_batch_run_needs_no_image_setting(platform: Platform, tmp_path: Path) ->
     definition = batch.describe_job_definitions(
         jobDefinitions=[job["jobDefinition"]])["jobDefinitions"][0]
     assert definition["containerProperties"]["image"] == default_image()
+    assert definition["containerProperties"]["mountPoints"][0]["containerPath"] == \
+        docker.host_cache
+    assert float(warm) < float(cold)
     platform.timings["stage0_cold_host"] = float(cold)
     platform.timings["stage0_warm_host"] = float(warm)
     _passed.add("batch")

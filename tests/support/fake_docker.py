@@ -7,6 +7,14 @@ container's ``Cmd`` with its ``Env`` as a subprocess of this machine, ignoring t
 real submit, the real state transitions, the real command and the real CloudWatch log path,
 without a Docker engine. It is not Docker: no isolation, no image, no resource limits.
 
+What a container shares with its host is played as faithfully as a local process allows:
+each container gets a /tmp of its own (``TMPDIR``, its working folder, removed with it), so
+nothing unpacked in one job is seen by the next unless the job definition mounts a host
+folder. Bind mounts (Batch job definitions' host ``volumes``) are honoured only at their own
+path (``Target == Source``: a local process cannot see a folder elsewhere) and only under the
+machine's temp folder, so a test cannot write into the real /var; the folder is created when
+missing, as the ECS agent does for a host volume.
+
 ``python`` as the command's first word is mapped to this interpreter (the "image" is this
 checkout). ``base_env`` stands in for what a container gets from its host (PATH, and in tests
 the moto endpoint and dummy credentials a job role would provide). Images whose name contains
@@ -19,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import struct
 import subprocess
@@ -39,6 +48,7 @@ class _Container:
         self.proc: subprocess.Popen[bytes] | None = None
         self.lines: list[tuple[int, str, bytes]] = []  # (stream 1|2, timestamp, line)
         self.readers: list[threading.Thread] = []
+        self.tmp = tempfile.mkdtemp(prefix="fake-container-")  # the container's own /tmp
 
     def start(self, base_env: dict[str, str], image_env: dict[str, str],
               python: str | None = None) -> None:
@@ -47,9 +57,10 @@ class _Container:
             cmd[0] = python or sys.executable
         env = {**base_env, **image_env}
         env.update(e.split("=", 1) for e in self.config.get("Env") or [] if "=" in e)
+        env["TMPDIR"] = self.tmp
         self.proc = subprocess.Popen(
             cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL, start_new_session=True, cwd=tempfile.gettempdir(),
+            stdin=subprocess.DEVNULL, start_new_session=True, cwd=self.tmp,
         )
         for kind, pipe in ((1, self.proc.stdout), (2, self.proc.stderr)):
             thread = threading.Thread(target=self._read, args=(kind, pipe), daemon=True)
@@ -81,6 +92,9 @@ class _Container:
             "NetworkSettings": {"IPAddress": "127.0.0.1", "Networks": {}},
         }
 
+    def remove(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
     def logs(self, query: dict[str, list[str]]) -> bytes:
         wanted = {k for k, flag in ((1, "stdout"), (2, "stderr")) if query.get(flag) == ["1"]}
         stamps = query.get("timestamps") == ["1"]
@@ -108,6 +122,10 @@ class FakeDockerServer(ThreadingHTTPServer):
         self.image_python: dict[str, str] = {}
         self.containers: dict[str, _Container] = {}
         self.started = 0  # containers run so far (tests and benchmarks read it)
+        # The one "instance" every container runs on: tests give ``host_cache`` as the
+        # profile's batch_host_cache, a folder of this instance's disk.
+        self.host_root = tempfile.mkdtemp(prefix="fake-docker-host-")
+        self.host_cache = os.path.join(self.host_root, "var-cache-flowlib")
 
     @property
     def docker_host(self) -> str:
@@ -121,8 +139,10 @@ class FakeDockerServer(ThreadingHTTPServer):
         for container in list(self.containers.values()):
             if container.running:
                 os.killpg(container.proc.pid, signal.SIGKILL)  # type: ignore[union-attr]
+            container.remove()
         self.shutdown()
         self.server_close()
+        shutil.rmtree(self.host_root, ignore_errors=True)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -159,6 +179,9 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/containers/create" and method == "POST":
             if "missing" in body.get("Image", ""):
                 return self._reply(404, {"message": f"No such image: {body['Image']}"})
+            problem = _mount_problem(body)
+            if problem:
+                return self._reply(400, {"message": problem})
             container = _Container(body, (query.get("name") or [uuid.uuid4().hex])[0])
             containers[container.id] = container
             return self._reply(201, {"Id": container.id, "Warnings": []})
@@ -169,6 +192,7 @@ class _Handler(BaseHTTPRequestHandler):
         action = match.group(2) if match else None
         if method == "DELETE":
             containers.pop(container.id, None)
+            container.remove()
             return self._reply(204)
         if action == "start":
             image = container.config.get("Image", "")
@@ -197,6 +221,25 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_DELETE(self) -> None:  # noqa: N802
         self._route("DELETE")
+
+
+def _mount_problem(config: dict) -> str | None:
+    """Why this double cannot honour the container's mounts (None: it can; each bind's folder
+    is created)."""
+    host = config.get("HostConfig") or {}
+    binds = [(m.get("Source", ""), m.get("Target", "")) for m in host.get("Mounts") or []
+             if m.get("Type") == "bind"]
+    binds += [tuple(b.split(":")[:2]) for b in host.get("Binds") or []]
+    temp = os.path.realpath(tempfile.gettempdir())
+    for source, target in binds:
+        if source != target:
+            return (f"fake docker: cannot mount {source} at {target}: a local process sees "
+                    "host folders only at their own path")
+        if os.path.commonpath([temp, os.path.realpath(source)]) != temp:
+            return (f"fake docker: refusing to bind {source}: tests may bind folders under "
+                    f"{temp} only (set the profile's batch_host_cache to one)")
+        os.makedirs(source, exist_ok=True)
+    return None
 
 
 def plain_python(folder: str | os.PathLike) -> str:

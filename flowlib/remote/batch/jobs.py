@@ -9,6 +9,12 @@
   children pick their task id by ``AWS_BATCH_JOB_ARRAY_INDEX`` (see ``entry``).
 * The definition's retry strategy re-runs a job only when its host went away (spot reclaim,
   scale-in): those attempts are AWS's, not the user's ``@retry``.
+* The definition mounts a host folder (profile ``batch_host_cache``, default
+  ``HOST_CACHE``) at the same path and points ``FLOWLIB_ENVIRONMENTS_DIR`` at it, so flowlib's
+  runtime bundle and ``@pypi`` bundles are unpacked once per instance, not once per job (a
+  container's own /tmp dies with it). Stage 0 unpacks under a file lock with an atomic
+  rename, so concurrent jobs on one host share it safely. Every job of an environment's queues
+  runs with that environment's roles, so sharing the folder crosses no trust boundary.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from flowlib.decorators import StepDecorator
+from flowlib.environments.remote import BUNDLES_DIR_ENV
 from flowlib.exceptions import FlowlibError
 from flowlib.remote.runtime import default_image
 from flowlib.runtime.spec import TaskSpec
@@ -37,6 +44,8 @@ RETRY_STRATEGY = {
     ],
 }
 ARRAY_TASKS_ENV = "FLOWLIB_BATCH_ARRAY_TASKS"
+HOST_CACHE = "/var/cache/flowlib"  # profile batch_host_cache: a host folder, or "off"
+HOST_CACHE_VOLUME = "flowlib-host-cache"
 ARRAY_PLACEHOLDER = "@array"
 VERSION_MISMATCH_EXIT = 78  # flowlib.remote.bootstrap's exit for a version mismatch
 TERMINAL = ("SUCCEEDED", "FAILED")
@@ -58,6 +67,7 @@ class JobShape:
     shared_memory: int | None
     job_role: str | None
     execution_role: str | None
+    host_cache: str | None = None  # host folder shared by the jobs of an instance (bundles)
 
     @property
     def definition_name(self) -> str:
@@ -82,6 +92,12 @@ class JobShape:
             container["executionRoleArn"] = self.execution_role
         if self.shared_memory:
             container["linuxParameters"] = {"sharedMemorySize": int(self.shared_memory)}
+        if self.host_cache:
+            container["volumes"] = [{"name": HOST_CACHE_VOLUME,
+                                     "host": {"sourcePath": self.host_cache}}]
+            container["mountPoints"] = [{"sourceVolume": HOST_CACHE_VOLUME,
+                                         "containerPath": self.host_cache, "readOnly": False}]
+            container["environment"] = [{"name": BUNDLES_DIR_ENV, "value": self.host_cache}]
         return {
             "jobDefinitionName": self.definition_name,
             "type": "container",
@@ -135,6 +151,7 @@ def step_target(step: str, decorators: dict[str, StepDecorator], profile: Any) -
         shared_memory=int(biggest("shared_memory")) if biggest("shared_memory") else None,
         job_role=batch.iam_role or get("batch_job_role_arn") or get("task_role_arn"),
         execution_role=get("batch_execution_role_arn"),
+        host_cache=host_cache(get("batch_host_cache")),
     )
     timeout = decorators.get("timeout")
     seconds = None
@@ -146,6 +163,21 @@ def step_target(step: str, decorators: dict[str, StepDecorator], profile: Any) -
         limit = int(math.ceil(timeout.total_seconds + TIMEOUT_KILL_GRACE))
         seconds = max(MIN_ATTEMPT_SECONDS, limit)
     return StepTarget(step, queue, shape, seconds)
+
+
+def host_cache(setting: str | None) -> str | None:
+    """The host folder of ``batch_host_cache`` (``HOST_CACHE`` when unset, None for "off")."""
+    if setting is None or setting == "":
+        return HOST_CACHE
+    if setting.lower() == "off":
+        return None
+    folder = setting.rstrip("/")
+    if not setting.startswith("/") or not folder or ".." in folder.split("/"):
+        raise BatchConfigError(
+            f"batch_host_cache is {setting!r}: it must be an absolute folder on the Batch "
+            f"hosts other than / (default {HOST_CACHE}), or 'off' to unpack bundles in each "
+            "job.")
+    return folder
 
 
 # -- names, tags, commands -------------------------------------------------------------------

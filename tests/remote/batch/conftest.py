@@ -92,7 +92,8 @@ def batch_backend(batch_stack: BatchStack, tmp_path: Path, monkeypatch: pytest.M
     stack = batch_stack.stack
     table = stack.create_table()
     prefix = f"tests/{uuid.uuid4().hex[:12]}"
-    profile = stack.profile(table, prefix, batch_job_queue=batch_stack.queue, image=IMAGE)
+    profile = stack.profile(table, prefix, batch_job_queue=batch_stack.queue, image=IMAGE,
+                            batch_host_cache=batch_stack.docker.host_cache)
     config = write_config(tmp_path / "flowlib-config.json", {"batch-test": profile})
     env = {**stack.env, "FLOWLIB_CONFIG": str(config), "FLOWLIB_PROFILE": "batch-test"}
     backend = Backend("aws-batch", tmp_path, env, "subprocess")

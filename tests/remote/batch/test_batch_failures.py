@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import pytest
 from click.testing import CliRunner
@@ -16,6 +17,25 @@ from tests.remote.batch.conftest import FLOWS, IMAGE, QUEUE, REPO, run_flow
 from tests.support.backends import FLOWS as LOCAL_FLOWS
 
 SHAPE = jobs.JobShape("acme/flowlib:1", "1", "4096", 0, None, None, None)
+
+
+def test_a_bad_host_cache_setting_is_refused_before_any_job(batch_backend):
+    assert jobs.host_cache(None) == jobs.HOST_CACHE and jobs.host_cache("off") is None
+    assert jobs.host_cache("/mnt/flowlib/") == "/mnt/flowlib"
+    for bad in ("cache", "/", "/mnt/../etc"):
+        with pytest.raises(jobs.BatchConfigError, match=f"batch_host_cache is '{bad}'"):
+            jobs.host_cache(bad)
+    container = replace(SHAPE, host_cache="/mnt/flowlib").register_kwargs()["containerProperties"]
+    assert container["volumes"] == [{"name": jobs.HOST_CACHE_VOLUME,
+                                     "host": {"sourcePath": "/mnt/flowlib"}}]
+    assert container["mountPoints"][0]["containerPath"] == "/mnt/flowlib"
+    assert container["environment"] == [{"name": "FLOWLIB_ENVIRONMENTS_DIR",
+                                         "value": "/mnt/flowlib"}]
+    assert "volumes" not in SHAPE.register_kwargs()["containerProperties"]  # "off"
+    proc = run_flow(batch_backend, LOCAL_FLOWS / "linear_flow.py", "run", "--with", "batch",
+                    env={"FLOWLIB_BATCH_HOST_CACHE": "relative/cache"}, expect=1)
+    assert "batch_host_cache is 'relative/cache': it must be an absolute folder" in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 def test_disabled_queue_and_missing_queue(batch_backend, batch_stack):

@@ -59,6 +59,12 @@ def test_job_tags_definition_reuse_and_resources(batch_backend, batch_stack):
     assert reqs == {"VCPU": "2", "MEMORY": "3000"}
     assert definition["containerProperties"]["linuxParameters"]["sharedMemorySize"] == 256
     assert definition["retryStrategy"]["evaluateOnExit"][0]["onStatusReason"] == "Host EC2*"
+    # The instance's bundle cache: a host folder mounted at its own path, named to stage 0.
+    container = definition["containerProperties"]
+    cache = batch_stack.docker.host_cache
+    assert [v["host"]["sourcePath"] for v in container["volumes"]] == [cache]
+    assert [m["containerPath"] for m in container["mountPoints"]] == [cache]
+    assert {"name": "FLOWLIB_ENVIRONMENTS_DIR", "value": cache} in container["environment"]
     same = client.describe_job_definitions(jobDefinitionName=definition["jobDefinitionName"],
                                            status="ACTIVE")["jobDefinitions"]
     assert len(same) == 1  # registered once, reused by the second run

@@ -52,6 +52,7 @@ def sfn_backend(sfn_stack: BatchStack, tmp_path: Path, monkeypatch: pytest.Monke
     table = stack.create_table()
     prefix = f"tests/{uuid.uuid4().hex[:12]}"
     profile = stack.profile(table, prefix, batch_job_queue=sfn_stack.queue, image=IMAGE,
+                            batch_host_cache=sfn_stack.docker.host_cache,
                             sfn_role_arn=sfn_stack.sfn_role,  # type: ignore[attr-defined]
                             scheduler_role_arn=sfn_stack.scheduler_role,  # type: ignore
                             environment=f"t{uuid.uuid4().hex[:6]}")
