@@ -209,6 +209,19 @@ class MetadataStore(ABC):
         """Artifacts of an attempt (default: the successful one, else the latest); empty for
         an unknown task or attempt."""
 
+    # What a join reads of its inputs: a foreach of 1,000 is 1,000 tasks, so a store with a
+    # network round trip per call overrides these two to batch or overlap the reads. The
+    # results are exactly those of the one-at-a-time calls, in the order asked.
+    def get_tasks(self, flow: str, run_id: str, keys: list[tuple[str, str]]
+                  ) -> list[TaskRecord | None]:
+        """``get_task`` of each ``(step, task_id)``, in order (None where there is none)."""
+        return [self.get_task(flow, run_id, step, task_id) for step, task_id in keys]
+
+    def get_tasks_artifacts(self, flow: str, run_id: str, keys: list[tuple[str, str]]
+                            ) -> list[dict[str, ArtifactRef]]:
+        """``get_artifacts`` (default attempt) of each ``(step, task_id)``, in order."""
+        return [self.get_artifacts(flow, run_id, step, task_id) for step, task_id in keys]
+
     # -- pages and cards (the web UI's queries) -----------------------------------------------
     @abstractmethod
     def list_runs_page(

@@ -237,6 +237,32 @@ def test_artifacts_of_the_successful_attempt_else_the_latest(metadata):
     assert metadata.get_artifacts("F", run_id, "start", "1", attempt=5) == {}
 
 
+def test_bulk_reads_equal_the_one_at_a_time_reads_in_the_order_asked(metadata):
+    run = metadata.create_run("F", "alice", ["user:alice"], [])
+    run_id = run.run_id
+    # 130 tasks: more than one BatchGetItem request (100 keys) on DynamoDB.
+    metadata.create_tasks([TaskRecord("F", run_id, "work", f"1-{i}", "pending", time.time(),
+                                      foreach_stack=[{"step": "start", "index": i}])
+                           for i in range(130)])
+    for i in range(0, 130, 3):
+        metadata.start_attempt("F", run_id, "work", f"1-{i}", 0)
+        metadata.finish_attempt("F", run_id, "work", f"1-{i}", 0, Status.SUCCEEDED,
+                                {"a": ArtifactRef(f"{i:040d}", i, "builtins.int")},
+                                {"next": ["join"]}, None)
+    keys = [("work", f"1-{i}") for i in reversed(range(130))]
+    keys += [("work", "1-999"), ("other", "1-0"), ("work", "1-3")]  # unknown ones; a repeat
+    tasks = metadata.get_tasks("F", run_id, keys)
+    assert tasks == [metadata.get_task("F", run_id, *key) for key in keys]
+    assert tasks[0].task_id == "1-129" and tasks[-3] is None and tasks[-2] is None
+    assert tasks[-1].foreach_stack == [{"step": "start", "index": 3}]
+    refs = metadata.get_tasks_artifacts("F", run_id, keys)
+    assert refs == [metadata.get_artifacts("F", run_id, *key) for key in keys]
+    assert refs[-1] == {"a": ArtifactRef(f"{3:040d}", 3, "builtins.int")} and refs[1] == {}
+    assert metadata.get_tasks("F", run_id, []) == [] == metadata.get_tasks_artifacts(
+        "F", run_id, [])
+    assert metadata.get_tasks("F", "not-a-run", [("work", "1-0")]) == [None]
+
+
 def test_clone_reuses_the_successful_outcome(metadata):
     run_id = _started(metadata)
     metadata.finish_attempt("F", run_id, "start", "1", 0, Status.FAILED, {}, None, ERROR)

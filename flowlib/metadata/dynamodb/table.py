@@ -22,7 +22,9 @@ from flowlib.metadata.dynamodb.items import (
     check_table,
 )
 
-PUT_WORKERS = 16  # parallel PutItems of one bulk write (the client pools 32 connections)
+# Parallel calls of one bulk write (PutItems) or read (a join's inputs); the client pools 32
+# connections.
+PARALLEL_CALLS = 16
 
 
 class DynamoDBTable:
@@ -106,7 +108,7 @@ class DynamoDBTable:
             return
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(min(PUT_WORKERS, len(items)), "flowlib-ddb") as pool:
+        with ThreadPoolExecutor(min(PARALLEL_CALLS, len(items)), "flowlib-ddb") as pool:
             futures = [pool.submit(self._call, "put_item", TableName=self.table, Item=item)
                        for item in items]
             for future in futures:

@@ -33,7 +33,11 @@ from flowlib.metadata.dynamodb.items import (
     _run_pk,
     _str,
 )
-from flowlib.metadata.dynamodb.table import DynamoDBTable, TransactionCancelled
+from flowlib.metadata.dynamodb.table import (
+    PARALLEL_CALLS,
+    DynamoDBTable,
+    TransactionCancelled,
+)
 from flowlib.metadata.records import (
     PENDING,
     RUNNING,
@@ -300,6 +304,29 @@ class DynamoDBTasks(DynamoDBTable):
             Key=self._task_key(flow, run_id, step, str(task_id)), ConsistentRead=True,
         ).get("Item")
         return self._task_from_item(item) if item else None
+
+    def get_tasks(self, flow: str, run_id: str, keys: list[tuple[str, str]]
+                  ) -> list[TaskRecord | None]:
+        """BatchGetItem, 100 keys per request (consistent reads, like ``get_task``)."""
+        if not _is_run_id(run_id) or not keys:
+            return [None] * len(keys)
+        wanted = [self._task_key(flow, run_id, step, str(task_id)) for step, task_id in keys]
+        unique = list({k["sk"]["S"]: k for k in wanted}.values())
+        found = {item["sk"]["S"]: self._task_from_item(item) for item in self._batch_get(unique)}
+        return [found.get(k["sk"]["S"]) for k in wanted]
+
+    def get_tasks_artifacts(self, flow: str, run_id: str, keys: list[tuple[str, str]]
+                            ) -> list[dict[str, ArtifactRef]]:
+        """Each task's two queries (attempts, then artifacts) in parallel across tasks."""
+        def read(key: tuple[str, str]) -> dict[str, ArtifactRef]:
+            return self.get_artifacts(flow, run_id, *key)
+
+        if len(keys) <= 1:
+            return [read(key) for key in keys]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(PARALLEL_CALLS, len(keys)), "flowlib-ddb-read") as pool:
+            return list(pool.map(read, keys))
 
     def list_tasks(self, flow: str, run_id: str, step: str | None = None) -> list[TaskRecord]:
         if not _is_run_id(run_id):

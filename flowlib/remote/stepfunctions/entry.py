@@ -241,16 +241,21 @@ class Entry:
             if split is None or not split.transition:
                 raise EntryError(f"foreach task {self.pathspec(self.args.split, self.path)} "
                                  "has not succeeded")
-            found = []
-            for index in range(int(split.transition["num_splits"])):
-                child = f"{self.path}-{index}"
-                task = next((t for p in parents
-                             if (t := self._done(p, self._parent_task(p, child)))), None)
-                if task is None:
+            children = [f"{self.path}-{i}" for i in range(int(split.transition["num_splits"]))]
+            # Each iteration ended in one of the parents (a switch may end it in another):
+            # one batched read per parent, not one read per iteration.
+            done: dict[str, TaskRecord] = {}
+            for parent in parents:
+                missing = [c for c in children if c not in done]
+                records = self.meta.get_tasks(self.flow, self.run_id, [
+                    (parent, self._parent_task(parent, child)) for child in missing])
+                done.update((child, task) for child, task in zip(missing, records, strict=True)
+                            if task is not None and task.status == SUCCEEDED)
+            for child in children:
+                if child not in done:
                     raise EntryError(f"no step of {', '.join(parents)} succeeded as task "
                                      f"{child} of run {self.flow}/{self.run_id}")
-                found.append(task)
-            return found, list(split.foreach_stack)
+            return [done[child] for child in children], list(split.foreach_stack)
         found = [t for p in parents if (t := self._done(p, self._parent_task(p, self.path)))]
         if not found:
             raise EntryError(f"no step of {', '.join(parents)} succeeded as task "
