@@ -1,5 +1,5 @@
 """What a join reads of its inputs, one at a time versus in bulk (metadata store contract:
-``get_tasks`` and ``get_tasks_artifacts``): ``python bench/join_reads.py [--inputs 1000]``.
+``get_tasks`` and ``get_tasks_artifacts``): ``python bench/join_reads.py [--inputs 300]``.
 
 A run with ``--inputs`` finished foreach tasks, each with one artifact, is written to DynamoDB
 on a moto server and to SQLite. Then, as a join task does (flowlib/runtime/task.py):
@@ -12,7 +12,9 @@ on a moto server and to SQLite. Then, as a join task does (flowlib/runtime/task.
 Printed: median seconds of ``--repeat`` reads, requests sent, and the ratio one-at-a-time/bulk
 measured in the same run. moto answers over loopback and, unpatched, walks the whole table for
 every Query; like bench/retention.py, its server loads bench/moto_patches/sitecustomize.py so a
-Query reads one partition as DynamoDB does (``--moto-as-is`` leaves moto unpatched).
+Query reads one partition as DynamoDB does (``--moto-as-is`` leaves moto unpatched). A run is
+one partition, and moto still walks all of it for a key-prefix Query that DynamoDB answers from
+its sort-key index, so moto's time per request grows with the inputs: hence 300 by default.
 
 Loopback has no network: on AWS each request also waits a round trip to DynamoDB's endpoint
 (single-digit milliseconds in-region), which is what overlapping requests saves. So the
@@ -53,6 +55,34 @@ def fill(meta: Any, inputs: int) -> tuple[str, list[tuple[str, str]]]:
         meta.finish_attempt("JoinBench", run_id, step, task_id, 0, SUCCEEDED,
                             {"square": ArtifactRef(f"{i:040x}", 8, "builtins.int")},
                             {"next": ["join"]}, None)
+    return run_id, keys
+
+
+def bulk_fill(meta: Any, inputs: int) -> tuple[str, list[tuple[str, str]]]:
+    """The items ``fill``'s calls would write to DynamoDB, written with parallel PutItems:
+    moto copies the whole table for every transaction (``finish_attempt`` is one), which at
+    1,000 tasks takes its memory past this machine's."""
+    from flowlib.metadata.dynamodb.items import _J, _N, _S, _att_no, _run_pk
+    from flowlib.metadata.records import SUCCEEDED, TaskRecord
+
+    run_id = meta.create_run("JoinBench", "bench", ["user:bench"], []).run_id
+    keys = [("work", f"1-{i}") for i in range(inputs)]
+    now = time.time()
+    items: list[dict[str, Any]] = []
+    for i, (step, task_id) in enumerate(keys):
+        task = TaskRecord("JoinBench", run_id, step, task_id, SUCCEEDED, now,
+                          foreach_stack=[{"step": "start", "index": i}],
+                          transition={"next": ["join"]})
+        items.append(meta._task_item(task, SUCCEEDED, 1, now))
+        items.append({**meta._attempt_key("JoinBench", run_id, step, task_id, 0),
+                      "type": _S("attempt"), "flow": _S("JoinBench"), "run_number": _N(run_id),
+                      "step": _S(step), "task_id": _S(task_id), "attempt": _N(0),
+                      "status": _S(SUCCEEDED), "started": _N(now), "finished": _N(now)})
+        items.append({"pk": _S(_run_pk("JoinBench", run_id)),
+                      "sk": _S(f"ARTS#{step}#{task_id}#{_att_no(0)}#000"),
+                      "type": _S("artifacts"),
+                      "a": _J({"square": [f"{i:040x}", 8, "builtins.int", None]})})
+    meta._batch_write([{"PutRequest": {"Item": item}} for item in items])
     return run_id, keys
 
 
@@ -105,7 +135,7 @@ def measure(name: str, meta: Any, inputs: int, repeat: int, client: Any = None,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--inputs", type=int, default=1000)
+    parser.add_argument("--inputs", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--moto-as-is", action="store_true")
     parser.add_argument("--latency-ms", type=float, default=5.0)
@@ -137,7 +167,7 @@ def main() -> None:
                 "region": stack.region, "metadata": "dynamodb", "dynamodb_table": table}, {})),
                 table)
             rows.append(measure("DynamoDB (moto server)", meta, opts.inputs, opts.repeat,
-                                meta.ddb))
+                                meta.ddb, filled=bulk_fill(meta, opts.inputs)))
             rows.append(measure(f"  + {opts.latency_ms:g} ms per request", meta, opts.inputs,
                                 opts.repeat, meta.ddb, opts.latency_ms, rows[-1]["_filled"]))
     finally:
