@@ -16,10 +16,10 @@ The layout and the guarantees are the local store's (see ``base``):
 
 Transfers, without an extra full copy in memory:
 
-* Upload: objects up to ``PART_SIZE`` go up in one PutObject. Larger ones use a multipart
-  upload with ``CONCURRENCY`` parts in flight; each part's body is a seekable reader over
-  memoryview slices of the encoded chunks (no join, no copy: botocore reads it straight into
-  the socket and can rewind it to retry).
+* Upload: objects up to ``s3_transfer.PART_SIZE`` go up in one PutObject. Larger ones use a
+  multipart upload with ``CONCURRENCY`` parts in flight; each part's body is a seekable reader
+  over memoryview slices of the encoded chunks (no join, no copy: botocore reads it straight
+  into the socket and can rewind it to retry). The byte plumbing is ``s3_transfer``'s.
 * Download: one ranged GET of the first part tells the size (Content-Range); small objects are
   done in that one request. For larger ones one buffer of the full size is allocated and the
   remaining ranges are fetched in parallel straight into their slice of it.
@@ -38,141 +38,33 @@ task then fails before its outcome is recorded, so it is never marked done.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import io
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 import botocore.exceptions
 
 from flowlib.config.aws import AwsContext
+from flowlib.datastore import s3_transfer
 from flowlib.datastore.base import BlobInfo, BlobStore, check_entry_name
 from flowlib.datastore.hashing import content_key, is_content_key
+from flowlib.datastore.s3_transfer import (
+    STREAM_ERRORS,
+    Checksums,
+    ChunkReader,
+    as_views,
+    checksums_of,
+    part_size_for,
+    read_into,
+    same_checksum,
+    slice_views,
+)
 from flowlib.exceptions import ArtifactError, CorruptArtifactError, NotFoundError
 
-PART_SIZE = 8 << 20
 CONCURRENCY = 10
-MAX_PARTS = 10_000
-_READ_BLOCK = 1 << 20
 _BODY_ATTEMPTS = 3
 DELETE_BATCH = 1000  # DeleteObjects' limit per request
-
-
-class _ShortRead(ArtifactError):
-    """The connection closed before the whole range arrived."""
-
-
-def _stream_errors() -> tuple[type[BaseException], ...]:
-    import urllib3.exceptions
-
-    return (
-        _ShortRead, ConnectionError, TimeoutError, urllib3.exceptions.HTTPError,
-        botocore.exceptions.ResponseStreamingError, botocore.exceptions.ReadTimeoutError,
-    )
-
-
-_STREAM_ERRORS = _stream_errors()
-
-
-class ChunkReader(io.RawIOBase):
-    """A read-only, seekable file over a sequence of buffers (no copy until ``read``)."""
-
-    def __init__(self, views: Sequence[memoryview]) -> None:
-        super().__init__()
-        self._views = [v for v in views if v.nbytes]
-        self._starts = []
-        total = 0
-        for v in self._views:
-            self._starts.append(total)
-            total += v.nbytes
-        self._size = total
-        self._pos = 0
-        self._index = 0
-
-    def __len__(self) -> int:
-        return self._size
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        if whence == io.SEEK_SET:
-            pos = offset
-        elif whence == io.SEEK_CUR:
-            pos = self._pos + offset
-        else:
-            pos = self._size + offset
-        self._pos = max(0, min(pos, self._size))
-        self._index = 0
-        while self._index + 1 < len(self._views) and self._starts[self._index + 1] <= self._pos:
-            self._index += 1
-        return self._pos
-
-    def readinto(self, buffer: Any) -> int:
-        out = memoryview(buffer).cast("B")
-        written = 0
-        while written < out.nbytes and self._pos < self._size:
-            view = self._views[self._index]
-            offset = self._pos - self._starts[self._index]
-            n = min(view.nbytes - offset, out.nbytes - written)
-            out[written : written + n] = view[offset : offset + n]
-            written += n
-            self._pos += n
-            if offset + n == view.nbytes and self._index + 1 < len(self._views):
-                self._index += 1
-        return written
-
-    def read(self, size: int = -1) -> bytes:
-        remaining = self._size - self._pos
-        n = remaining if size is None or size < 0 else min(size, remaining)
-        if n <= 0:
-            return b""
-        view = self._views[self._index]
-        offset = self._pos - self._starts[self._index]
-        if offset + n <= view.nbytes:  # the common case: within one buffer, one copy
-            self._pos += n
-            if offset + n == view.nbytes and self._index + 1 < len(self._views):
-                self._index += 1
-            return bytes(view[offset : offset + n])
-        out = bytearray(n)
-        self.readinto(out)
-        return bytes(out)
-
-
-def _views(chunks: Sequence[Any]) -> list[memoryview]:
-    return [memoryview(c).cast("B") if memoryview(c).format != "B" else memoryview(c)
-            for c in chunks]
-
-
-def _slice(views: list[memoryview], start: int, end: int) -> list[memoryview]:
-    """The memoryview slices covering bytes [start, end) of the concatenation of ``views``."""
-    out = []
-    pos = 0
-    for v in views:
-        v_end = pos + v.nbytes
-        if v_end > start and pos < end:
-            out.append(v[max(start - pos, 0) : min(end, v_end) - pos])
-        pos = v_end
-        if pos >= end:
-            break
-    return out
-
-
-def part_size_for(size: int) -> int:
-    part = PART_SIZE
-    while (size + part - 1) // part > MAX_PARTS:
-        part *= 2
-    return part
 
 
 class S3BlobStore(BlobStore):
@@ -295,17 +187,17 @@ class S3BlobStore(BlobStore):
             # versions it listed) never touches. Costs one upload per refresh_after per blob.
             return False
         stored = head.get("ChecksumSHA256")
-        return bool(stored) and _same_checksum(stored, self._checksums(_views(chunks), size))
+        return bool(stored) and same_checksum(stored, self._checksums(as_views(chunks), size))
 
-    def _checksums(self, views: list[memoryview], size: int) -> _Checksums:
-        return _checksums(views, size, self._pool())
+    def _checksums(self, views: list[memoryview], size: int) -> Checksums:
+        return checksums_of(views, size, self._pool())
 
     def _write(self, key: str, chunks: Sequence[Any], size: int) -> None:
-        views = _views(chunks)
+        views = as_views(chunks)
         object_key = self.object_key(key)
         try:
             sums = self._checksums(views, size)
-            if size <= PART_SIZE:
+            if size <= s3_transfer.PART_SIZE:
                 # S3 verifies the body against ChecksumSHA256 and refuses a mismatch, then keeps
                 # it with the object (HeadObject with ChecksumMode returns it).
                 self.s3.put_object(
@@ -319,7 +211,7 @@ class S3BlobStore(BlobStore):
             raise self._error(exc, "s3:PutObject", key) from None
 
     def _multipart_upload(
-        self, object_key: str, views: list[memoryview], size: int, sums: _Checksums
+        self, object_key: str, views: list[memoryview], size: int, sums: Checksums
     ) -> None:
         s3 = self.s3
         upload_id = s3.create_multipart_upload(
@@ -334,7 +226,7 @@ class S3BlobStore(BlobStore):
             checksum = sums.parts[number - 1]
             response = s3.upload_part(
                 Bucket=self.bucket, Key=object_key, UploadId=upload_id, PartNumber=number,
-                Body=ChunkReader(_slice(views, start, end)), ContentLength=end - start,
+                Body=ChunkReader(slice_views(views, start, end)), ContentLength=end - start,
                 ChecksumAlgorithm="SHA256", ChecksumSHA256=checksum,
             )
             return {"PartNumber": number, "ETag": response["ETag"],
@@ -364,7 +256,7 @@ class S3BlobStore(BlobStore):
                 try:
                     data = self._download(object_key)
                     break
-                except _STREAM_ERRORS:
+                except STREAM_ERRORS:
                     if attempt + 1 == _BODY_ATTEMPTS:
                         raise
         except botocore.exceptions.ClientError as exc:
@@ -387,7 +279,7 @@ class S3BlobStore(BlobStore):
         s3 = self.s3
         try:
             first = s3.get_object(
-                Bucket=self.bucket, Key=object_key, Range=f"bytes=0-{PART_SIZE - 1}"
+                Bucket=self.bucket, Key=object_key, Range=f"bytes=0-{s3_transfer.PART_SIZE - 1}"
             )
         except botocore.exceptions.ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "InvalidRange":
@@ -399,7 +291,7 @@ class S3BlobStore(BlobStore):
         # One writable buffer (numpy arrays decoded on it stay writable, as with the local
         # store); every range is read straight into its slice.
         view = memoryview(bytearray(total))
-        _read_into(first["Body"], view[:length])
+        read_into(first["Body"], view[:length])
         if total <= length:
             return view
         part = part_size_for(total)
@@ -414,9 +306,9 @@ class S3BlobStore(BlobStore):
                     IfMatch=first["ETag"],
                 )
                 try:
-                    _read_into(response["Body"], view[start:end])
+                    read_into(response["Body"], view[start:end])
                     return
-                except _STREAM_ERRORS:
+                except STREAM_ERRORS:
                     if attempt + 1 == _BODY_ATTEMPTS:
                         raise
 
@@ -479,61 +371,3 @@ class S3BlobStore(BlobStore):
                     "operator's credentials, not the task role."
                 )
         return count
-
-
-@dataclass(frozen=True)
-class _Checksums:
-    """Base64 SHA-256 checksums as S3 reports them: per part, and of the whole object (for a
-    multipart upload, the checksum of the parts' digests followed by ``-<parts>``)."""
-
-    parts: list[str]
-    object: str
-
-
-def _same_checksum(stored: str, expected: _Checksums) -> bool:
-    # A multipart object's checksum reads "<digest of the parts' digests>-<parts>"; some S3
-    # implementations (moto) leave out the "-<parts>" suffix on HeadObject.
-    digest, _, parts = stored.partition("-")
-    want, _, want_parts = expected.object.partition("-")
-    return digest == want and (not parts or parts == want_parts)
-
-
-def _checksums(views: list[memoryview], size: int, pool: ThreadPoolExecutor) -> _Checksums:
-    def digest(start: int, end: int) -> bytes:
-        hasher = hashlib.sha256()
-        for view in _slice(views, start, end):
-            hasher.update(view)  # hashlib releases the GIL: parts hash in parallel
-        return hasher.digest()
-
-    if size <= PART_SIZE:
-        whole = base64.b64encode(digest(0, size)).decode()
-        return _Checksums([whole], whole)
-    part = part_size_for(size)
-    digests = list(pool.map(lambda start: digest(start, min(start + part, size)),
-                            range(0, size, part)))
-    combined = base64.b64encode(hashlib.sha256(b"".join(digests)).digest()).decode()
-    return _Checksums([base64.b64encode(d).decode() for d in digests],
-                      f"{combined}-{len(digests)}")
-
-
-def _read_into(body: Any, target: memoryview) -> None:
-    """Fill ``target`` from a botocore StreamingBody (short reads are retried)."""
-    pos = 0
-    raw = getattr(body, "_raw_stream", None)
-    readinto = getattr(raw, "readinto", None)
-    try:
-        while pos < target.nbytes:
-            if readinto is not None:
-                n = readinto(target[pos : pos + _READ_BLOCK * 8])
-            else:
-                chunk = body.read(min(_READ_BLOCK, target.nbytes - pos))
-                n = len(chunk)
-                target[pos : pos + n] = chunk
-            if not n:
-                raise _ShortRead(
-                    f"S3 returned {pos} bytes where {target.nbytes} were expected (connection "
-                    "closed early); retry."
-                )
-            pos += n
-    finally:
-        body.close()

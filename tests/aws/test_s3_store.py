@@ -9,6 +9,7 @@ import botocore.awsrequest
 import pytest
 
 from flowlib.datastore import s3 as s3mod
+from flowlib.datastore import s3_transfer
 from flowlib.datastore.hashing import content_key
 from flowlib.exceptions import CorruptArtifactError, FlowlibError, NotFoundError
 from tests.aws.conftest import FLOWS
@@ -58,7 +59,7 @@ def test_existing_objects_are_not_uploaded_again(aws, stores):
 
 
 def test_large_values_use_parallel_multipart_and_round_trip(aws, stores, monkeypatch):
-    monkeypatch.setattr(s3mod, "PART_SIZE", 5 << 20)  # S3's minimum part size
+    monkeypatch.setattr(s3_transfer, "PART_SIZE", 5 << 20)  # S3's minimum part size
     blobs = stores.artifacts("F").blobs
     log = RequestLog(blobs.aws)
     data = os.urandom(23 << 20)
@@ -103,7 +104,7 @@ def test_empty_blob(aws, stores):
 def test_requests_satisfy_the_terraform_bucket_policy(aws, stores, monkeypatch):
     """moto ignores policy conditions, so evaluate the module's SSE-KMS conditions here on
     every write flowlib sends (small put and multipart)."""
-    monkeypatch.setattr(s3mod, "PART_SIZE", 5 << 20)
+    monkeypatch.setattr(s3_transfer, "PART_SIZE", 5 << 20)
     blobs = stores.artifacts("F").blobs
     log = RequestLog(blobs.aws)
     blobs.put([os.urandom(100)])
@@ -158,7 +159,7 @@ class _Raw:
 
 
 def test_failed_multipart_upload_is_aborted_and_leaves_nothing(aws, stores, monkeypatch):
-    monkeypatch.setattr(s3mod, "PART_SIZE", 5 << 20)
+    monkeypatch.setattr(s3_transfer, "PART_SIZE", 5 << 20)
     blobs = stores.artifacts("F").blobs
     blobs.aws.forget_clients()
 
@@ -179,15 +180,15 @@ def test_failed_multipart_upload_is_aborted_and_leaves_nothing(aws, stores, monk
 
 def test_chunk_reader_is_a_seekable_view():
     views = [memoryview(b"abc"), memoryview(b""), memoryview(b"defgh")]
-    reader = s3mod.ChunkReader(views)
+    reader = s3_transfer.ChunkReader(views)
     assert reader.read(2) == b"ab" and reader.read(3) == b"cde" and reader.read() == b"fgh"
     reader.seek(0)
     assert reader.read() == b"abcdefgh"
     reader.seek(4)
     buf = bytearray(10)
     assert reader.readinto(buf) == 4 and bytes(buf[:4]) == b"efgh"
-    assert s3mod._slice([memoryview(b"abc"), memoryview(b"defgh")], 2, 5) != []
-    assert b"".join(bytes(v) for v in s3mod._slice(
+    assert s3_transfer.slice_views([memoryview(b"abc"), memoryview(b"defgh")], 2, 5) != []
+    assert b"".join(bytes(v) for v in s3_transfer.slice_views(
         [memoryview(b"abc"), memoryview(b"defgh")], 2, 5)) == b"cde"
 
 
@@ -213,19 +214,19 @@ def test_a_denied_upload_fails_the_task_and_never_marks_it_done(aws):
 
 
 def test_a_connection_lost_mid_download_is_retried(aws, stores, monkeypatch):
-    monkeypatch.setattr(s3mod, "PART_SIZE", 5 << 20)
+    monkeypatch.setattr(s3_transfer, "PART_SIZE", 5 << 20)
     blobs = stores.artifacts("F").blobs
     data = os.urandom(12 << 20)
     key = blobs.put([data])
-    real = s3mod._read_into
+    real = s3mod.read_into
     failures = {"left": 2}
 
     def flaky(body, target):
         if failures["left"]:
             failures["left"] -= 1
             body.close()
-            raise s3mod._ShortRead("connection closed early")
+            raise s3_transfer._ShortRead("connection closed early")
         return real(body, target)
 
-    monkeypatch.setattr(s3mod, "_read_into", flaky)
+    monkeypatch.setattr(s3mod, "read_into", flaky)
     assert bytes(blobs.get(key)) == data and failures["left"] == 0
