@@ -1,8 +1,9 @@
 """flowlib profiles: written from the stack's ``flowlib_config`` output, never by hand.
 
-The format and its validation belong to ``flowlib.config`` (``profile_from_stack_output``,
-``write_profile``, ``load_config``); this module only adds what the CLI needs on top: remove
-a profile, make one the default, export and import, and compare with the stack.
+The format and its validation belong to ``flowlib.config`` (``load_config``; writing:
+``flowlib.config.writing.profile_from_stack_output``, ``write_profile``); this module only adds
+what the CLI needs on top: remove a profile, make one the default, export and import, and
+compare with the stack.
 """
 
 from __future__ import annotations
@@ -14,21 +15,21 @@ from platform_cli.errors import PlatformError
 
 
 def profile_for_stack(flowlib_config: dict[str, Any]) -> dict[str, Any]:
-    from flowlib.config import profile_from_stack_output
+    from flowlib.config.writing import profile_from_stack_output
 
     return profile_from_stack_output(flowlib_config)
 
 
 def project_profiles_for_stack(flowlib_config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """``<env>-<project>`` profiles of the stack's isolated projects (empty without any)."""
-    from flowlib.config import project_profiles_from_stack_output
+    from flowlib.config.writing import project_profiles_from_stack_output
 
     return project_profiles_from_stack_output(flowlib_config)
 
 
 def write(name: str, profile: dict[str, Any], make_default: bool = False) -> tuple[Path, bool]:
     """Write profile ``name``; returns (file, changed) so re-runs can say "unchanged"."""
-    from flowlib.config import write_profile
+    from flowlib.config.writing import write_profile
 
     current = read(name)
     if current == profile and not make_default:
@@ -53,13 +54,13 @@ def all_profiles() -> tuple[dict[str, Any], str | None]:
 
 def remove(name: str) -> bool:
     """Remove profile ``name`` (and the default if it pointed at it); True if it existed."""
-    from flowlib.config import remove_profile
+    from flowlib.config.writing import remove_profile
 
     return remove_profile(name)
 
 
 def use(name: str) -> Path:
-    from flowlib.config import set_default_profile
+    from flowlib.config.writing import set_default_profile
 
     if read(name) is None:
         raise PlatformError(f"No flowlib profile '{name}' on this machine.",
@@ -79,7 +80,8 @@ def export(name: str) -> dict[str, Any]:
 def import_file(path: Path, make_default: bool) -> list[str]:
     """Import every profile of a file written by ``platform env export`` (validated by
     flowlib exactly like its own config file)."""
-    from flowlib.config import load_config, write_profile
+    from flowlib.config import load_config
+    from flowlib.config.writing import write_profile
     from platform_cli.environments import validate_name
 
     if not path.is_file():

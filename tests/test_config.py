@@ -15,6 +15,8 @@ from flowlib.config import (
     effective_profile,
     load_config,
     profile_env,
+)
+from flowlib.config.writing import (
     profile_from_stack_output,
     write_profile,
 )

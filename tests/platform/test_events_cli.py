@@ -26,7 +26,7 @@ def profile_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, st
            "FLOWLIB_CONFIG": str(tmp_path / "config.json")}
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    from flowlib.config import write_profile
+    from flowlib.config.writing import write_profile
 
     write_profile("dev", {"datastore": "s3", "metadata": "dynamodb", "s3_bucket": "b-dev",
                           "dynamodb_table": "t-dev", "region": REGION,

@@ -12,6 +12,8 @@ import pytest
 
 from flowlib.config import (
     ConfigError,
+)
+from flowlib.config.writing import (
     profile_from_stack_output,
     project_profiles_from_stack_output,
 )

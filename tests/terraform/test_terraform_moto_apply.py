@@ -687,7 +687,7 @@ def _check_retention_gc(clients: _Clients, config: dict[str, Any],
     runs `flowlib gc --yes` on the stores Terraform made, the environment's and the project's
     (empty: nothing to delete) and exits 0;
     `platform doctor`'s check follows the same chain."""
-    from flowlib.config import profile_from_stack_output, project_profiles_from_stack_output
+    from flowlib.config.writing import profile_from_stack_output, project_profiles_from_stack_output
     from platform_cli.gc_doctor import check_gc_schedule
 
     gc = outputs["retention_gc"]["value"]
