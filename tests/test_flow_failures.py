@@ -113,3 +113,35 @@ def test_client_errors_are_clear(backend):
         Flow("NoSuchFlow")
     with pytest.raises(FlowlibError, match="expected a pathspec"):
         Task("BranchFlow/1")
+
+
+def test_a_store_failing_while_a_forked_task_records_its_outcome_is_one_line(monkeypatch):
+    """The fork launcher's child: a store error escaping the task (an outage longer than
+    store_retry_seconds while recording the outcome) is reported in one line, no traceback."""
+    import os
+    import sys
+
+    from flowlib.exceptions import MetadataError
+    from flowlib.runtime.launcher import ForkLauncher
+    from flowlib.runtime.spec import TaskSpec
+
+    def execute(spec):
+        raise MetadataError("dynamodb:TransactWriteItems on table 't' failed: ServiceUnavailable")
+
+    # The child writes to file descriptors 1 and 2, which it points at its pipes: give it the
+    # real streams, not pytest's in-memory capture.
+    monkeypatch.setattr(sys, "stdout", sys.__stdout__)
+    monkeypatch.setattr(sys, "stderr", sys.__stderr__)
+    launcher = ForkLauncher(execute)
+    worker = launcher.launch(TaskSpec("F", "1", "start", "1", 0, [], []))
+    (err_fd,) = [fd for fd, name in worker.fds.items() if name == "stderr"]
+    stderr = b""
+    while chunk := os.read(err_fd, 65536):
+        stderr += chunk
+    for fd in worker.fds:
+        os.close(fd)
+        launcher.closed(fd)
+    worker.poll(block=True)
+    assert worker.exit_description == (1, None)
+    assert stderr.decode() == ("flowlib: dynamodb:TransactWriteItems on table 't' failed: "
+                               "ServiceUnavailable\n")

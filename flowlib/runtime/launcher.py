@@ -24,6 +24,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 
+from flowlib.exceptions import FlowlibError
 from flowlib.runtime.parent_death import PARENT_ENV, die_with_parent
 from flowlib.runtime.spec import TaskSpec
 
@@ -127,6 +128,11 @@ class ForkLauncher:
             sys.stderr.reconfigure(line_buffering=True)
             _reseed_numpy()
             code = 0 if self.execute(spec) else 1
+        except FlowlibError as exc:
+            # A store that failed while the task recorded its start or outcome (an outage
+            # longer than store_retry_seconds): the error names the call and the store, and the
+            # scheduler reports the task as dead. Not a bug in flowlib: no traceback.
+            print(f"flowlib: {exc}", file=sys.stderr)
         except BaseException:  # noqa: BLE001 - report and exit; never return into the parent's loop
             import traceback
 
