@@ -54,7 +54,10 @@ def test_a_run_rides_out_a_store_outage(aws, proxy, tmp_path, seconds):
     done = _run_through_outage(aws, proxy, tmp_path, seconds)
     assert done.returncode == 0, done.stdout + done.stderr
     assert sum(proxy.injected.values()) >= 2, proxy.injected
-    assert "the store has been failing for" in done.stderr, done.stdout  # progress shown
+    if seconds > 10:
+        # Progress is shown once flowlib's own retries take over. A 5 s outage can end inside
+        # botocore's (4 attempts, jittered backoff up to 1, 2 and 4 s), with nothing to report.
+        assert "the store has been failing for" in done.stderr, done.stdout
     assert "Traceback" not in done.stderr
     run = Run("IntegrityFlow/1")
     assert run.successful and run["end"].task.data.size == 1024
