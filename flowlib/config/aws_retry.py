@@ -5,11 +5,11 @@ Two layers, both from libraries:
 * botocore's own retries (``standard`` / ``adaptive`` mode, see ``flowlib.config.aws``) absorb
   the short blips: a throttled request, one 503, a dropped connection, within seconds.
 * Around each call, tenacity keeps retrying *transient* failures (connection errors, timeouts,
-  5xx, throttling) with exponential backoff and jitter (1 s doubling to 30 s) until the
-  outage budget is spent: ``store_retry_seconds`` of the profile (``FLOWLIB_STORE_RETRY_SECONDS``;
-  default 600 s, 0 turns the layer off). botocore's retries alone cannot do this: they count
-  attempts, not time, and stop once the client's retry quota is spent, which a minutes-long
-  outage always exhausts.
+  5xx, throttling) with exponential backoff and jitter (1 s doubling to 30 s) while the next
+  attempt would still start within the outage budget: ``store_retry_seconds`` of the profile
+  (``FLOWLIB_STORE_RETRY_SECONDS``; default 600 s, 0 turns the layer off). botocore's retries
+  alone cannot do this: they count attempts, not time, and stop once the client's retry quota
+  is spent, which a minutes-long outage always exhausts.
 
 Each wait is announced on stderr (the runtime's console, or the task's log), with how long the
 store has been failing and how long flowlib will keep trying, so an outage is visible, not a hang.
@@ -116,7 +116,9 @@ class RetryingClient:
 
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception(is_transient),
-            stop=tenacity.stop_after_delay(self._budget),
+            # No attempt starts past the budget (stop_after_delay would still sleep and try
+            # again after it); the last attempt may still take botocore's own few seconds.
+            stop=tenacity.stop_before_delay(self._budget),
             wait=tenacity.wait_exponential_jitter(initial=1, max=30),
             before=rewind,
             before_sleep=announce,

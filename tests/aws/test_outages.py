@@ -66,8 +66,10 @@ def test_a_run_rides_out_a_store_outage(aws, proxy, tmp_path, seconds):
 def test_an_outage_longer_than_the_budget_fails_clearly_and_resumes(aws, proxy, tmp_path):
     from flowlib.client import Run
 
-    failed = _run_through_outage(aws, proxy, tmp_path, 12, budget="3")
-    assert failed.returncode != 0
+    # One call can outlast the 3 s budget by botocore's own retries (4 attempts, up to 7 s of
+    # backoff), so the outage is made long enough that no call started in it can see its end.
+    failed = _run_through_outage(aws, proxy, tmp_path, 25, budget="3")
+    assert failed.returncode != 0, failed.stdout + failed.stderr
     assert "Traceback" not in failed.stderr, failed.stderr
     time.sleep(max(0.0, proxy._down_until - time.monotonic()))
     env = {"AWS_ENDPOINT_URL": proxy.url}
