@@ -186,10 +186,12 @@ module "stepfunctions" {
   table_arn      = module.metadata.table_arn
   kms_key_arn    = local.kms_key_arn
 
-  create_iam_role       = var.sfn_role_arn == null
-  iam_role_arn          = var.sfn_role_arn
-  create_scheduler_role = var.scheduler_role_arn == null
-  scheduler_role_arn    = var.scheduler_role_arn
+  create_iam_role               = var.sfn_role_arn == null
+  iam_role_arn                  = var.sfn_role_arn
+  iam_role_path                 = var.iam_role_path
+  iam_role_permissions_boundary = var.iam_role_permissions_boundary
+  create_scheduler_role         = var.scheduler_role_arn == null
+  scheduler_role_arn            = var.scheduler_role_arn
 
   cloudwatch_log_group_retention_in_days = var.cloudwatch_log_group_retention_in_days
 }
@@ -214,6 +216,9 @@ module "http_api" {
   table_arn   = module.metadata.table_arn
   table_name  = module.metadata.table_name
   kms_key_arn = local.kms_key_arn
+
+  iam_role_path                 = var.iam_role_path
+  iam_role_permissions_boundary = var.iam_role_permissions_boundary
 
   cloudwatch_log_group_retention_in_days = var.cloudwatch_log_group_retention_in_days
 }

@@ -232,7 +232,7 @@ def test_example_minimal_plans_storage_and_a_task_role_only(moto_plans: Any) -> 
     for absent in ("aws_vpc", "aws_batch_compute_environment", "aws_eks_cluster"):
         assert absent not in created
     roles = [c for c in planned["resource_changes"] if c["type"] == "aws_iam_role"]
-    assert [r["address"] for r in roles] == ["module.iam.aws_iam_role.task[0]"]
+    assert [r["address"] for r in roles] == ["module.iam.module.task_role[0].aws_iam_role.this"]
 
 
 def test_example_existing_vpc_and_roles_creates_no_network_and_no_role(moto_plans: Any) -> None:
@@ -272,10 +272,25 @@ def test_example_existing_vpc_and_roles_creates_no_network_and_no_role(moto_plan
     assert planned["output_changes"]["batch_service_role_arn"]["after"] == service_role
 
 
+BOUNDARY = f"arn:aws:iam::{ACCOUNT}:policy/team-boundary"
+
+
+def _http_api_package(folder: Path) -> Path:
+    """A stand-in for the function's package: a plan only hashes it."""
+    import zipfile
+
+    package = folder / "http_api.zip"
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.writestr("flowlib/__init__.py", "")
+    return package
+
+
 def test_retention_policy_schedule_and_cost_tags(planner: Any, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """Retention variables reach flowlib_config and, through `platform`'s profile writing, the
-    policy gc applies; the schedule, its roles and the cost-allocation tags are planned."""
+    policy gc applies; the schedule, its roles and the cost-allocation tags are planned. With
+    every feature on, every role the stack creates has the stack's IAM path and permissions
+    boundary (modules/service_role)."""
     from tests.terraform.retention_checks import (
         GC_TARGET_SUFFIX,
         RETENTION_PROFILE_KEYS,
@@ -298,7 +313,17 @@ def test_retention_policy_schedule_and_cost_tags(planner: Any, tmp_path: Path,
         **RETENTION_TFVARS,
         "retention_gc_schedule_expression": "rate(12 hours)",
         "activate_cost_allocation_tags": True,
+        "http_api_package_path": str(_http_api_package(tmp_path)),
+        "iam_role_path": "/flowlib/",
+        "iam_role_permissions_boundary": BOUNDARY,
     })
+    roles = {c["address"]: c["change"]["after"] for c in planned["resource_changes"]
+             if c["type"] == "aws_iam_role"}
+    # task (shared and the project's), job execution, ECS instance, EKS node, Batch and EKS
+    # service, flow logs, gc and its scheduler, Step Functions and its scheduler, events, HTTP.
+    assert len(roles) == 14, sorted(roles)
+    assert {address: (role["path"], role["permissions_boundary"]) for address, role in
+            roles.items()} == {address: ("/flowlib/", BOUNDARY) for address in roles}
     config, unknown = _flowlib_config(planned)
     for key, value in RETENTION_PROFILE_KEYS.items():
         assert config[key] == value, key

@@ -50,5 +50,5 @@ output "iam_role_arn" {
 
 output "iam_role_name" {
   description = "Name of the service role created by this module; null when brought."
-  value       = try(aws_iam_role.service[0].name, null)
+  value       = try(module.service_role[0].name, null)
 }

@@ -33,21 +33,6 @@ resource "aws_cloudwatch_event_bus" "this" {
 
 # --- the role EventBridge starts state machines with ----------------------------------------
 
-data "aws_iam_policy_document" "assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["events.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account]
-    }
-  }
-}
-
 data "aws_iam_policy_document" "start" {
   statement {
     sid       = "StartTheEnvironmentsStateMachines"
@@ -56,19 +41,27 @@ data "aws_iam_policy_document" "start" {
   }
 }
 
-resource "aws_iam_role" "this" {
-  count                = local.create_role ? 1 : 0
+module "role" {
+  source = "../service_role"
+  count  = local.create_role ? 1 : 0
+
   name                 = "${var.name}-flowlib-events"
+  description          = "EventBridge: start the environment's state machines on @trigger events"
+  trust                = [{ service = "events.amazonaws.com" }]
   path                 = var.iam_role_path
   permissions_boundary = var.iam_role_permissions_boundary
-  assume_role_policy   = data.aws_iam_policy_document.assume.json
   tags                 = var.tags
+}
+
+moved {
+  from = aws_iam_role.this[0]
+  to   = module.role[0].aws_iam_role.this
 }
 
 resource "aws_iam_role_policy" "this" {
   count  = local.create_role ? 1 : 0
   name   = "flowlib-start-executions"
-  role   = aws_iam_role.this[0].id
+  role   = module.role[0].name
   policy = data.aws_iam_policy_document.start.json
 }
 

@@ -10,7 +10,7 @@ output "event_bus_arn" {
 
 output "iam_role_arn" {
   description = "Role EventBridge starts state machines with (created or brought); null when disabled."
-  value       = var.create ? (local.create_role ? aws_iam_role.this[0].arn : var.iam_role_arn) : null
+  value       = var.create ? (local.create_role ? module.role[0].arn : var.iam_role_arn) : null
 }
 
 output "s3_bucket_names" {

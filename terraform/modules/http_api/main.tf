@@ -24,21 +24,6 @@ locals {
 }
 
 # -- the function's role -------------------------------------------------------------------
-data "aws_iam_policy_document" "assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["lambda.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account]
-    }
-  }
-}
-
 data "aws_iam_policy_document" "function" {
   statement {
     sid       = "ListDeploymentRecords"
@@ -88,17 +73,27 @@ data "aws_iam_policy_document" "function" {
   }
 }
 
-resource "aws_iam_role" "this" {
-  count              = var.create ? 1 : 0
-  name               = "${var.name}-flowlib-http-api"
-  assume_role_policy = data.aws_iam_policy_document.assume.json
-  tags               = var.tags
+module "function_role" {
+  source = "../service_role"
+  count  = var.create ? 1 : 0
+
+  name                 = "${var.name}-flowlib-http-api"
+  description          = "flowlib HTTP endpoint: start the environment's deployed flows and read its runs"
+  trust                = [{ service = "lambda.amazonaws.com" }]
+  path                 = var.iam_role_path
+  permissions_boundary = var.iam_role_permissions_boundary
+  tags                 = var.tags
+}
+
+moved {
+  from = aws_iam_role.this[0]
+  to   = module.function_role[0].aws_iam_role.this
 }
 
 resource "aws_iam_role_policy" "this" {
   count  = var.create ? 1 : 0
   name   = "flowlib-http-api"
-  role   = aws_iam_role.this[0].id
+  role   = module.function_role[0].name
   policy = data.aws_iam_policy_document.function.json
 }
 
@@ -120,7 +115,7 @@ resource "aws_lambda_function" "this" {
 
   function_name    = local.function_name
   description      = "flowlib HTTP endpoint: start deployed flows, read runs (${var.environment})"
-  role             = aws_iam_role.this[0].arn
+  role             = module.function_role[0].arn
   filename         = var.package_path
   source_code_hash = filebase64sha256(var.package_path)
   handler          = "flowlib.http_api.handler.handler"

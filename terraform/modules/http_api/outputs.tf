@@ -25,7 +25,7 @@ output "function_arn" {
 
 output "iam_role_arn" {
   description = "ARN of the function's execution role."
-  value       = try(aws_iam_role.this[0].arn, null)
+  value       = try(module.function_role[0].arn, null)
 }
 
 output "invoke_policy_json" {

@@ -98,3 +98,15 @@ variable "cloudwatch_log_group_retention_in_days" {
   description = "Retention of the function's and the API's access log groups."
   default     = 30
 }
+
+variable "iam_role_path" {
+  type        = string
+  description = "IAM path of the function's role."
+  default     = "/"
+}
+
+variable "iam_role_permissions_boundary" {
+  type        = string
+  description = "ARN of the permissions boundary of the function's role; null for none."
+  default     = null
+}

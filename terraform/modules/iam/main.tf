@@ -24,51 +24,26 @@ locals {
 # Only its bucket prefix, its table and the table's indexes, and its keys through S3/DynamoDB.
 # ---------------------------------------------------------------------------------------------
 
-data "aws_iam_policy_document" "task_assume" {
-  count = var.create_task_role ? 1 : 0
+module "task_role" {
+  source = "../service_role"
+  count  = var.create_task_role ? 1 : 0
 
-  statement {
-    sid     = "BatchJobs"
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["ecs-tasks.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
-  }
-
-  dynamic "statement" {
-    for_each = var.task_role_trust_eks_pod_identity ? [1] : []
-    content {
-      sid     = "EksPodIdentity"
-      actions = ["sts:AssumeRole", "sts:TagSession"]
-      principals {
-        type        = "Service"
-        identifiers = ["pods.eks.amazonaws.com"]
-      }
-      condition {
-        test     = "StringEquals"
-        variable = "aws:SourceAccount"
-        values   = [local.account_id]
-      }
-    }
-  }
-}
-
-resource "aws_iam_role" "task" {
-  count = var.create_task_role ? 1 : 0
-
-  name                 = "${var.name}-task"
-  description          = "flowlib steps on Batch and EKS: the artifact prefix and metadata table only"
+  name        = "${var.name}-task"
+  description = "flowlib steps on Batch and EKS: the artifact prefix and metadata table only"
+  trust = [
+    for statement in [
+      { sid = "BatchJobs", service = "ecs-tasks.amazonaws.com", actions = ["sts:AssumeRole"] },
+      { sid = "EksPodIdentity", service = "pods.eks.amazonaws.com", actions = ["sts:AssumeRole", "sts:TagSession"] },
+    ] : statement if statement.sid == "BatchJobs" || var.task_role_trust_eks_pod_identity
+  ]
   path                 = var.iam_role_path
   permissions_boundary = var.iam_role_permissions_boundary
-  assume_role_policy   = data.aws_iam_policy_document.task_assume[0].json
+  tags                 = var.tags
+}
 
-  tags = var.tags
+moved {
+  from = aws_iam_role.task[0]
+  to   = module.task_role[0].aws_iam_role.this
 }
 
 # What the task role may do, and why each permission is there (README "Trust model"):
@@ -138,7 +113,7 @@ resource "aws_iam_role_policy" "task" {
   count = var.create_task_role ? 1 : 0
 
   name   = "flowlib-data"
-  role   = aws_iam_role.task[0].id
+  role   = module.task_role[0].name
   policy = data.aws_iam_policy_document.task[0].json
 }
 
@@ -146,31 +121,26 @@ resource "aws_iam_role_policy" "task" {
 # Batch
 # ---------------------------------------------------------------------------------------------
 
-data "aws_iam_policy_document" "ec2_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["ec2.amazonaws.com"]
-    }
-  }
-}
-
-resource "aws_iam_role" "ecs_instance" {
-  count = local.create_ecs_instance_role ? 1 : 0
+module "ecs_instance_role" {
+  source = "../service_role"
+  count  = local.create_ecs_instance_role ? 1 : 0
 
   name                 = "${var.name}-ecs-instance"
+  trust                = [{ service = "ec2.amazonaws.com", this_account_only = false }]
   path                 = var.iam_role_path
   permissions_boundary = var.iam_role_permissions_boundary
-  assume_role_policy   = data.aws_iam_policy_document.ec2_assume.json
+  tags                 = var.tags
+}
 
-  tags = var.tags
+moved {
+  from = aws_iam_role.ecs_instance[0]
+  to   = module.ecs_instance_role[0].aws_iam_role.this
 }
 
 resource "aws_iam_role_policy_attachment" "ecs_instance" {
   count = local.create_ecs_instance_role ? 1 : 0
 
-  role       = aws_iam_role.ecs_instance[0].name
+  role       = module.ecs_instance_role[0].name
   policy_arn = "${local.managed}/service-role/AmazonEC2ContainerServiceforEC2Role"
 }
 
@@ -179,41 +149,31 @@ resource "aws_iam_instance_profile" "ecs_instance" {
 
   name = "${var.name}-ecs-instance"
   path = var.iam_role_path
-  role = aws_iam_role.ecs_instance[0].name
+  role = module.ecs_instance_role[0].name
 
   tags = var.tags
 }
 
-data "aws_iam_policy_document" "ecs_tasks_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["ecs-tasks.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
-  }
-}
-
-resource "aws_iam_role" "execution" {
-  count = local.create_execution_role ? 1 : 0
+module "execution_role" {
+  source = "../service_role"
+  count  = local.create_execution_role ? 1 : 0
 
   name                 = "${var.name}-job-execution"
+  trust                = [{ service = "ecs-tasks.amazonaws.com" }]
   path                 = var.iam_role_path
   permissions_boundary = var.iam_role_permissions_boundary
-  assume_role_policy   = data.aws_iam_policy_document.ecs_tasks_assume.json
+  tags                 = var.tags
+}
 
-  tags = var.tags
+moved {
+  from = aws_iam_role.execution[0]
+  to   = module.execution_role[0].aws_iam_role.this
 }
 
 resource "aws_iam_role_policy_attachment" "execution" {
   count = local.create_execution_role ? 1 : 0
 
-  role       = aws_iam_role.execution[0].name
+  role       = module.execution_role[0].name
   policy_arn = "${local.managed}/service-role/AmazonECSTaskExecutionRolePolicy"
 }
 
@@ -221,20 +181,25 @@ resource "aws_iam_role_policy_attachment" "execution" {
 # EKS
 # ---------------------------------------------------------------------------------------------
 
-resource "aws_iam_role" "eks_node" {
-  count = local.create_eks_node_role ? 1 : 0
+module "eks_node_role" {
+  source = "../service_role"
+  count  = local.create_eks_node_role ? 1 : 0
 
   name                 = "${var.name}-eks-node"
+  trust                = [{ service = "ec2.amazonaws.com", this_account_only = false }]
   path                 = var.iam_role_path
   permissions_boundary = var.iam_role_permissions_boundary
-  assume_role_policy   = data.aws_iam_policy_document.ec2_assume.json
+  tags                 = var.tags
+}
 
-  tags = var.tags
+moved {
+  from = aws_iam_role.eks_node[0]
+  to   = module.eks_node_role[0].aws_iam_role.this
 }
 
 resource "aws_iam_role_policy_attachment" "eks_node" {
   for_each = local.create_eks_node_role ? local.eks_node_policies : {}
 
-  role       = aws_iam_role.eks_node[0].name
+  role       = module.eks_node_role[0].name
   policy_arn = each.value
 }

@@ -44,7 +44,7 @@ resource "aws_iam_role_policy" "task_secrets" {
   count = local.create_task_secrets_policy ? 1 : 0
 
   name   = "flowlib-secrets"
-  role   = aws_iam_role.task[0].id
+  role   = module.task_role[0].name
   policy = data.aws_iam_policy_document.task_secrets[0].json
 
   lifecycle {

@@ -1,6 +1,5 @@
 data "aws_partition" "current" {}
 data "aws_region" "current" {}
-data "aws_caller_identity" "current" {}
 
 data "aws_availability_zones" "available" {
   #checkov:skip=CKV_AWS_394:Only the first availability_zone_count zones in name order are used (or the pinned availability_zones), so a zone AWS adds later does not change the subnets.
@@ -28,9 +27,8 @@ locals {
   flow_logs = var.create_vpc && var.enable_flow_logs
   key_arn   = var.kms_key_arn
 
-  region     = data.aws_region.current.name
-  partition  = data.aws_partition.current.partition
-  account_id = data.aws_caller_identity.current.account_id
+  region    = data.aws_region.current.name
+  partition = data.aws_partition.current.partition
 }
 
 resource "aws_vpc" "this" {
@@ -208,32 +206,20 @@ resource "aws_cloudwatch_log_group" "flow_logs" {
   tags = var.tags
 }
 
-data "aws_iam_policy_document" "flow_logs_assume" {
-  count = local.flow_logs ? 1 : 0
-
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["vpc-flow-logs.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
-  }
-}
-
-resource "aws_iam_role" "flow_logs" {
-  count = local.flow_logs ? 1 : 0
+module "flow_logs_role" {
+  source = "../service_role"
+  count  = local.flow_logs ? 1 : 0
 
   name                 = "${var.name}-vpc-flow-logs"
+  trust                = [{ service = "vpc-flow-logs.amazonaws.com" }]
   path                 = var.iam_role_path
   permissions_boundary = var.iam_role_permissions_boundary
-  assume_role_policy   = data.aws_iam_policy_document.flow_logs_assume[0].json
+  tags                 = var.tags
+}
 
-  tags = var.tags
+moved {
+  from = aws_iam_role.flow_logs[0]
+  to   = module.flow_logs_role[0].aws_iam_role.this
 }
 
 data "aws_iam_policy_document" "flow_logs" {
@@ -257,7 +243,7 @@ resource "aws_iam_role_policy" "flow_logs" {
   count = local.flow_logs ? 1 : 0
 
   name   = "deliver-flow-logs"
-  role   = aws_iam_role.flow_logs[0].id
+  role   = module.flow_logs_role[0].name
   policy = data.aws_iam_policy_document.flow_logs[0].json
 }
 
@@ -268,7 +254,7 @@ resource "aws_flow_log" "this" {
   traffic_type         = var.flow_logs_traffic_type
   log_destination_type = "cloud-watch-logs"
   log_destination      = aws_cloudwatch_log_group.flow_logs[0].arn
-  iam_role_arn         = aws_iam_role.flow_logs[0].arn
+  iam_role_arn         = module.flow_logs_role[0].arn
 
   tags = merge(var.tags, { Name = var.name })
 }

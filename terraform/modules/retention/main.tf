@@ -67,33 +67,21 @@ locals {
 # The gc job: definition and role
 # ---------------------------------------------------------------------------------------------
 
-data "aws_iam_policy_document" "gc_assume" {
-  count = local.create ? 1 : 0
-
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["ecs-tasks.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account]
-    }
-  }
-}
-
-resource "aws_iam_role" "gc" {
-  count = local.create ? 1 : 0
+module "gc_role" {
+  source = "../service_role"
+  count  = local.create ? 1 : 0
 
   name                 = "${var.name}-gc"
   description          = "flowlib's scheduled gc: list, read and delete under the environment's prefixes and tables"
+  trust                = [{ service = "ecs-tasks.amazonaws.com" }]
   path                 = var.iam_role_path
   permissions_boundary = var.iam_role_permissions_boundary
-  assume_role_policy   = data.aws_iam_policy_document.gc_assume[0].json
+  tags                 = var.tags
+}
 
-  tags = var.tags
+moved {
+  from = aws_iam_role.gc[0]
+  to   = module.gc_role[0].aws_iam_role.this
 }
 
 data "aws_iam_policy_document" "gc" {
@@ -160,7 +148,7 @@ resource "aws_iam_role_policy" "gc" {
   count = local.create ? 1 : 0
 
   name   = "flowlib-gc"
-  role   = aws_iam_role.gc[0].id
+  role   = module.gc_role[0].name
   policy = data.aws_iam_policy_document.gc[0].json
 }
 
@@ -176,7 +164,7 @@ resource "aws_batch_job_definition" "gc" {
     image = var.gc_image
     # gc_job.py: writes the profiles to a config file, runs `flowlib gc --yes` on each.
     command          = ["python", "-c", file("${path.module}/gc_job.py")]
-    jobRoleArn       = aws_iam_role.gc[0].arn
+    jobRoleArn       = module.gc_role[0].arn
     executionRoleArn = var.execution_role_arn
     environment = [
       { name = "FLOWLIB_CONFIG", value = "/tmp/flowlib-gc-config.json" },
@@ -224,23 +212,6 @@ resource "aws_batch_job_definition" "gc" {
 # The schedule: EventBridge Scheduler's universal target calls batch:SubmitJob
 # ---------------------------------------------------------------------------------------------
 
-data "aws_iam_policy_document" "scheduler_assume" {
-  count = local.create ? 1 : 0
-
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["scheduler.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account]
-    }
-  }
-}
-
 data "aws_iam_policy_document" "scheduler" {
   count = local.create ? 1 : 0
 
@@ -255,23 +226,28 @@ data "aws_iam_policy_document" "scheduler" {
   }
 }
 
-resource "aws_iam_role" "scheduler" {
-  count = local.create ? 1 : 0
+module "scheduler_role" {
+  source = "../service_role"
+  count  = local.create ? 1 : 0
 
   name                 = "${var.name}-gc-scheduler"
   description          = "EventBridge Scheduler: submit flowlib's gc job to the environment's queue"
+  trust                = [{ service = "scheduler.amazonaws.com" }]
   path                 = var.iam_role_path
   permissions_boundary = var.iam_role_permissions_boundary
-  assume_role_policy   = data.aws_iam_policy_document.scheduler_assume[0].json
+  tags                 = var.tags
+}
 
-  tags = var.tags
+moved {
+  from = aws_iam_role.scheduler[0]
+  to   = module.scheduler_role[0].aws_iam_role.this
 }
 
 resource "aws_iam_role_policy" "scheduler" {
   count = local.create ? 1 : 0
 
   name   = "flowlib-submit-gc"
-  role   = aws_iam_role.scheduler[0].id
+  role   = module.scheduler_role[0].name
   policy = data.aws_iam_policy_document.scheduler[0].json
 }
 
@@ -291,7 +267,7 @@ resource "aws_scheduler_schedule" "gc" {
 
   target {
     arn      = "arn:${local.partition}:scheduler:::aws-sdk:batch:submitJob"
-    role_arn = aws_iam_role.scheduler[0].arn
+    role_arn = module.scheduler_role[0].arn
     input = jsonencode({
       JobName       = "${var.name}-gc"
       JobQueue      = var.gc_job_queue_arn

@@ -45,12 +45,12 @@ output "gc_job_definition_arn" {
 
 output "gc_role_arn" {
   description = "ARN of the gc job's role (may delete under the environment's prefixes and in its tables); null when off."
-  value       = try(aws_iam_role.gc[0].arn, null)
+  value       = try(module.gc_role[0].arn, null)
 }
 
 output "gc_scheduler_role_arn" {
   description = "ARN of the role EventBridge Scheduler uses to submit the gc job; null when off."
-  value       = try(aws_iam_role.scheduler[0].arn, null)
+  value       = try(module.scheduler_role[0].arn, null)
 }
 
 output "cost_allocation_tag_keys" {

@@ -26,21 +26,6 @@ resource "aws_cloudwatch_log_group" "this" {
   tags              = var.tags
 }
 
-data "aws_iam_policy_document" "sfn_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["states.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account]
-    }
-  }
-}
-
 data "aws_iam_policy_document" "sfn" {
   #checkov:skip=CKV_AWS_111:CloudWatch Logs delivery actions and batch:DescribeJobs have no resource-level permissions; every other action is scoped to the environment.
   #checkov:skip=CKV_AWS_356:CloudWatch Logs delivery actions and batch:DescribeJobs have no resource-level permissions; every other action is scoped to the environment.
@@ -105,33 +90,28 @@ data "aws_iam_policy_document" "sfn" {
   }
 }
 
-resource "aws_iam_role" "sfn" {
-  count              = local.create_role ? 1 : 0
-  name               = "${var.name}-flowlib-sfn"
-  assume_role_policy = data.aws_iam_policy_document.sfn_assume.json
-  tags               = var.tags
+module "sfn_role" {
+  source = "../service_role"
+  count  = local.create_role ? 1 : 0
+
+  name                 = "${var.name}-flowlib-sfn"
+  description          = "flowlib's state machines: run the environment's Batch jobs and follow them"
+  trust                = [{ service = "states.amazonaws.com" }]
+  path                 = var.iam_role_path
+  permissions_boundary = var.iam_role_permissions_boundary
+  tags                 = var.tags
+}
+
+moved {
+  from = aws_iam_role.sfn[0]
+  to   = module.sfn_role[0].aws_iam_role.this
 }
 
 resource "aws_iam_role_policy" "sfn" {
   count  = local.create_role ? 1 : 0
   name   = "flowlib-step-functions"
-  role   = aws_iam_role.sfn[0].id
+  role   = module.sfn_role[0].name
   policy = data.aws_iam_policy_document.sfn.json
-}
-
-data "aws_iam_policy_document" "scheduler_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["scheduler.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account]
-    }
-  }
 }
 
 data "aws_iam_policy_document" "scheduler" {
@@ -142,16 +122,26 @@ data "aws_iam_policy_document" "scheduler" {
   }
 }
 
-resource "aws_iam_role" "scheduler" {
-  count              = local.create_scheduler ? 1 : 0
-  name               = "${var.name}-flowlib-scheduler"
-  assume_role_policy = data.aws_iam_policy_document.scheduler_assume.json
-  tags               = var.tags
+module "scheduler_role" {
+  source = "../service_role"
+  count  = local.create_scheduler ? 1 : 0
+
+  name                 = "${var.name}-flowlib-scheduler"
+  description          = "EventBridge Scheduler: start the environment's state machines on @schedule"
+  trust                = [{ service = "scheduler.amazonaws.com" }]
+  path                 = var.iam_role_path
+  permissions_boundary = var.iam_role_permissions_boundary
+  tags                 = var.tags
+}
+
+moved {
+  from = aws_iam_role.scheduler[0]
+  to   = module.scheduler_role[0].aws_iam_role.this
 }
 
 resource "aws_iam_role_policy" "scheduler" {
   count  = local.create_scheduler ? 1 : 0
   name   = "flowlib-start-executions"
-  role   = aws_iam_role.scheduler[0].id
+  role   = module.scheduler_role[0].name
   policy = data.aws_iam_policy_document.scheduler.json
 }

@@ -1,11 +1,11 @@
 output "iam_role_arn" {
   description = "Step Functions execution role (created or brought); null when disabled."
-  value       = var.create ? (local.create_role ? aws_iam_role.sfn[0].arn : var.iam_role_arn) : null
+  value       = var.create ? (local.create_role ? module.sfn_role[0].arn : var.iam_role_arn) : null
 }
 
 output "scheduler_role_arn" {
   description = "EventBridge Scheduler role (created or brought); null when disabled."
-  value       = var.create ? (local.create_scheduler ? aws_iam_role.scheduler[0].arn : var.scheduler_role_arn) : null
+  value       = var.create ? (local.create_scheduler ? module.scheduler_role[0].arn : var.scheduler_role_arn) : null
 }
 
 output "cloudwatch_log_group_arn" {

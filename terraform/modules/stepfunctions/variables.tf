@@ -53,6 +53,18 @@ variable "iam_role_arn" {
   default     = null
 }
 
+variable "iam_role_path" {
+  type        = string
+  description = "IAM path of the roles this module creates."
+  default     = "/"
+}
+
+variable "iam_role_permissions_boundary" {
+  type        = string
+  description = "ARN of the permissions boundary of the roles this module creates; null for none."
+  default     = null
+}
+
 variable "create_scheduler_role" {
   type        = bool
   description = "Create the EventBridge Scheduler role; false to bring one (scheduler_role_arn)."
