@@ -4,7 +4,7 @@ its inputs are in).
 
 Graph logic only: no processes and no stores. The scheduler supplies the callback that creates
 a task (it owns task ids, resume's cloning and the ready queue) and the one that records a loop
-stopped at its bound, so any loop that runs tasks can reuse the same rules.
+stopped at its bound.
 """
 
 from __future__ import annotations
