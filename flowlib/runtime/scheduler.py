@@ -1,9 +1,11 @@
 """The local scheduler: runs a flow's tasks as isolated processes, up to max-workers at once.
 
 One loop, one thread: it launches ready tasks, streams their output, reaps them, applies
-@retry/@catch/@timeout, and turns each finished task's recorded transition into the next tasks
-(static branches, foreach fan-out, joins once all their inputs are in). It reads outcomes from
-the metadata store, never from the task process, so remote launchers fit the same loop.
+@retry/@catch/@timeout and handles interruption. Each finished task's recorded transition goes
+to successors.Successors, which decides the next tasks (static branches, foreach fan-out,
+recursive switches, joins once all their inputs are in); the scheduler creates them (task ids,
+cloning on resume, the ready queue). It reads outcomes from the metadata store, never from the
+task process, so remote launchers fit the same loop.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import selectors
 import signal
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from flowlib.decorators import StepDecorator, compute_backend
@@ -22,12 +24,13 @@ from flowlib.graph import FlowGraph
 from flowlib.metadata.liveness import HEARTBEAT_INTERVAL
 from flowlib.metadata.records import FAILED, RUNNING, SUCCEEDED, TaskRecord
 from flowlib.runtime.console import Console
-from flowlib.runtime.errors import crash_record, loop_limit_message
+from flowlib.runtime.errors import crash_record
 from flowlib.runtime.launcher import Worker
 from flowlib.runtime.protocol import Launcher
 from flowlib.runtime.resume import ResumePlan
 from flowlib.runtime.spec import TaskSpec
 from flowlib.runtime.state import ForeachFrame
+from flowlib.runtime.successors import Successors
 from flowlib.stores import Stores
 from flowlib.taskenv.decorators import task_environment_of
 
@@ -51,14 +54,6 @@ class Failure:
     pathspec: str
     step: str
     error: dict[str, Any]
-
-
-@dataclass
-class _Barrier:
-    expected: int
-    frames: list[ForeachFrame]
-    arrived: dict[int, str] = field(default_factory=dict)
-    cloned: bool = True
 
 
 class Scheduler:
@@ -88,20 +83,15 @@ class Scheduler:
         self.max_num_splits = max_num_splits
         self.tags = tags or []
         self.resume = resume
-        # Recursive switches: how many times each task's step has repeated, and the bound.
-        self.max_loop_iterations = max_loop_iterations
-        self.iterations: dict[str, int] = {}
+        self.successors = Successors(graph, self._enqueue, self._stop_loop, max_loop_iterations)
         self.decorators = decorators or {node.name: {} for node in graph}
-        self.join_to_split = {n.matching_join: n.name for n in graph if n.matching_join}
         self.ready: deque[TaskSpec] = deque()
         self.unregistered: dict[str, TaskRecord] = {}
         self.delayed: list[tuple[float, TaskSpec]] = []
         self.active: dict[int, Worker] = {}  # fd -> worker
         self.workers: list[Worker] = []
-        self.barriers: dict[tuple, _Barrier] = {}
         self.cloned: set[str] = set()
         self.failures: list[Failure] = []
-        self.succeeded = False
         self._task_counter = 0
         self._selector = selectors.DefaultSelector()
 
@@ -124,7 +114,7 @@ class Scheduler:
             signal.signal(signal.SIGTERM, previous)
             self._selector.close()
             self.launcher.shutdown()
-        return self.succeeded and not self.failures
+        return self.successors.end_reached and not self.failures
 
     def mark_cloned(self, pathspec: str) -> None:
         self.cloned.add(pathspec)
@@ -295,7 +285,7 @@ class Scheduler:
         if status == SUCCEEDED:
             task = self.meta.get_task(spec.flow, spec.run_id, spec.step, spec.task_id)
             self.console.task_event(spec.pathspec, "Task finished successfully.")
-            self._advance(
+            self.successors.advance(
                 spec.step, spec.frames, spec.pathspec, task.transition or {"next": []}, False
             )
         else:
@@ -390,76 +380,12 @@ class Scheduler:
         self.console.warn(f"[{spec.pathspec}] Task failed: {summary}")
         self.failures.append(Failure(spec.pathspec, spec.step, error))
 
-    # -- the graph -------------------------------------------------------------------------
-    def _advance(
-        self,
-        step: str,
-        frames: list[ForeachFrame],
-        pathspec: str,
-        transition: dict,
-        cloned: bool,
-    ) -> None:
-        if step == "end":
-            self.succeeded = True
-            return
-        targets = transition.get("next", [])
-        if transition.get("foreach"):
-            count = int(transition["num_splits"])
-            target = targets[0]
-            if count == 0:
-                join = self.graph[step].matching_join
-                self._enqueue(join, [], frames, inputs_cloned=cloned)
-            for index in range(count):
-                frame = ForeachFrame(step, transition["foreach"], count, index, pathspec)
-                self._enqueue(target, [pathspec], [*frames, frame], inputs_cloned=cloned)
-            return
-        for target in targets:
-            if target == step:
-                self._repeat(step, frames, pathspec, cloned)
-            elif self.graph[target].is_join:
-                self._arrive(target, step, pathspec, frames, cloned)
-            else:
-                self._enqueue(target, [pathspec], frames, inputs_cloned=cloned)
+    def _stop_loop(self, pathspec: str, step: str, message: str) -> None:
+        """A recursive switch reached --max-loop-iterations: the run fails at that task."""
+        self.console.warn(f"[{pathspec}] {message}")
+        self.failures.append(Failure(pathspec, step, crash_record("LoopLimit", message)))
 
-    def _repeat(self, step: str, frames: list[ForeachFrame], pathspec: str, cloned: bool) -> None:
-        """A recursive switch chose its own step again: one more task, bounded."""
-        iteration = self.iterations.get(pathspec, 0) + 1
-        if iteration >= self.max_loop_iterations:
-            message = loop_limit_message(step, iteration, "run")
-            self.console.warn(f"[{pathspec}] {message}")
-            self.failures.append(Failure(pathspec, step, crash_record("LoopLimit", message)))
-            return
-        self._enqueue(step, [pathspec], frames, inputs_cloned=cloned, iteration=iteration)
-
-    def _arrive(
-        self, join: str, parent_step: str, pathspec: str, frames: list[ForeachFrame], cloned: bool
-    ) -> None:
-        split = self.join_to_split.get(join)
-        if split is not None and self.graph[split].transition == "foreach":
-            frame = frames[-1]
-            key = (join, frame.split_task)
-            expected, order, out_frames = frame.num_splits, frame.index, frames[:-1]
-        else:
-            # One input per branch of the static split, whichever step ends the branch: a
-            # branch that goes through a switch reaches the join from one of several steps.
-            branches = list(dict.fromkeys(self.graph[split].out_funcs)) if split else []
-            scope = self.graph.edge_scopes.get((parent_step, join), ())
-            branch = scope[-1][1] if scope and scope[-1][0] == split else None
-            if branch in branches:
-                expected, order = len(branches), branches.index(branch)
-            else:
-                parents = self.graph[join].in_funcs
-                expected, order = len(parents), parents.index(parent_step)
-            key = (join, tuple((f.split_task, f.index) for f in frames))
-            out_frames = frames
-        barrier = self.barriers.setdefault(key, _Barrier(expected, out_frames))
-        barrier.arrived[order] = pathspec
-        barrier.cloned = barrier.cloned and cloned
-        if len(barrier.arrived) == barrier.expected:
-            del self.barriers[key]
-            inputs = [barrier.arrived[i] for i in sorted(barrier.arrived)]
-            self._enqueue(join, inputs, barrier.frames, inputs_cloned=barrier.cloned)
-
+    # -- new tasks -------------------------------------------------------------------------
     def _enqueue(
         self,
         step: str,
@@ -468,11 +394,12 @@ class Scheduler:
         inputs_cloned: bool,
         iteration: int = 0,
     ) -> None:
+        """Create one task: cloned from the origin run when resume allows it (then what follows
+        it is decided at once), else registered as pending and queued to run."""
         self._task_counter += 1
         task_id = str(self._task_counter)
         pathspec = f"{self.flow}/{self.run_id}/{step}/{task_id}"
-        if iteration:
-            self.iterations[pathspec] = iteration
+        self.successors.record_iteration(pathspec, iteration)
         source = (
             self.resume.clone_source(step, frames, inputs_cloned, iteration)
             if self.resume
@@ -484,7 +411,9 @@ class Scheduler:
             self.resume.check_origin_kept()  # gc may have marked the origin meanwhile
             self.cloned.add(pathspec)
             self.console.task_event(pathspec, f"Cloned from {source.pathspec}.")
-            self._advance(step, frames, pathspec, source.transition or {"next": []}, True)
+            self.successors.advance(
+                step, frames, pathspec, source.transition or {"next": []}, True
+            )
             return
         self.unregistered[pathspec] = TaskRecord(
             self.flow, self.run_id, step, task_id, "pending", time.time(), stack, input_paths
