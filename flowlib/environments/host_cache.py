@@ -177,7 +177,7 @@ def hold(folder: str, key: str) -> int:
     """Take (and keep, inheritable across ``exec``) a shared lock on entry ``key``'s use lock
     file; its descriptor. While it is held no pruner deletes the entry."""
     path = os.path.join(folder, f"{key}.use")
-    while True:
+    for _ in range(1000):
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
         fcntl.flock(fd, fcntl.LOCK_SH)
         if _is_current(fd, path):
@@ -185,6 +185,9 @@ def hold(folder: str, key: str) -> int:
             _HELD.append(fd)
             return fd
         os.close(fd)  # a pruner removed the file we waited on: lock the new one
+    raise HostCacheError(  # no pruner is that fast: the filesystem's inode numbers are unstable
+        f"cannot lock {path}: the file changes identity on every look; put the host cache "
+        "(batch_host_cache) on a local filesystem")
 
 
 def complete(entry: str) -> bool:
@@ -292,13 +295,13 @@ def evict(folder: str, key: str) -> int | None:
         final = os.path.join(folder, key)
         if not _is_current(fd, use_path) or not complete(final):
             return None  # another pruner got there first
+        size = disk_bytes(final)  # here: another pruner may clear the trash below
         trash = os.path.join(folder, f".trash-{key}-{os.urandom(4).hex()}")
         os.rename(final, trash)
         _unlink_unheld(os.path.join(folder, f"{key}.lock"))
         os.unlink(use_path)
     finally:
         os.close(fd)
-    size = disk_bytes(trash)
     shutil.rmtree(trash, ignore_errors=True)
     return size
 

@@ -147,7 +147,10 @@ def unpack_bundle(blobs: Any, bundle_key: str) -> tuple[Path, dict[str, Any]]:
     try:
         final = Path(host_cache.use(base, bundle_key, lambda: bytes(blobs.get(bundle_key))))
     except host_cache.HostCacheError as exc:
-        raise FlowlibError(f"Environment {exc}.") from None
+        raise FlowlibError(str(exc)) from None
+    except OSError as exc:  # e.g. the host's disk is full
+        raise FlowlibError(f"cannot unpack environment bundle {bundle_key} into {base}: "
+                           f"{exc}") from None
     record = json.loads((final / RECORD_FILE).read_text())
     here = f"{sys.version_info.major}.{sys.version_info.minor}"
     if not here.startswith(record["python"]) and not record["python"].startswith(here):
