@@ -126,13 +126,14 @@ def _stderr(line: str) -> None:
 # -- using an entry --------------------------------------------------------------------------
 def use(base: str, key: str, load: Callable[[], bytes],
         report: Callable[[str], None] = _stderr, environ: Mapping[str, str] | None = None,
-        free_space: Callable[[str], tuple[int, int]] = disk_space) -> str:
+        free_space: Callable[[str], tuple[int, int]] = disk_space, pruning: bool = True) -> str:
     """The folder of bundle ``key`` in the host cache ``base`` (``FLOWLIB_ENVIRONMENTS_DIR``),
     held (shared use lock) until this process and the programs it execs end.
 
     If no job of this host unpacked it yet, ``load()`` gives the bundle (a tar, gzip'd or not,
-    verified by the caller), the cache is pruned (one line to ``report``; the settings come from
-    ``environ``), then the bundle is unpacked to a temporary folder renamed into place. Raises
+    verified by the caller), the cache is pruned (unless ``pruning`` is off: a container's own
+    folder, which dies with it; one line to ``report``; the settings come from ``environ``),
+    then the bundle is unpacked to a temporary folder renamed into place. Raises
     HostCacheError when the tar holds anything but plain relative files."""
     folder = os.path.join(base, "bundles")
     os.makedirs(folder, exist_ok=True)
@@ -157,12 +158,14 @@ def use(base: str, key: str, load: Callable[[], bytes],
             for name in os.listdir(folder):  # unpacks of this bundle that died: we hold its lock
                 if name.startswith(f".{key}.") and name.endswith(".tmp"):
                     shutil.rmtree(os.path.join(folder, name), ignore_errors=True)
-            try:
-                prune(folder, settings_from_env(os.environ if environ is None else environ),
-                      keep=(key,), need=sum(m.size for m in members), report=report,
-                      free_space=free_space)
-            except (HostCacheError, OSError) as exc:  # pruning never stops a job
-                report(f"flowlib: host cache {folder} not pruned: {exc}")
+            if pruning:
+                limits = os.environ if environ is None else environ
+                try:
+                    prune(folder, settings_from_env(limits), keep=(key,),
+                          need=sum(m.size for m in members), report=report,
+                          free_space=free_space)
+                except (HostCacheError, OSError) as exc:  # pruning never stops a job
+                    report(f"flowlib: host cache {folder} not pruned: {exc}")
             tmp = os.path.join(folder, f".{key}.{os.getpid()}.tmp")
             try:
                 tar.extractall(tmp)  # noqa: S202 - every member was checked above

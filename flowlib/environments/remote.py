@@ -143,9 +143,11 @@ def unpack_bundle(blobs: Any, bundle_key: str) -> tuple[Path, dict[str, Any]]:
     (``flowlib.environments.host_cache``, which also prunes the folder).
 
     Raises FlowlibError when this interpreter is not the python the bundle was built for."""
-    base = os.environ.get(BUNDLES_DIR_ENV) or str(Path(tempfile.gettempdir()) / "flowlib-env")
+    shared = os.environ.get(BUNDLES_DIR_ENV)  # else the container's own /tmp: nothing to prune
+    base = shared or str(Path(tempfile.gettempdir()) / "flowlib-env")
     try:
-        final = Path(host_cache.use(base, bundle_key, lambda: bytes(blobs.get(bundle_key))))
+        final = Path(host_cache.use(base, bundle_key, lambda: bytes(blobs.get(bundle_key)),
+                                    pruning=bool(shared)))
     except host_cache.HostCacheError as exc:
         raise FlowlibError(str(exc)) from None
     except OSError as exc:  # e.g. the host's disk is full

@@ -184,9 +184,9 @@ def cached_bundle(workdir, key, load):
     """The folder of bundle ``key`` in the host folder (``FLOWLIB_ENVIRONMENTS_DIR``): unpacked
     once per host, held by this task while it runs, pruned when unused, by the code package's
     ``flowlib.environments.host_cache`` (the cache of ``flowlib.environments.remote`` too)."""
-    base = os.environ.get("FLOWLIB_ENVIRONMENTS_DIR") or os.path.join(
-        tempfile.gettempdir(), "flowlib-env")
-    return host_cache(workdir).use(base, key, load)
+    shared = os.environ.get("FLOWLIB_ENVIRONMENTS_DIR")  # else the container's own /tmp
+    base = shared or os.path.join(tempfile.gettempdir(), "flowlib-env")
+    return host_cache(workdir).use(base, key, load, pruning=bool(shared))
 
 
 def host_cache(workdir):

@@ -174,3 +174,11 @@ def test_stage0_holds_the_runtime_bundle_it_uses_and_prunes_the_host_cache(tmp_p
     warm = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120,
                           cwd=tmp_path)
     assert (warm.returncode, warm.stdout, warm.stderr) == (0, "42 held\n", "")  # no prune
+    # No host folder (batch_host_cache off, Kubernetes): the container's own /tmp, which dies
+    # with it, is not pruned and says nothing.
+    private = tmp_path / "container-tmp"
+    private.mkdir()
+    env = {"PATH": "/usr/bin:/bin", "TMPDIR": str(private)}
+    alone = subprocess.run(command[:-1] + [task.replace(str(cache), str(private / "flowlib-env"))],
+                           env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert (alone.returncode, alone.stdout, alone.stderr) == (0, "42 held\n", "")
