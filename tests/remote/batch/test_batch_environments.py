@@ -46,6 +46,7 @@ def test_each_batch_step_gets_its_locked_versions_offline(
     run = Flow("TwoVersionsFlow").latest_run
     start, middle, end = (run[s].task for s in ("start", "middle", "end"))
     assert start.data.start_six == "1.16.0" and end.data.end_six == "1.17.0"
+    assert f"flowlib: host cache {aged.parent}: removed 1 entry" in start.stdout  # its log
     assert start.environment["platform"] == "x86_64-manylinux_2_28"
     assert {"six", "boto3"} <= set(end.environment["packages"])
     assert middle.environment is None
