@@ -97,6 +97,10 @@ BACKENDS: dict[str, Backend] = {
                 ProfileKey("batch_execution_role_arn", "ECS execution role for Batch jobs"),
                 ProfileKey("batch_host_cache", "host folder where a Batch instance's jobs "
                            "share unpacked bundles (default /var/cache/flowlib; 'off')"),
+                ProfileKey("batch_host_cache_max_age_days", "days a bundle nobody uses stays "
+                           "in the host cache (default 14; 'off')"),
+                ProfileKey("batch_host_cache_min_free_percent", "free disk the host cache "
+                           "keeps, removing least recently used bundles (default 10; 0: off)"),
             ),
             extra="aws",
         ),

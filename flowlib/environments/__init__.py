@@ -7,6 +7,8 @@
 * ``venvs``: the cache of built virtualenvs, built once and safely under concurrent runs.
 * ``prepare``: what a run does before any task starts (resolve, build, fail early and clearly).
 * ``record``: what a task records about the environment it ran in (``Task.environment``).
+* ``remote``: bundles for containers; ``host_cache``: where a machine's jobs unpack them, kept
+  while used and pruned when not (standard library only: stage 0 runs it).
 
 A flow with no environment decorator never reaches ``uv``: ``prepare`` returns at once.
 """

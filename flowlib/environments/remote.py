@@ -7,7 +7,7 @@ one deterministic tar blob (content-addressed, verified on read), next to the co
 container fetches the blob and unpacks it onto ``PYTHONPATH``: no package index, no pip, no uv,
 no compiler is needed there, and the task imports exactly the versions locked here. A bundle is
 built once per environment (index ``bundles/<key>.json`` in the environments folder) and
-unpacked once per host folder (file lock + atomic rename, like ``venvs``).
+unpacked once per host folder, where it is pruned when unused (``host_cache``).
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ import tarfile
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
+from flowlib.environments import host_cache
 from flowlib.environments.locks import Lock, entry_name
 from flowlib.environments.record import RECORD_FILE
 from flowlib.exceptions import FlowlibError
@@ -137,23 +138,21 @@ def _deterministic_tar(root: Path) -> bytes:
 
 
 def unpack_bundle(blobs: Any, bundle_key: str) -> tuple[Path, dict[str, Any]]:
-    """In the container: the unpacked bundle (put it on ``PYTHONPATH``) and its record.
+    """In the container: the unpacked bundle (put it on ``PYTHONPATH``) and its record. The
+    bundle is unpacked once per host folder and held by this task until it ends
+    (``flowlib.environments.host_cache``, which also prunes the folder).
 
     Raises FlowlibError when this interpreter is not the python the bundle was built for."""
-    base = Path(os.environ.get(BUNDLES_DIR_ENV) or Path(tempfile.gettempdir()) / "flowlib-env")
-    final = base / "bundles" / bundle_key
-    if not (final / RECORD_FILE).exists():
-        final.parent.mkdir(parents=True, exist_ok=True)
-        with open(final.parent / f"{bundle_key}.lock", "w") as guard:
-            fcntl.flock(guard, fcntl.LOCK_EX)
-            if not (final / RECORD_FILE).exists():
-                tmp = final.parent / f".{bundle_key}.{os.getpid()}.tmp"
-                shutil.rmtree(tmp, ignore_errors=True)
-                try:
-                    _extract(bytes(blobs.get(bundle_key)), tmp)
-                    os.rename(tmp, final)
-                finally:
-                    shutil.rmtree(tmp, ignore_errors=True)
+    shared = os.environ.get(BUNDLES_DIR_ENV)  # else the container's own /tmp: nothing to prune
+    base = shared or str(Path(tempfile.gettempdir()) / "flowlib-env")
+    try:
+        final = Path(host_cache.use(base, bundle_key, lambda: bytes(blobs.get(bundle_key)),
+                                    pruning=bool(shared)))
+    except host_cache.HostCacheError as exc:
+        raise FlowlibError(str(exc)) from None
+    except OSError as exc:  # e.g. the host's disk is full
+        raise FlowlibError(f"cannot unpack environment bundle {bundle_key} into {base}: "
+                           f"{exc}") from None
     record = json.loads((final / RECORD_FILE).read_text())
     here = f"{sys.version_info.major}.{sys.version_info.minor}"
     if not here.startswith(record["python"]) and not record["python"].startswith(here):
@@ -163,12 +162,3 @@ def unpack_bundle(blobs: Any, bundle_key: str) -> tuple[Path, dict[str, Any]]:
             f"image with python {record['python']}."
         )
     return final, record
-
-
-def _extract(data: bytes, dest: Path) -> None:
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r") as tar:
-        for member in tar.getmembers():
-            path = PurePosixPath(member.name)
-            if path.is_absolute() or ".." in path.parts or not member.isfile():
-                raise FlowlibError(f"Environment bundle holds an unsafe entry: {member.name!r}.")
-        tar.extractall(dest)  # noqa: S202 - every member was checked above

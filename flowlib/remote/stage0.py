@@ -14,8 +14,9 @@ be imported, so it does the least it can:
    SHA-256 the launching machine computed: the code package (the flow's files and flowlib's
    own package, ``flowlib.remote.package``) and the runtime bundle (flowlib's dependencies,
    installed for linux x86_64 and the image's python: ``flowlib.remote.runtime``). The bundle
-   is unpacked once per host folder (file lock + atomic rename) and skipped when the image
-   already has every dependency (an image built from images/).
+   is unpacked once per host folder (and pruned from it when unused: the code package's
+   ``flowlib.environments.host_cache``) and skipped when the image already has every
+   dependency (an image built from images/).
 3. ``exec`` of ``python <args after -->`` with both on ``PYTHONPATH`` (``FLOWLIB_CODE_DIR``
    names the unpacked package, so the entry point does not fetch it again).
 
@@ -24,13 +25,11 @@ No package index is used, so it works in a VPC with no internet access.
 """
 
 import datetime
-import fcntl
 import hashlib
 import hmac
 import io
 import json
 import os
-import shutil
 import sys
 import tarfile
 import tempfile
@@ -181,27 +180,27 @@ def extract(data, dest):
         tar.extractall(dest)  # noqa: S202 - every member was checked above
 
 
-def cached_bundle(key, load):
-    """The folder of bundle ``key``, unpacked once per host folder (same layout as
-    ``flowlib.environments.remote.unpack_bundle``)."""
-    base = os.environ.get("FLOWLIB_ENVIRONMENTS_DIR") or os.path.join(
-        tempfile.gettempdir(), "flowlib-env")
-    folder = os.path.join(base, "bundles")
-    final = os.path.join(folder, key)
-    done = os.path.join(final, "flowlib-environment.json")
-    if not os.path.exists(done):
-        os.makedirs(folder, exist_ok=True)
-        with open(os.path.join(folder, f"{key}.lock"), "w") as guard:
-            fcntl.flock(guard, fcntl.LOCK_EX)
-            if not os.path.exists(done):
-                tmp = os.path.join(folder, f".{key}.{os.getpid()}.tmp")
-                shutil.rmtree(tmp, ignore_errors=True)
-                try:
-                    extract(load(), tmp)
-                    os.rename(tmp, final)
-                finally:
-                    shutil.rmtree(tmp, ignore_errors=True)
-    return final
+def cached_bundle(workdir, key, load):
+    """The folder of bundle ``key`` in the host folder (``FLOWLIB_ENVIRONMENTS_DIR``): unpacked
+    once per host, held by this task while it runs, pruned when unused, by the code package's
+    ``flowlib.environments.host_cache`` (the cache of ``flowlib.environments.remote`` too)."""
+    shared = os.environ.get("FLOWLIB_ENVIRONMENTS_DIR")  # else the container's own /tmp
+    base = shared or os.path.join(tempfile.gettempdir(), "flowlib-env")
+    return host_cache(workdir).use(base, key, load, pruning=bool(shared))
+
+
+def host_cache(workdir):
+    """``flowlib.environments.host_cache`` (standard library only) from the unpacked code
+    package, loaded by itself: the rest of flowlib needs what the bundle brings, and the
+    container command stays small (it is the one module stage 0 takes from there)."""
+    import importlib.util
+
+    path = os.path.join(workdir, LIB_DIR, "flowlib", "environments", "host_cache.py")
+    spec = importlib.util.spec_from_file_location("_flowlib_host_cache", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def image_has_runtime():
@@ -241,7 +240,7 @@ def prepare(argv, environ):
                 f"image to one whose tag names its python version (python:{here}-slim), or "
                 "install flowlib's dependencies in the image (images/).")
         paths.append(cached_bundle(
-            runtime_key, lambda: fetch(env, store, runtime_key, runtime_sha, creds)))
+            workdir, runtime_key, lambda: fetch(env, store, runtime_key, runtime_sha, creds)))
         env["FLOWLIB_RUNTIME_BUNDLE"] = runtime_key  # a blob the task uses (retention)
     elif not image_has_runtime():
         raise Stage0Error(

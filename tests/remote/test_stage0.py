@@ -112,3 +112,73 @@ def test_the_loader_runs_stage0_and_reports_a_clear_error(tmp_path) -> None:
         capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == stage0.CONFIG_EXIT
     assert proc.stderr.startswith("flowlib: cannot start the task: GET http://127.0.0.1:9/b/p/F")
+
+
+def test_stage0_holds_the_runtime_bundle_it_uses_and_prunes_the_host_cache(tmp_path) -> None:
+    """The real container command (the loader, a python without site-packages: no boto3) on a
+    local datastore folder: stage 0 unpacks the runtime bundle into the host folder, pruning an
+    entry unused for 30 days first, and the task it execs still holds the bundle's lock."""
+    import io
+    import os
+    import subprocess
+    import sys
+    import tarfile
+    import time
+
+    from flowlib.environments import host_cache
+    from flowlib.remote.package import build_package
+    from flowlib.remote.runtime import stage0_loader
+
+    store, cache = tmp_path / "store", tmp_path / "host"
+
+    def put(data: bytes) -> str:
+        key = hashlib.sha256(b"key" + data).hexdigest()
+        (store / key[:2]).mkdir(parents=True, exist_ok=True)
+        (store / key[:2] / key).write_bytes(data)
+        return f"{key}:{hashlib.sha256(data).hexdigest()}"
+
+    flow = tmp_path / "flow" / "probe_flow.py"
+    flow.parent.mkdir()
+    flow.write_text("")
+    package = put(build_package(flow)[0])
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in ((host_cache.MARKER, b"{}"), ("hostprune_probe.py", b"VALUE = 42\n")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    runtime = put(buffer.getvalue())
+    runtime_key = runtime.split(":")[0]
+    old = cache / "bundles" / ("0d" * 16)
+    old.mkdir(parents=True)
+    (old / host_cache.MARKER).write_text("{}")
+    (old / host_cache.STAMP).touch()
+    when = time.time() - 30 * host_cache.DAY
+    os.utime(old / host_cache.STAMP, (when, when))
+    task = ("import fcntl, os, hostprune_probe\n"
+            f"fd = os.open({str(cache / 'bundles' / runtime_key)!r} + '.use', os.O_RDWR)\n"
+            "try:\n    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n    held = 'free'\n"
+            "except BlockingIOError:\n    held = 'held'\n"
+            "print(hostprune_probe.VALUE, held)\n")
+    python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    command = [sys.executable, "-S", "-c", stage0_loader(), "--store", str(store), "--package",
+               package, "--runtime", f"{runtime}:{python}", "--", "-S", "-c", task]
+    env = {"PATH": "/usr/bin:/bin", "FLOWLIB_ENVIRONMENTS_DIR": str(cache),
+           host_cache.MIN_FREE_ENV: "0"}
+    cold = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path)
+    assert (cold.returncode, cold.stdout) == (0, "42 held\n"), cold.stderr
+    assert cold.stderr.startswith(f"flowlib: host cache {cache / 'bundles'}: removed 1 entry "
+                                  f"({'0d' * 6} unused for 30 days, ")
+    assert not old.exists() and (cache / "bundles" / runtime_key / host_cache.STAMP).exists()
+    warm = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path)
+    assert (warm.returncode, warm.stdout, warm.stderr) == (0, "42 held\n", "")  # no prune
+    # No host folder (batch_host_cache off, Kubernetes): the container's own /tmp, which dies
+    # with it, is not pruned and says nothing.
+    private = tmp_path / "container-tmp"
+    private.mkdir()
+    env = {"PATH": "/usr/bin:/bin", "TMPDIR": str(private)}
+    alone = subprocess.run(command[:-1] + [task.replace(str(cache), str(private / "flowlib-env"))],
+                           env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert (alone.returncode, alone.stdout, alone.stderr) == (0, "42 held\n", "")

@@ -13,7 +13,10 @@
   ``HOST_CACHE``) at the same path and points ``FLOWLIB_ENVIRONMENTS_DIR`` at it, so flowlib's
   runtime bundle and ``@pypi`` bundles are unpacked once per instance, not once per job (a
   container's own /tmp dies with it). Stage 0 unpacks under a file lock with an atomic
-  rename, so concurrent jobs on one host share it safely. Every job of an environment's queues
+  rename, so concurrent jobs on one host share it safely; a job unpacking prunes what no job
+  has used for ``batch_host_cache_max_age_days`` and, under
+  ``batch_host_cache_min_free_percent`` of free disk, the least recently used
+  (``flowlib.environments.host_cache``). Every job of an environment's queues
   runs with that environment's roles, so sharing the folder crosses no trust boundary.
 """
 
@@ -27,6 +30,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from flowlib.decorators import StepDecorator
+from flowlib.environments.host_cache import HostCacheError
+from flowlib.environments.host_cache import settings as host_cache_settings
 from flowlib.environments.remote import BUNDLES_DIR_ENV
 from flowlib.exceptions import FlowlibError
 from flowlib.remote.runtime import default_image
@@ -153,6 +158,11 @@ def step_target(step: str, decorators: dict[str, StepDecorator], profile: Any) -
         execution_role=get("batch_execution_role_arn"),
         host_cache=host_cache(get("batch_host_cache")),
     )
+    try:  # read in the container (the profile's keys are its FLOWLIB_ variables): check here
+        host_cache_settings(get("batch_host_cache_max_age_days"),
+                            get("batch_host_cache_min_free_percent"))
+    except HostCacheError as exc:
+        raise BatchConfigError(str(exc)) from None
     timeout = decorators.get("timeout")
     seconds = None
     if timeout is not None:

@@ -4,8 +4,11 @@ resolved for linux x86_64 here, stored in S3 as a bundle, and unpacked in the "c
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
+from flowlib.environments.host_cache import DAY, MARKER, STAMP
 from tests.environments.conftest import shared_uv_cache
 from tests.remote.batch.conftest import run_flow
 
@@ -26,12 +29,24 @@ def test_each_batch_step_gets_its_locked_versions_offline(
                                                          **unreachable})
     envs = {"UV_CACHE_DIR": uv_cache,
             "FLOWLIB_ENVIRONMENTS_DIR": str(tmp_path_factory.mktemp("environments"))}
+    # The instance's host cache holds an environment no job has used for 20 days: the first
+    # job that unpacks one prunes it (flowlib.environments.host_cache).
+    aged = Path(batch_stack.docker.host_cache) / "bundles" / ("a9" * 32)
+    aged.mkdir(parents=True, exist_ok=True)
+    (aged / MARKER).write_text("{}")
+    (aged / STAMP).touch()
+    when = time.time() - 20 * DAY
+    os.utime(aged / STAMP, (when, when))
     first = run_flow(batch_backend, FLOWS / "two_versions_flow.py", "run", "--with", "batch",
                      env=envs)
     assert first.stdout.count("Building container environment ") == 2
+    assert not aged.exists()
+    assert (f"[TwoVersionsFlow/1/start/1] flowlib: host cache {aged.parent}: removed 1 entry "
+            f"({'a9' * 6} unused for 20 days, ") in first.stdout
     run = Flow("TwoVersionsFlow").latest_run
     start, middle, end = (run[s].task for s in ("start", "middle", "end"))
     assert start.data.start_six == "1.16.0" and end.data.end_six == "1.17.0"
+    assert f"flowlib: host cache {aged.parent}: removed 1 entry" in start.stdout  # its log
     assert start.environment["platform"] == "x86_64-manylinux_2_28"
     assert {"six", "boto3"} <= set(end.environment["packages"])
     assert middle.environment is None

@@ -36,6 +36,11 @@ def test_a_bad_host_cache_setting_is_refused_before_any_job(batch_backend):
                     env={"FLOWLIB_BATCH_HOST_CACHE": "relative/cache"}, expect=1)
     assert "batch_host_cache is 'relative/cache': it must be an absolute folder" in proc.stderr
     assert "Traceback" not in proc.stderr
+    proc = run_flow(batch_backend, LOCAL_FLOWS / "linear_flow.py", "run", "--with", "batch",
+                    env={"FLOWLIB_BATCH_HOST_CACHE_MAX_AGE_DAYS": "two weeks"}, expect=1)
+    assert ("batch_host_cache_max_age_days is 'two weeks': it must be a number of days greater "
+            "than 0") in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 def test_disabled_queue_and_missing_queue(batch_backend, batch_stack):
