@@ -16,6 +16,8 @@ any, are stopped; with none, it is an error saying how the run ended.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +36,10 @@ _DEPLOYMENT_TAG = "step_functions:"
 
 class TerminateError(FlowlibError):
     """The run cannot be terminated; the message says why and what to do."""
+
+
+class _NoExecution(TerminateError):
+    """The run's execution does not exist."""
 
 
 @dataclass(frozen=True)
@@ -112,7 +118,14 @@ def terminate(deployer: Any, state_machine_arn: str, flow: str, ref: str, user: 
     pathspec = f"{flow}/{run_id}"
     status = _execution_status(deployer.sfn, arn, pathspec)
     if status == "RUNNING":
-        _stop_execution(deployer.sfn, arn, user)
+        with _aws("StopExecution", "states:StopExecution"):
+            try:
+                _stop_execution(deployer.sfn, arn, user)
+            except deployer.sfn.exceptions.ClientError:
+                status = _execution_status(deployer.sfn, arn, pathspec)
+                if status == "RUNNING":
+                    raise
+    if status == "RUNNING":
         forget()  # readers in this process must not reuse a cached "running"
         jobs = _stop_run_jobs(deployer, arn, f"flowlib: run {pathspec} terminated by {user} "
                                              "(step-functions terminate)")
@@ -135,7 +148,7 @@ def stop_leftover_jobs(deployer: Any, state_machine_arn: str, origin: RunRecord)
     """Before a resume: stop the Batch jobs the origin's ended execution left running (so no
     step runs twice side by side and none writes late into the origin). An execution still
     running (a run marked failed while another branch runs) is left alone; 0 when the run has
-    no execution to ask about."""
+    no execution to ask about. Raises TerminateError when AWS cannot be asked."""
     try:
         arn = run_execution(deployer, state_machine_arn, origin)
     except TerminateError:
@@ -143,7 +156,7 @@ def stop_leftover_jobs(deployer: Any, state_machine_arn: str, origin: RunRecord)
     pathspec = f"{origin.flow}/{origin.run_id}"
     try:
         status = _execution_status(deployer.sfn, arn, pathspec)
-    except TerminateError:
+    except _NoExecution:  # never started, or its state machine is gone: nothing to find
         return 0
     if status == "RUNNING":
         return 0
@@ -151,13 +164,30 @@ def stop_leftover_jobs(deployer: Any, state_machine_arn: str, origin: RunRecord)
                                          f"execution ended ({status})")
 
 
-def _execution_status(sfn: Any, arn: str, pathspec: str) -> str:
+@contextmanager
+def _aws(operation: str, permission: str) -> Iterator[None]:
+    """An AWS refusal or outage as one sentence naming the call and the permission."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     try:
-        return str(sfn.describe_execution(executionArn=arn)["status"])
-    except sfn.exceptions.ExecutionDoesNotExist:
+        yield
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
         raise TerminateError(
-            f"terminate: the execution of run {pathspec} ({arn.rsplit(':', 1)[-1]}) does not "
-            "exist: it never started, or its state machine was deleted.") from None
+            f"AWS refused {operation} ({error.get('Code')}: {error.get('Message')}); "
+            f"the profile's credentials need {permission}.") from None
+    except BotoCoreError as exc:
+        raise TerminateError(f"AWS {operation} failed: {exc}; try again.") from None
+
+
+def _execution_status(sfn: Any, arn: str, pathspec: str) -> str:
+    with _aws("DescribeExecution", "states:DescribeExecution"):
+        try:
+            return str(sfn.describe_execution(executionArn=arn)["status"])
+        except sfn.exceptions.ExecutionDoesNotExist:
+            raise _NoExecution(
+                f"terminate: the execution of run {pathspec} ({arn.rsplit(':', 1)[-1]}) does "
+                "not exist: it never started, or its state machine was deleted.") from None
 
 
 def _stop_execution(sfn: Any, arn: str, user: str) -> None:
@@ -170,17 +200,21 @@ def _until_ended(sfn: Any, arn: str, patience: float = STOP_PATIENCE) -> None:
     status printed next is the one every reader now sees. AWS reports ABORTED as soon as
     StopExecution returns; moto only once the task it waits on has ended."""
     deadline = time.monotonic() + patience
-    while sfn.describe_execution(executionArn=arn)["status"] == "RUNNING" \
-            and time.monotonic() < deadline:
-        time.sleep(0.5)
+    with _aws("DescribeExecution", "states:DescribeExecution"):
+        while sfn.describe_execution(executionArn=arn)["status"] == "RUNNING" \
+                and time.monotonic() < deadline:
+            time.sleep(0.5)
 
 
 def _stop_run_jobs(deployer: Any, arn: str, reason: str) -> int:
     batch = deployer.aws.client("batch")
-    queues = run_jobs.execution_queues(deployer.sfn, arn)
+    with _aws("DescribeStateMachineForExecution", "states:DescribeStateMachineForExecution"):
+        queues = run_jobs.execution_queues(deployer.sfn, arn)
     machine = arn.split(":")[-2]  # ...:execution:<state machine>:<execution>
-    found = run_jobs.active_jobs(batch, queues, machine, arn.rsplit(":", 1)[-1])
-    return run_jobs.stop_jobs(batch, found, reason)
+    with _aws("ListJobs/DescribeJobs", "batch:ListJobs and batch:DescribeJobs"):
+        found = run_jobs.active_jobs(batch, queues, machine, arn.rsplit(":", 1)[-1])
+    with _aws("TerminateJob", "batch:TerminateJob"):
+        return run_jobs.stop_jobs(batch, found, reason)
 
 
 def _how_it_ended(record: RunRecord, execution_status: str | None) -> str:
