@@ -16,7 +16,14 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+import pytest
+
 from tests.remote.stepfunctions.conftest import REPO
+from tests.remote.stepfunctions.test_sfn_compile import (  # noqa: F401 - a fixture
+    compile_file,
+    offline_profile,
+    states,
+)
 from tests.remote.stepfunctions.test_sfn_liveness import trigger, until
 from tests.remote.stepfunctions.test_sfn_runs import local_run
 from tests.support.backends import Backend
@@ -124,3 +131,34 @@ def test_terminate_stops_the_execution_and_its_jobs_and_resume_stops_leftovers(
     until("run 2's resume to end", lambda: sfn.describe_execution(
         executionArn=arn_resumed2)["status"] != "RUNNING", 120)
     assert sfn.describe_execution(executionArn=arn_resumed2)["status"] == "SUCCEEDED"
+
+
+@pytest.mark.usefixtures("offline_profile")
+def test_every_job_carries_its_run_in_tags_evaluated_from_the_state() -> None:
+    from flowlib.remote.stepfunctions.run_jobs import definition_queues
+
+    definition = compile_file(REPO / "tests" / "flows" / "foreach_flow.py")
+    tasks = {name: state["Parameters"]["Tags"] for name, state in states(definition).items()
+             if state.get("Resource") == "arn:aws:states:::batch:submitJob.sync"}
+    assert set(tasks) >= {"start", "outer", "inner", "inner_join", "outer_join", "end"}
+    for name, tags in tasks.items():
+        if name == "start":  # a scheduled run's start task allocates the run: no id yet
+            assert tags["flowlib:execution.$"] == "$$.Execution.Name"
+            assert "flowlib:run.$" not in tags
+        else:  # also inside Map iterations and Distributed Map child executions
+            assert tags["flowlib:execution.$"] == "$.execution"
+            assert tags["flowlib:run.$"] == "$.run"
+    assert definition_queues(definition) == ["queue"]
+
+
+@pytest.mark.parametrize("ref,expected", [
+    ("12", "12"), ("HoldFlow/12", "12"), ("OtherFlow/12", "is a run of OtherFlow"),
+    ("HoldFlow/12/start", "is not a run"), ("", "is not a run")])
+def test_a_run_is_named_by_id_or_pathspec(ref: str, expected: str) -> None:
+    from flowlib.remote.stepfunctions.terminate import TerminateError, run_id_of
+
+    if expected.isdigit():
+        assert run_id_of("HoldFlow", ref) == expected
+    else:
+        with pytest.raises(TerminateError, match=expected):
+            run_id_of("HoldFlow", ref)
