@@ -2,17 +2,22 @@
 
 moto's Step Functions, like AWS for some Map iterations, does not terminate the Batch job a
 ``.sync`` task waits on when its execution is stopped: the job's process keeps running in the
-fake Docker engine. So here:
+fake Docker engine. The flow here is a foreach run as a Distributed Map (each split a child
+execution, the case AWS is least reliable about), 3 splits at most 2 at a time, each holding
+while a file exists. So:
 
-* run 1 is terminated while its step ``wait`` runs: the execution is ABORTED, the job is
-  terminated (its process is gone), the run shows crashed with the reason at once, the error
-  cases are one line each; then ``resume`` stops nothing twice and reruns to success;
-* run 2's execution is stopped with StopExecution directly (its job left running, as AWS may
-  leave a Map iteration's): ``resume`` stops that job before starting the new execution.
+* run 1 is terminated while 2 splits run: the execution is ABORTED, both jobs are terminated
+  (their processes are gone), the third split never starts, the run shows crashed with the
+  reason at once, and the error cases are one line each; then its ``resume`` stops nothing
+  twice;
+* run 2's execution is stopped with StopExecution directly (its jobs left running, as AWS may
+  leave a Map iteration's): ``resume`` stops them before starting the new execution, which
+  reruns the run to success.
 """
 
 from __future__ import annotations
 
+import sys
 import uuid
 from pathlib import Path
 
@@ -21,116 +26,151 @@ import pytest
 from tests.remote.stepfunctions.conftest import REPO
 from tests.remote.stepfunctions.test_sfn_compile import (  # noqa: F401 - a fixture
     compile_file,
+    load_flow,
     offline_profile,
     states,
 )
-from tests.remote.stepfunctions.test_sfn_liveness import trigger, until
-from tests.remote.stepfunctions.test_sfn_runs import local_run
+from tests.remote.stepfunctions.test_sfn_liveness import until
 from tests.support.backends import Backend
 
-FLOW = REPO / "tests" / "flows" / "remote" / "sfn_hold_flow.py"
+FLOW = REPO / "tests" / "flows" / "remote" / "sfn_hold_foreach_flow.py"
 
 
-def _container(docker, execution: str, step: str):  # noqa: ANN001, ANN202
-    """The fake Docker container running ``step`` of the run whose execution is named so."""
-    for container in list(docker.containers.values()):
-        env = container.config.get("Env") or []
-        cmd = container.config.get("Cmd") or []
-        if f"FLOWLIB_SFN_EXECUTION={execution}" in env and step in cmd and container.running:
-            return container
-    return None
+def _containers(docker, execution: str) -> list:  # noqa: ANN001
+    """The running fake Docker containers of the run whose execution is named so."""
+    return [c for c in list(docker.containers.values()) if c.running
+            and f"FLOWLIB_SFN_EXECUTION={execution}" in (c.config.get("Env") or [])]
 
 
-def _one_line_error(proc) -> str:  # noqa: ANN001
-    assert proc.returncode != 0
-    assert "Traceback" not in proc.stderr, proc.stderr
-    lines = [x for x in proc.stderr.splitlines() if x.strip()]
-    assert len(lines) == 1, proc.stderr
+def _trigger(backend: Backend, name: str, hold: Path) -> tuple[str, str]:
+    return _started(backend.run(FLOW, "step-functions", "trigger", "--name", name, "--hold",
+                                str(hold)).stdout)
+
+
+def _jobs(batch, queue: str, job_name: str, execution: str) -> list[dict]:  # noqa: ANN001
+    """The Batch jobs named so that carry the run's execution tag."""
+    ids = [j["jobId"] for j in batch.list_jobs(jobQueue=queue, filters=[
+        {"name": "JOB_NAME", "values": [job_name]}])["jobSummaryList"]]
+    return [j for j in batch.describe_jobs(jobs=ids)["jobs"]
+            if j["tags"].get("flowlib:execution") == execution]
+
+
+def _started(stdout: str) -> tuple[str, str]:
+    """(pathspec, execution ARN) from 'Run F/12 started on Step Functions (execution ARN).'"""
+    line = next(x for x in stdout.splitlines() if x.startswith("Run ") and "started" in x)
+    return line.split()[1], line.split("(execution ")[1].rstrip(").")
+
+
+def _one_line_error(code: int, stderr: str) -> str:
+    assert code != 0
+    assert "Traceback" not in stderr, stderr
+    lines = [x for x in stderr.splitlines() if x.strip()]
+    assert len(lines) == 1, stderr
     return lines[0]
 
 
+def _terminate_here(args: tuple[str, ...], monkeypatch: pytest.MonkeyPatch,
+                    capsys: pytest.CaptureFixture) -> tuple[int, str]:
+    """``python flow.py step-functions terminate ARGS`` in this process: the flow file's entry
+    point (``main``), which turns errors into one line and an exit code."""
+    from flowlib.cli.main import main
+
+    monkeypatch.setattr(sys, "argv", [str(FLOW), "step-functions", "terminate", *args])
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exited:
+        main(load_flow(FLOW))
+    return int(exited.value.code or 0), capsys.readouterr().err
+
+
 def test_terminate_stops_the_execution_and_its_jobs_and_resume_stops_leftovers(
-        sfn_stack, sfn_backend: Backend, tmp_path: Path) -> None:  # noqa: ANN001
+        sfn_stack, sfn_backend: Backend, tmp_path: Path,  # noqa: ANN001
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     from flowlib import Run
     from flowlib.remote.stepfunctions.liveness import forget
+    from flowlib.stores import open_stores
 
     sfn, batch = sfn_stack.client("stepfunctions"), sfn_stack.client("batch")
     docker = sfn_stack.docker
     name = f"term-{uuid.uuid4().hex[:6]}"
-    sfn_backend.run(FLOW, "step-functions", "create", "--name", name, timeout=300)
+    sfn_backend.run(FLOW, "step-functions", "create", "--name", name, "--use-distributed-map",
+                    "--max-workers", "2", timeout=300)
     holds = [tmp_path / "hold1", tmp_path / "hold2"]
     for hold in holds:
         hold.write_text("")
-    (run1, arn1), (run2, arn2) = (trigger(sfn_backend, name, h) for h in holds)
+    (run1, arn1), (run2, arn2) = (_trigger(sfn_backend, name, h) for h in holds)
     flow, id1 = run1.split("/")
     id2 = run2.split("/")[1]
     exec1, exec2 = arn1.rsplit(":", 1)[1], arn2.rsplit(":", 1)[1]
-    container1 = until("run 1's step 'wait' to run", lambda: _container(docker, exec1, "wait"))
-    container2 = until("run 2's step 'wait' to run", lambda: _container(docker, exec2, "wait"))
+    splits1 = until("2 splits of run 1 to run", lambda: len(c := _containers(docker, exec1))
+                    == 2 and c)
+    splits2 = until("2 splits of run 2 to run", lambda: len(c := _containers(docker, exec2))
+                    == 2 and c)
 
     done = sfn_backend.run(FLOW, "step-functions", "terminate", "--name", name, run1).stdout
-    assert f"Terminated run {run1} (execution {arn1}); stopped 1 batch job(s)." in done
+    assert f"Terminated run {run1} (execution {arn1}); stopped 2 batch job(s)." in done
     assert f"Run {run1}: crashed (its Step Functions execution {exec1} was stopped " \
            "(StopExecution) at " in done
     assert sfn.describe_execution(executionArn=arn1)["status"] == "ABORTED"
-    until("run 1's job process to end", lambda: not container1.running, 60)
-    jobs = [j for j in batch.list_jobs(jobQueue=sfn_stack.queue, filters=[
-        {"name": "JOB_NAME", "values": [f"{name}-wait"]}])["jobSummaryList"]]
-    described = batch.describe_jobs(jobs=[j["jobId"] for j in jobs])["jobs"]
-    mine = [j for j in described if j["tags"].get("flowlib:execution") == exec1]
-    assert [j["tags"]["flowlib:run"] for j in mine] == [id1]
-    until("run 1's job to fail", lambda: batch.describe_jobs(jobs=[mine[0]["jobId"]])[
-        "jobs"][0]["status"] == "FAILED", 60)
+    until("run 1's job processes to end", lambda: not any(c.running for c in splits1), 60)
+    waits1 = _jobs(batch, sfn_stack.queue, f"{name}-wait", exec1)
+    assert len(waits1) == 2
+    assert {j["tags"]["flowlib:run"] for j in waits1} == {id1}
+    until("run 1's jobs to fail", lambda: {j["status"] for j in batch.describe_jobs(
+        jobs=[j["jobId"] for j in waits1])["jobs"]} == {"FAILED"}, 60)
     forget()
     run = Run(run1)
     assert run.status == "crashed" and run.finished and not run.successful
     assert run.status_reason.endswith(
         "(flowlib.Terminated: terminated by "
         f"{run.user} with 'step-functions terminate')"), run.status_reason
-    assert container2.running  # the other run is untouched
+    assert all(c.running for c in splits2)  # the other run is untouched
 
-    # Errors: one line each, non-zero, no traceback.
+    # Errors: one line each, non-zero, no traceback (one in its own process, the others
+    # through the same entry point in this one, to keep the test short).
     again = sfn_backend.run(FLOW, "step-functions", "terminate", "--name", name, id1,
                             expect=1)
     assert f"run {run1} has already ended (crashed (its Step Functions execution " in \
-        _one_line_error(again)
+        _one_line_error(again.returncode, again.stderr)
     assert "execution ABORTED): nothing to terminate." in again.stderr
-    unknown = sfn_backend.run(FLOW, "step-functions", "terminate", "--name", name, "999999",
-                              expect=1)
-    assert f"run {flow}/999999 does not exist" in _one_line_error(unknown)
-    other = sfn_backend.run(FLOW, "step-functions", "terminate", "--name", name, "OtherFlow/3",
-                            expect=1)
-    assert "OtherFlow/3 is a run of OtherFlow, not of HoldFlow" in _one_line_error(other)
-    missing = sfn_backend.run(FLOW, "step-functions", "terminate", "--name", f"{name}-x",
-                              id1, expect=1)
-    assert f"is not deployed as '{name}-x'" in _one_line_error(missing)
-    local_id = local_run(sfn_backend, FLOW).split("/")[1]
-    refused = sfn_backend.run(FLOW, "step-functions", "terminate", "--name", name, local_id,
-                              expect=1)
-    assert "did not run on Step Functions (it was started with 'run')" in \
-        _one_line_error(refused)
+    meta = open_stores().metadata
+    local_id = meta.create_run(flow, "someone", ["user:someone", "runtime:local"], []).run_id
+    for args, error in [
+            (("--name", name, "999999"), f"run {flow}/999999 does not exist"),
+            (("--name", name, "OtherFlow/3"), f"OtherFlow/3 is a run of OtherFlow, not of {flow}"),
+            (("--name", f"{name}-x", id1), f"is not deployed as '{name}-x'"),
+            (("--name", name, local_id), "did not run on Step Functions (it was started with "
+                                         "'run')")]:
+        code, err = _terminate_here(args, monkeypatch, capsys)
+        assert error in _one_line_error(code, err)
 
-    # Run 2's execution ends with its job left running (what moto always does, and AWS may
-    # do for Map iterations): resume stops it first.
+    # Run 2's execution ends with its jobs left running (what moto always does, and AWS may
+    # do for Map iterations): resume stops them first, and the new execution reruns the run.
     sfn.stop_execution(executionArn=arn2, error="Operator", cause="console")
-    assert container2.running
     resumed2 = sfn_backend.run(FLOW, "step-functions", "resume", "--name", name,
                                "--origin-run-id", id2)
-    assert f"Stopped 1 batch task(s) that run {run2} left running." in resumed2.stderr
-    until("run 2's orphan process to end", lambda: not container2.running, 60)
+    assert f"Stopped 2 batch task(s) that run {run2} left running." in resumed2.stderr
+    until("run 2's orphan processes to end", lambda: not any(c.running for c in splits2), 60)
     holds[1].unlink()
-    arn_resumed2 = resumed2.stdout.split("(execution ")[1].split(")")[0]
+    rerun2, arn_rerun2 = _started(resumed2.stdout)
 
-    # Run 1 was terminated: its resume finds nothing left to stop, and reruns to success.
-    holds[0].unlink()
+    # Run 1 was terminated: its resume finds nothing left to stop (then it is terminated too,
+    # its start job at most running).
     resumed1 = sfn_backend.run(FLOW, "step-functions", "resume", "--name", name,
-                               "--origin-run-id", id1, "--wait", timeout=300)
+                               "--origin-run-id", id1)
     assert "Stopped" not in resumed1.stderr
-    pathspec = next(x for x in resumed1.stdout.splitlines() if x.startswith("Run ")).split()[1]
-    assert Run(pathspec).successful and Run(pathspec)["wait"].task.data.waited
+    rerun1, arn_rerun1 = _started(resumed1.stdout)
+    code, _ = _terminate_here(("--name", name, rerun1), monkeypatch, capsys)
+    assert code == 0
+    assert sfn.describe_execution(executionArn=arn_rerun1)["status"] == "ABORTED"
+    until("run 1's resume's jobs to end", lambda: not _containers(
+        docker, arn_rerun1.rsplit(":", 1)[1]), 60)
+
+    assert len(_jobs(batch, sfn_stack.queue, f"{name}-wait", exec1)) == 2  # no third split
     until("run 2's resume to end", lambda: sfn.describe_execution(
-        executionArn=arn_resumed2)["status"] != "RUNNING", 120)
-    assert sfn.describe_execution(executionArn=arn_resumed2)["status"] == "SUCCEEDED"
+        executionArn=arn_rerun2)["status"] != "RUNNING", 300)
+    forget()
+    assert Run(rerun2).successful, Run(rerun2).status_reason
+    assert Run(rerun2)["join"].task.data.values == [0, 1, 2]
 
 
 @pytest.mark.usefixtures("offline_profile")
