@@ -50,16 +50,17 @@ class Terminated:
     execution_arn: str
     stopped_execution: bool  # False: the execution had already ended
     jobs: int  # Batch jobs asked to stop
-    ended_as: str = ""  # how the run had ended (when the execution already had)
-    shown_as: str = ""  # the run's status as readers now show it (after a termination)
+    ended_as: str = ""  # the execution's status, when it had already ended
+    shown_as: str = ""  # the run's status as readers now show it
 
     def message(self) -> str:
+        shown = f"\nRun {self.pathspec}: {self.shown_as}." if self.shown_as else ""
         if self.stopped_execution:
-            shown = f"\nRun {self.pathspec}: {self.shown_as}." if self.shown_as else ""
             return (f"Terminated run {self.pathspec} (execution {self.execution_arn}); "
                     f"stopped {self.jobs} batch job(s).{shown}")
-        return (f"Run {self.pathspec} had already ended ({self.ended_as}); stopped {self.jobs} "
-                f"batch job(s) its execution {self.execution_arn} left running.")
+        return (f"Stopped {self.jobs} batch job(s) that run {self.pathspec} left running (its "
+                f"execution {self.execution_arn} had already ended: {self.ended_as})."
+                f"{shown}")
 
 
 def run_id_of(flow: str, ref: str) -> str:
@@ -131,17 +132,15 @@ def terminate(deployer: Any, state_machine_arn: str, flow: str, ref: str, user: 
                                              "(step-functions terminate)")
         _until_ended(deployer.sfn, arn)
         forget()
-        now = stores.metadata.get_run(flow, run_id)
-        return Terminated(pathspec, arn, True, jobs,
-                          shown_as=_how_it_ended(now, None) if now is not None else "")
-    ended_as = _how_it_ended(record, status)
+        return Terminated(pathspec, arn, True, jobs, shown_as=_shown_as(stores, flow, run_id))
     jobs = _stop_run_jobs(deployer, arn, f"flowlib: run {pathspec} had ended ({status}); job "
                                          f"left running, stopped by {user} (step-functions "
                                          "terminate)")
     if not jobs:
-        raise TerminateError(f"terminate: run {pathspec} has already ended ({ended_as}): "
-                             "nothing to terminate.")
-    return Terminated(pathspec, arn, False, jobs, ended_as)
+        raise TerminateError(f"terminate: run {pathspec} has already ended, its execution "
+                             f"{status}: {_shown_as(stores, flow, run_id)}. Nothing to "
+                             "terminate.")
+    return Terminated(pathspec, arn, False, jobs, status, _shown_as(stores, flow, run_id))
 
 
 def stop_leftover_jobs(deployer: Any, state_machine_arn: str, origin: RunRecord) -> int:
@@ -217,9 +216,10 @@ def _stop_run_jobs(deployer: Any, arn: str, reason: str) -> int:
         return run_jobs.stop_jobs(batch, found, reason)
 
 
-def _how_it_ended(record: RunRecord, execution_status: str | None) -> str:
+def _shown_as(stores: Any, flow: str, run_id: str) -> str:
+    """The run's status as every reader shows it now: ``crashed (<reason>)``, ``failed``..."""
+    record = stores.metadata.get_run(flow, run_id)
+    if record is None:
+        return "unknown"
     live = run_liveness(record)
-    how = str(live.status)
-    if live.reason:
-        how += f" ({live.reason})"
-    return f"{how}; execution {execution_status}" if execution_status else how
+    return f"{live.status} ({live.reason})" if live.reason else str(live.status)

@@ -9,7 +9,8 @@ while a file exists. So:
 * run 1 is terminated while 2 splits run: the execution is ABORTED, both jobs are terminated
   (their processes are gone), the third split never starts, the run shows crashed with the
   reason at once, and the error cases are one line each; then its ``resume`` stops nothing
-  twice;
+  twice; that rerun's execution is stopped directly with 2 splits running, and ``terminate``
+  of the ended run stops the 2 jobs it left (exit 0);
 * run 2's execution is stopped with StopExecution directly (its jobs left running, as AWS may
   leave a Map iteration's): ``resume`` stops them before starting the new execution, which
   reruns the run to success.
@@ -70,16 +71,19 @@ def _one_line_error(code: int, stderr: str) -> str:
 
 
 def _terminate_here(args: tuple[str, ...], monkeypatch: pytest.MonkeyPatch,
-                    capsys: pytest.CaptureFixture) -> tuple[int, str]:
+                    capsys: pytest.CaptureFixture, stream: str = "err") -> tuple[int, str]:
     """``python flow.py step-functions terminate ARGS`` in this process: the flow file's entry
-    point (``main``), which turns errors into one line and an exit code."""
+    point (``main``), which turns errors into one line and an exit code; returns the exit code
+    and ``stream`` (``err`` or ``out``)."""
     from flowlib.cli.main import main
+    from flowlib.remote.stepfunctions.liveness import forget
 
     monkeypatch.setattr(sys, "argv", [str(FLOW), "step-functions", "terminate", *args])
     capsys.readouterr()
+    forget()
     with pytest.raises(SystemExit) as exited:
         main(load_flow(FLOW))
-    return int(exited.value.code or 0), capsys.readouterr().err
+    return int(exited.value.code or 0), getattr(capsys.readouterr(), stream)
 
 
 def test_terminate_stops_the_execution_and_its_jobs_and_resume_stops_leftovers(
@@ -129,9 +133,10 @@ def test_terminate_stops_the_execution_and_its_jobs_and_resume_stops_leftovers(
     # through the same entry point in this one, to keep the test short).
     again = sfn_backend.run(FLOW, "step-functions", "terminate", "--name", name, id1,
                             expect=1)
-    assert f"run {run1} has already ended (crashed (its Step Functions execution " in \
+    assert f"run {run1} has already ended, its execution ABORTED: crashed (its Step " \
+           f"Functions execution {exec1} was stopped (StopExecution) at " in \
         _one_line_error(again.returncode, again.stderr)
-    assert "execution ABORTED): nothing to terminate." in again.stderr
+    assert "with 'step-functions terminate')). Nothing to terminate." in again.stderr
     meta = open_stores().metadata
     local_id = meta.create_run(flow, "someone", ["user:someone", "runtime:local"], []).run_id
     for args, error in [
@@ -153,17 +158,27 @@ def test_terminate_stops_the_execution_and_its_jobs_and_resume_stops_leftovers(
     holds[1].unlink()
     rerun2, arn_rerun2 = _started(resumed2.stdout)
 
-    # Run 1 was terminated: its resume finds nothing left to stop (then it is terminated too,
-    # its start job at most running).
+    # Run 1 was terminated: its resume finds nothing left to stop. Its rerun's execution is
+    # then stopped directly while 2 splits hold (jobs left running): terminate of the ended
+    # run stops them and says so, with exit 0.
     resumed1 = sfn_backend.run(FLOW, "step-functions", "resume", "--name", name,
                                "--origin-run-id", id1)
     assert "Stopped" not in resumed1.stderr
     rerun1, arn_rerun1 = _started(resumed1.stdout)
-    code, _ = _terminate_here(("--name", name, rerun1), monkeypatch, capsys)
+    exec_rerun1 = arn_rerun1.rsplit(":", 1)[1]
+    splits_rerun1 = until("2 splits of run 1's rerun to run", lambda: len(
+        c := _containers(docker, exec_rerun1)) == 2 and c)
+    sfn.stop_execution(executionArn=arn_rerun1, error="Operator", cause="console")
+    until("the rerun's execution to end", lambda: sfn.describe_execution(
+        executionArn=arn_rerun1)["status"] == "ABORTED", 60)
+    code, out = _terminate_here(("--name", name, rerun1), monkeypatch, capsys, "out")
     assert code == 0
-    assert sfn.describe_execution(executionArn=arn_rerun1)["status"] == "ABORTED"
-    until("run 1's resume's jobs to end", lambda: not _containers(
-        docker, arn_rerun1.rsplit(":", 1)[1]), 60)
+    assert f"Stopped 2 batch job(s) that run {rerun1} left running (its execution " \
+           f"{arn_rerun1} had already ended: ABORTED)." in out
+    assert f"Run {rerun1}: crashed (its Step Functions execution {exec_rerun1} was stopped " \
+           "(StopExecution) at " in out and "(Operator: console))." in out
+    until("the rerun's job processes to end", lambda: not any(
+        c.running for c in splits_rerun1), 60)
 
     assert len(_jobs(batch, sfn_stack.queue, f"{name}-wait", exec1)) == 2  # no third split
     until("run 2's resume to end", lambda: sfn.describe_execution(
