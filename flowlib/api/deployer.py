@@ -3,13 +3,14 @@
     from flowlib import Deployer
 
     deployed = Deployer("flow.py", profile="prod").step_functions().create()
-    triggered = deployed.trigger(alpha=0.5)       # a TriggeredRun: .run, .status, .wait()
+    triggered = deployed.trigger(alpha=0.5)       # a TriggeredRun: .run, .status, .wait(),
+                                                  # .terminate()
     triggered.wait()
     deployed.delete()
 
 Each call runs the flow file's own ``step-functions`` command (``create``, ``trigger``,
-``delete``) in a subprocess, as Metaflow's Deployer does: one implementation of deploying,
-whichever way it is driven, and the same messages on failure.
+``terminate``, ``delete``) in a subprocess, as Metaflow's Deployer does: one implementation of
+deploying, whichever way it is driven, and the same messages on failure.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ class DeployedFlow:
         if found is None:
             raise DeployerError(f"step-functions trigger printed no run:\n{output}")
         flow, run_id, arn = found.groups()
-        return TriggeredRun(self._deployer._runner, f"{flow}/{run_id}", arn)
+        return TriggeredRun(self._deployer._runner, f"{flow}/{run_id}", arn, self._deployer)
 
     def delete(self) -> str:
         return self._deployer._call("delete", "--yes")
@@ -104,10 +105,13 @@ class DeployedFlow:
 class TriggeredRun:
     """An execution started by ``DeployedFlow.trigger``: ``pathspec``, ``execution_arn``,
     ``run`` (the client ``Run``, there from the start), ``status`` (the execution's:
-    ``RUNNING``, ``SUCCEEDED``, ``FAILED``, ``TIMED_OUT``, ``ABORTED``) and ``wait()``."""
+    ``RUNNING``, ``SUCCEEDED``, ``FAILED``, ``TIMED_OUT``, ``ABORTED``), ``wait()`` and
+    ``terminate()``."""
 
-    def __init__(self, runner: Runner, pathspec: str, execution_arn: str) -> None:
+    def __init__(self, runner: Runner, pathspec: str, execution_arn: str,
+                 deployer: StepFunctionsDeployer | None = None) -> None:
         self._runner = runner
+        self._deployer = deployer
         self.pathspec = pathspec
         self.execution_arn = execution_arn
 
@@ -135,6 +139,17 @@ class TriggeredRun:
                 raise TimeoutError(f"{self.pathspec} still running after {timeout:g} s")
             time.sleep(poll)
         return self
+
+    def terminate(self) -> bool:
+        """Stop the run (``step-functions terminate``): its execution and its Batch jobs; the
+        run then shows as crashed. True when done; a run that cannot be terminated (already
+        ended, ...) raises ``DeployerError`` with the command's one-line reason (Metaflow
+        returns False there)."""
+        if self._deployer is None:
+            raise DeployerError(f"{self.pathspec}: terminate needs the deployment that "
+                                "triggered it (DeployedFlow.trigger).")
+        self._deployer._call("terminate", self.pathspec)
+        return True
 
     def __repr__(self) -> str:
         return f"<TriggeredRun {self.pathspec} {self.execution_arn}>"

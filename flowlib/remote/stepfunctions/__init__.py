@@ -12,5 +12,8 @@
 * ``@trigger`` and ``@trigger_on_finish`` (no AWS import) are in ``flowlib/trigger_decorators.py``.
 * ``triggers``: their EventBridge rules, the at-most-once-per-event guard state, what a
   triggered run records (tags, parameters from the event).
+* ``run_jobs``: a run's still-active Batch jobs, found by the run tags the compiler gives
+  every job; ``terminate``: ``step-functions terminate`` (StopExecution, then those jobs) and
+  the jobs an ended execution left running, stopped before ``resume``.
 * ``cli``: the click group (registered like the batch and kubernetes groups).
 """

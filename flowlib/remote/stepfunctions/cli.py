@@ -1,4 +1,4 @@
-"""``python flow.py step-functions create|trigger|list-runs|resume|delete``.
+"""``python flow.py step-functions create|trigger|list-runs|resume|terminate|delete``.
 
 Registered in ``flowlib/backends.py`` as the ``step-functions`` backend's group, built per flow
 by ``step_functions_group(flow_cls)`` (the flow's parameters become options of ``trigger``).
@@ -188,6 +188,7 @@ def step_functions_group(flow_cls: type | None = None) -> click.Group:
             require_ended,
             tag_execution,
         )
+        from flowlib.remote.stepfunctions.terminate import stop_leftover_jobs
         from flowlib.runtime.resume import ResumePlan
 
         graph = obj.validated_graph()
@@ -199,6 +200,15 @@ def step_functions_group(flow_cls: type | None = None) -> click.Group:
             raise FlowlibError(f"resume: run {obj.name}/{origin_run_id} does not exist in "
                                f"{stores.description}.")
         require_ended(origin)
+        try:
+            stopped = stop_leftover_jobs(deployer, record.state_machine_arn, origin)
+        except FlowlibError as exc:
+            stopped = 0
+            click.echo(f"Warning: {exc} Jobs run {obj.name}/{origin_run_id} left running (if "
+                       "any) are not stopped; they write only into that run.", err=True)
+        if stopped:
+            click.echo(f"Stopped {stopped} batch task(s) that run {obj.name}/{origin_run_id} "
+                       "left running.", err=True)
         plan = ResumePlan(meta, graph, obj.name, origin_run_id, step_name)
         rerun = graph_reachable(graph, step_name) if step_name else []
         run_id = new_run(stores, deployment, "resume", "", origin_run_id)
@@ -208,6 +218,23 @@ def step_functions_group(flow_cls: type | None = None) -> click.Group:
                       record.state_machine_arn)
         arn = deployer.start(record, run_id, {"rerun": rerun})
         _report_started(obj.name, run_id, arn, deployer, wait)
+
+    @group.command(help="Stop a run's execution and its Batch jobs; the run shows as "
+                   "crashed at once (resume continues it). RUN_ID: the run's id or pathspec "
+                   "(Flow/12).\n\nExample: python flow.py step-functions terminate 12")
+    @_deploy_options
+    @click.argument("run_id")
+    @click.pass_obj
+    def terminate(obj: Any, name: str | None, branch: str | None, production: bool,
+                  run_id: str) -> None:
+        from flowlib.current import current_user
+        from flowlib.remote.stepfunctions.terminate import terminate as terminate_run
+
+        deployer, _, _ = _deployer(obj, name, branch, production)
+        record = deployer.require_record()
+        done = terminate_run(deployer, record.state_machine_arn, obj.name, run_id,
+                             current_user())
+        click.echo(done.message())
 
     @group.command(help="Delete the state machine, its schedule and its job definitions "
                    "(runs and artifacts stay).\n\nExample: python flow.py step-functions "

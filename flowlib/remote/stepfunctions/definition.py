@@ -24,7 +24,7 @@ from flowlib.graph import FlowGraph
 from flowlib.remote.batch import jobs
 from flowlib.remote.package import CodePackage, build_package
 from flowlib.remote.runtime import ContainerCode, blob_prefix, container_code
-from flowlib.remote.stepfunctions import entry
+from flowlib.remote.stepfunctions import entry, run_jobs
 from flowlib.remote.stepfunctions.compiler import (
     DEFAULT_MAX_LOOP_ITERATIONS,
     CompileError,
@@ -181,7 +181,7 @@ def build(flow_cls: type, graph: FlowGraph, stores: Stores, deployment: Deployme
                 "ResourceRequirements": [{"Type": r["type"], "Value": r["value"]}
                                          for r in target.shape.resource_requirements()],
             },
-            "Tags": {**deployment.resource_tags(), "flowlib:step": step},
+            "Tags": {**deployment.resource_tags(), "flowlib:step": step, **run_tags(step)},
         }
         if timeout is not None and not fallback:
             seconds = max(jobs.MIN_ATTEMPT_SECONDS,
@@ -189,6 +189,17 @@ def build(flow_cls: type, graph: FlowGraph, stores: Stores, deployment: Deployme
             parameters["Timeout"] = {"AttemptDurationSeconds": seconds}
         return {"Type": "Task", "Resource": "arn:aws:states:::batch:submitJob.sync",
                 "Parameters": parameters}
+
+    def run_tags(step: str) -> dict[str, str]:
+        # Which run a job belongs to, evaluated per task by Step Functions (``.$`` keys), so
+        # 'step-functions terminate' and 'resume' find the jobs an ended execution left
+        # running (``run_jobs``): the run's own execution name everywhere, also inside a
+        # Distributed Map's child executions (a scheduled run's start task does not know its
+        # run id yet), and the run id after start.
+        if step == "start":
+            return {f"{run_jobs.EXECUTION_TAG}.$": "$$.Execution.Name"}
+        return {f"{run_jobs.EXECUTION_TAG}.$": "$.execution",
+                f"{run_jobs.RUN_TAG}.$": "$.run"}
 
     def control_key(step: str) -> dict[str, Any]:
         sk: dict[str, Any] = ({"S": "start#1"}

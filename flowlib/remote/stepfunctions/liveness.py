@@ -132,6 +132,7 @@ def _sentence(sfn: Any, arn: str, described: dict[str, Any]) -> str:
             if isinstance(start, dt.datetime) and isinstance(stop, dt.datetime) else "")
     why = ": ".join(p for p in (described.get("error"), _short(described.get("cause"))) if p)
     if status == "ABORTED":
+        why = why or _abort_reason(sfn, arn)
         return (f"its Step Functions execution {name} was stopped (StopExecution){at}{took}"
                 + (f" ({why})" if why else ""))
     if status == "TIMED_OUT":
@@ -158,6 +159,25 @@ def _timeout_seconds(sfn: Any, arn: str) -> int | None:
         return int(json.loads(described["definition"])["TimeoutSeconds"])
     except Exception:  # noqa: BLE001 - the sentence just says less
         return None
+
+
+def _abort_reason(sfn: Any, arn: str) -> str:
+    """``error: cause`` given to StopExecution (e.g. by ``step-functions terminate``), from the
+    ExecutionAborted event when DescribeExecution leaves them out (moto does). Newest first:
+    on AWS the first event read; a few pages at most (moto ignores ``reverseOrder``)."""
+    try:
+        pages = sfn.get_paginator("get_execution_history").paginate(
+            executionArn=arn, reverseOrder=True, PaginationConfig={"MaxItems": 1000,
+                                                                   "PageSize": 100})
+        for page in pages:
+            for event in page.get("events", []):
+                details = event.get("executionAbortedEventDetails")
+                if details is not None:
+                    return ": ".join(p for p in (details.get("error"),
+                                                 _short(details.get("cause"))) if p)
+    except Exception:  # noqa: BLE001 - the sentence just says less
+        return ""
+    return ""
 
 
 def _failed_state(sfn: Any, arn: str) -> str | None:

@@ -22,6 +22,13 @@ def test_deployer_creates_triggers_and_deletes(sfn_stack, sfn_backend: Backend) 
     run = triggered.run
     assert run.successful and run["start"].task.data.doubled == 6
     assert "trigger:manual" in run.system_tags
+    try:  # an ended run: the command's one-line reason (terminate itself: test_sfn_terminate)
+        triggered.terminate()
+    except DeployerError as exc:
+        assert "has already ended, its execution SUCCEEDED: succeeded. Nothing to " \
+               "terminate." in str(exc) and "Traceback" not in str(exc)
+    else:
+        raise AssertionError("terminate of an ended run should fail")
     deployed.delete()
     machines = sfn_stack.client("stepfunctions").list_state_machines()["stateMachines"]
     assert not [m for m in machines if m["name"].endswith("churn-test_api-ScheduledFlow")]

@@ -81,6 +81,32 @@ def test_flow_gives_the_same_artifacts_as_a_local_run(sfn_backend: Backend, flow
         entered = {e["stateEnteredEventDetails"]["name"] for e in events
                    if e["type"].endswith("StateEntered")}
         assert "start.foreach" in entered and not entered & {"inner", "inner.foreach", "leaf"}
+        # Every job, also those of the child executions, carries its run (tags evaluated from
+        # the state data): what 'terminate' and 'resume' find a run's jobs by.
+        assert_jobs_tagged_with_run(deployed)
+
+
+def assert_jobs_tagged_with_run(pathspec: str) -> None:
+    import boto3
+
+    from flowlib import Run
+
+    run_id = pathspec.split("/")[1]
+    run = Run(pathspec)
+    tags = dict(t.split(":", 1) for t in (*run.system_tags, *run.tags) if ":" in t)
+    execution, deployment = tags["step_functions_execution"], tags["step_functions"]
+    batch = boto3.client("batch")
+    ids = [j["jobId"] for q in batch.describe_job_queues()["jobQueues"]
+           for j in batch.list_jobs(jobQueue=q["jobQueueName"], filters=[
+               {"name": "JOB_NAME", "values": [f"{deployment}-*"]}])["jobSummaryList"]]
+    tagged = [(j["tags"]["flowlib:step"], j["tags"].get("flowlib:execution"),
+               j["tags"].get("flowlib:run"))
+              for start in range(0, len(ids), 100)
+              for j in batch.describe_jobs(jobs=ids[start:start + 100])["jobs"]]
+    steps = {step for step, _, _ in tagged}
+    assert {"start", "outer", "inner", "inner_join", "outer_join", "end"} <= steps, steps
+    assert {(e, r) for step, e, r in tagged if step != "start"} == {(execution, run_id)}
+    assert {(e, r) for step, e, r in tagged if step == "start"} == {(execution, None)}
 
 
 def execution_of(backend: Backend) -> tuple[dict[str, Any], list[dict[str, Any]]]:

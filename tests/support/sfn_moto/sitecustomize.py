@@ -15,7 +15,8 @@ first attempt closes; the retried attempt's listener then returns at once as "ti
 the execution fails with ``States.Timeout``. AWS does not listen for a token on ``.sync``; the
 patch drops the listener for ``.sync`` tasks.
 
-A fourth shows under load: see ``_serialize_dynamodb_and_batch``.
+A fourth shows under load: see ``_serialize_dynamodb_and_batch``; a fifth in StopExecution:
+see ``_patch_stop_execution``.
 
 Service integrations (DynamoDB GetItem, the Batch ``.sync`` poller) reach the server at
 ``localhost:$MOTO_PORT``; the server is started as ``moto_server -p PORT``, so MOTO_PORT is
@@ -165,7 +166,42 @@ def _serialize_dynamodb_and_batch() -> None:
         handler.call_action = call_action
 
 
+def _patch_stop_execution() -> None:
+    """moto's StopExecution drops the request's ``error`` and ``cause`` (its
+    ``StateMachine.stop_execution`` passes empty strings), so the execution's
+    ExecutionAborted event has none; AWS records them. Passed through here."""
+    from moto.core.responses import ActionResult
+    from moto.core.utils import utcnow
+    from moto.stepfunctions import models, responses
+
+    original = models.StateMachine.stop_execution
+
+    def machine_stop(self, execution_arn, error="", cause=""):  # noqa: ANN001, ANN202
+        execution = next((x for x in self.executions if x.execution_arn == execution_arn),
+                         None)
+        if execution is None:
+            return original(self, execution_arn)  # raises ExecutionDoesNotExist
+        execution.stop(stop_date=utcnow(), error=error, cause=cause)
+        return execution
+
+    def backend_stop(self, execution_arn, error="", cause=""):  # noqa: ANN001, ANN202
+        self._validate_execution_arn(execution_arn)
+        machine = self._get_state_machine_for_execution(execution_arn)
+        return machine.stop_execution(execution_arn, error, cause)
+
+    def response_stop(self):  # noqa: ANN001, ANN202
+        execution = self.stepfunction_backend.stop_execution(
+            self._get_param("executionArn"), self._get_param("error") or "",
+            self._get_param("cause") or "")
+        return ActionResult({"stopDate": execution.stop_date})
+
+    models.StateMachine.stop_execution = machine_stop
+    models.StepFunctionBackend.stop_execution = backend_stop
+    responses.StepFunctionResponse.stop_execution = response_stop
+
+
 if "moto" in " ".join(sys.argv):
     _patch_events()
     _patch_s3_notifications()
     _serialize_dynamodb_and_batch()
+    _patch_stop_execution()
