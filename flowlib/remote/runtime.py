@@ -1,8 +1,9 @@
 """What a container needs to run a task, whatever its image: the one container command.
 
 Every backend (``--with batch``, ``--with kubernetes``, Step Functions states) starts a task
-with :meth:`ContainerCode.command`: ``python -c <stage 0> --store ... --package KEY:SHA256
-[--runtime KEY:SHA256:PYTHON] -- -m flowlib.remote.<entry> ...``. Stage 0
+with :meth:`ContainerCode.command`: ``python -c <stage 0 loader> --store ... --package
+KEY:SHA256 [--runtime KEY:SHA256:PYTHON] -- -m flowlib.remote.<entry> ...``, in a container
+whose environment holds stage 0's code (:func:`stage0_environment`). Stage 0
 (``flowlib.remote.stage0``, standard library only) fetches the code package, which carries
 flowlib itself (``flowlib.remote.package``), and the *runtime bundle*: flowlib's own
 dependencies (boto3, click, blake3, ...) installed for linux x86_64 and the image's python by
@@ -58,13 +59,31 @@ def image_python(image: str) -> str:
     return found.group(1) if found else current_python()
 
 
+STAGE0_ENV = "FLOWLIB_STAGE0_CODE"
+
+
 @lru_cache(maxsize=1)
-def stage0_loader() -> str:
-    """``python -c`` code that runs stage 0: its source, compressed (a few KiB in every job's
-    command, and every Step Functions state)."""
+def stage0_code() -> str:
+    """Stage 0's source, compressed: the value of ``FLOWLIB_STAGE0_CODE`` in every container.
+
+    It travels in the container's environment, not in its command: on AWS Batch the job
+    definition holds it (``JobShape.register_kwargs``), because a job's overrides (command and
+    environment) may not exceed 8,192 characters and these 6.7 KB would leave too little of
+    them for the task's own arguments and variables. Kubernetes pods carry it in their spec."""
     source = (Path(__file__).parent / "stage0.py").read_bytes()
-    packed = base64.b64encode(zlib.compress(source, 9)).decode()
-    return f"import base64,zlib;exec(zlib.decompress(base64.b64decode('{packed}')))"
+    return base64.b64encode(zlib.compress(source, 9)).decode()
+
+
+def stage0_environment() -> dict[str, str]:
+    """What a container's environment must hold for :meth:`ContainerCode.command` to run."""
+    return {STAGE0_ENV: stage0_code()}
+
+
+def stage0_loader() -> str:
+    """``python -c`` code that runs stage 0 from ``FLOWLIB_STAGE0_CODE`` (removed from the
+    environment first, so the task does not inherit it)."""
+    return (f"import base64,os,zlib;"
+            f"exec(zlib.decompress(base64.b64decode(os.environ.pop('{STAGE0_ENV}'))))")
 
 
 @dataclass

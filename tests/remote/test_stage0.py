@@ -102,13 +102,14 @@ def test_the_loader_runs_stage0_and_reports_a_clear_error(tmp_path) -> None:
     import subprocess
     import sys
 
-    from flowlib.remote.runtime import stage0_loader
+    from flowlib.remote.runtime import stage0_environment, stage0_loader
 
     proc = subprocess.run(
         [sys.executable, "-c", stage0_loader(), "--store", "s3://b/p/F/data", "--package",
          "00aa:ff", "--", "-c", "pass"],
         env={"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "s",
-             "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "PATH": "/usr/bin"},
+             "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "PATH": "/usr/bin",
+             **stage0_environment()},
         capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == stage0.CONFIG_EXIT
     assert proc.stderr.startswith("flowlib: cannot start the task: GET http://127.0.0.1:9/b/p/F")
@@ -127,7 +128,7 @@ def test_stage0_holds_the_runtime_bundle_it_uses_and_prunes_the_host_cache(tmp_p
 
     from flowlib.environments import host_cache
     from flowlib.remote.package import build_package
-    from flowlib.remote.runtime import stage0_loader
+    from flowlib.remote.runtime import STAGE0_ENV, stage0_environment, stage0_loader
 
     store, cache = tmp_path / "store", tmp_path / "host"
 
@@ -160,11 +161,13 @@ def test_stage0_holds_the_runtime_bundle_it_uses_and_prunes_the_host_cache(tmp_p
             "try:\n    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n    held = 'free'\n"
             "except BlockingIOError:\n    held = 'held'\n"
             "print(hostprune_probe.VALUE, held)\n")
+    # The task does not inherit stage 0's code (it is popped before stage 0 runs).
+    task += f"assert {STAGE0_ENV!r} not in os.environ\n"
     python = f"{sys.version_info.major}.{sys.version_info.minor}"
     command = [sys.executable, "-S", "-c", stage0_loader(), "--store", str(store), "--package",
                package, "--runtime", f"{runtime}:{python}", "--", "-S", "-c", task]
     env = {"PATH": "/usr/bin:/bin", "FLOWLIB_ENVIRONMENTS_DIR": str(cache),
-           host_cache.MIN_FREE_ENV: "0"}
+           host_cache.MIN_FREE_ENV: "0", **stage0_environment()}
     cold = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120,
                           cwd=tmp_path)
     assert (cold.returncode, cold.stdout) == (0, "42 held\n"), cold.stderr
@@ -178,7 +181,7 @@ def test_stage0_holds_the_runtime_bundle_it_uses_and_prunes_the_host_cache(tmp_p
     # with it, is not pruned and says nothing.
     private = tmp_path / "container-tmp"
     private.mkdir()
-    env = {"PATH": "/usr/bin:/bin", "TMPDIR": str(private)}
+    env = {"PATH": "/usr/bin:/bin", "TMPDIR": str(private), **stage0_environment()}
     alone = subprocess.run(command[:-1] + [task.replace(str(cache), str(private / "flowlib-env"))],
                            env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert (alone.returncode, alone.stdout, alone.stderr) == (0, "42 held\n", "")

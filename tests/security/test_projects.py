@@ -93,7 +93,8 @@ def test_projects_get_their_own_table_and_role_in_the_plan(root_planner: Any) ->
     })
     created = {c["address"]: c["change"]["after"] for c in planned["resource_changes"]
                if "create" in c["change"]["actions"]}
-    roles = sorted(v["name"] for a, v in created.items() if a.endswith("module.task_role[0].aws_iam_role.this"))
+    roles = sorted(v["name"] for a, v in created.items()
+                   if a.endswith("module.task_role[0].aws_iam_role.this"))
     assert roles == ["flowlib-iso-fraud-task", "flowlib-iso-search-task", "flowlib-iso-task"]
     tables = sorted(v["name"] for a, v in created.items() if a.endswith("aws_dynamodb_table.this"))
     assert tables == ["flowlib-iso-fraud-metadata", "flowlib-iso-metadata",

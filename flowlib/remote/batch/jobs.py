@@ -26,7 +26,7 @@ import hashlib
 import json
 import math
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from flowlib.decorators import StepDecorator
@@ -34,7 +34,7 @@ from flowlib.environments.host_cache import HostCacheError
 from flowlib.environments.host_cache import settings as host_cache_settings
 from flowlib.environments.remote import BUNDLES_DIR_ENV
 from flowlib.exceptions import FlowlibError
-from flowlib.remote.runtime import default_image
+from flowlib.remote.runtime import STAGE0_ENV, default_image, stage0_code
 from flowlib.runtime.spec import TaskSpec
 
 MIN_ATTEMPT_SECONDS = 60  # AWS Batch rejects shorter attempt durations
@@ -49,6 +49,7 @@ RETRY_STRATEGY = {
     ],
 }
 ARRAY_TASKS_ENV = "FLOWLIB_BATCH_ARRAY_TASKS"
+OVERRIDES_LIMIT = 8192  # characters of a job's containerOverrides that AWS Batch accepts
 HOST_CACHE = "/var/cache/flowlib"  # profile batch_host_cache: a host folder, or "off"
 HOST_CACHE_VOLUME = "flowlib-host-cache"
 ARRAY_PLACEHOLDER = "@array"
@@ -73,6 +74,10 @@ class JobShape:
     job_role: str | None
     execution_role: str | None
     host_cache: str | None = None  # host folder shared by the jobs of an instance (bundles)
+    # Stage 0's code (flowlib.remote.runtime.stage0_code): in the definition, not in each job's
+    # overrides, which AWS Batch limits to 8,192 characters. A new flowlib version whose stage 0
+    # differs gets its own definition.
+    stage0_code: str = field(default="", repr=False)
 
     @property
     def definition_name(self) -> str:
@@ -97,12 +102,15 @@ class JobShape:
             container["executionRoleArn"] = self.execution_role
         if self.shared_memory:
             container["linuxParameters"] = {"sharedMemorySize": int(self.shared_memory)}
+        variables = {STAGE0_ENV: self.stage0_code} if self.stage0_code else {}
         if self.host_cache:
             container["volumes"] = [{"name": HOST_CACHE_VOLUME,
                                      "host": {"sourcePath": self.host_cache}}]
             container["mountPoints"] = [{"sourceVolume": HOST_CACHE_VOLUME,
                                          "containerPath": self.host_cache, "readOnly": False}]
-            container["environment"] = [{"name": BUNDLES_DIR_ENV, "value": self.host_cache}]
+            variables[BUNDLES_DIR_ENV] = self.host_cache
+        if variables:
+            container["environment"] = environment(variables)
         return {
             "jobDefinitionName": self.definition_name,
             "type": "container",
@@ -157,6 +165,7 @@ def step_target(step: str, decorators: dict[str, StepDecorator], profile: Any) -
         job_role=batch.iam_role or get("batch_job_role_arn") or get("task_role_arn"),
         execution_role=get("batch_execution_role_arn"),
         host_cache=host_cache(get("batch_host_cache")),
+        stage0_code=stage0_code(),
     )
     try:  # read in the container (the profile's keys are its FLOWLIB_ variables): check here
         host_cache_settings(get("batch_host_cache_max_age_days"),
@@ -249,6 +258,30 @@ def array_command(code: Any, image: str, spec: TaskSpec,
 
 def environment(env: dict[str, str]) -> list[dict[str, str]]:
     return [{"name": k, "value": v} for k, v in sorted(env.items())]
+
+
+def overrides_problem(step: str, overrides: dict[str, Any], reserved: int = 0) -> str | None:
+    """Why AWS Batch would fail a job with these ``containerOverrides``, or None.
+
+    Batch fails such a job once it is scheduled ("Container Overrides length must be at most
+    8192"); moto does not check it, so flowlib does, before submitting. ``reserved`` counts
+    characters Step Functions fills in at run time (values of ``.$`` keys). The user's share of
+    the overrides is the step's ``@environment`` variables and secret sources (in the command)
+    and the profile's ``FLOWLIB_`` variables (in the environment)."""
+    size = len(json.dumps(overrides, separators=(",", ":"))) + reserved
+    if size <= OVERRIDES_LIMIT:
+        return None
+    parts = [(len(json.dumps(entry)), str(entry.get("name") or entry.get("Name")))
+             for entry in overrides.get("environment") or overrides.get("Environment") or []]
+    parts += [(len(json.dumps(arg)), f"argument {arg[:40]}{'...' if len(arg) > 40 else ''}")
+              for arg in overrides.get("command") or overrides.get("Command") or []]
+    largest = ", ".join(f"{name} ({length:,})" for length, name in sorted(parts)[::-1][:3])
+    return (
+        f"step '{step}' cannot run on AWS Batch: its job overrides (command and environment) "
+        f"would be {size:,} characters, and Batch fails a job past {OVERRIDES_LIMIT:,}. The "
+        f"largest: {largest}. Pass large values another way: a file shipped with the flow, "
+        "an artifact, or a secret (@secrets)."
+    )
 
 
 # -- what went wrong -------------------------------------------------------------------------

@@ -309,10 +309,15 @@ class BatchLauncher:
         try:
             command = jobs.bootstrap_command(self._package, worker.target.shape.image,  # type: ignore[union-attr]
                                              spec, environment=self._environment_of(spec.step))
+            overrides = self._overrides(worker, command)
+            problem = jobs.overrides_problem(spec.step, overrides)
+            if problem:
+                worker.end(None, problem)
+                return
             response = self.batch.submit_job(
                 **self._submit_kwargs(worker, jobs.job_name(
                     spec.flow, spec.run_id, spec.step, spec.task_id)),
-                containerOverrides=self._overrides(worker, command),
+                containerOverrides=overrides,
                 tags=jobs.job_tags(spec, self.env["FLOWLIB_USER"]),
             )
         except Exception as exc:  # noqa: BLE001 - one line for the user, the run goes on
@@ -329,12 +334,18 @@ class BatchLauncher:
         try:
             command = jobs.array_command(self._package, first.target.shape.image,  # type: ignore[union-attr]
                                          spec, environment=self._environment_of(spec.step))
+            overrides = self._overrides(first, command,
+                                        {jobs.ARRAY_TASKS_ENV: ",".join(task_ids)})
+            problem = jobs.overrides_problem(spec.step, overrides)
+            if problem:
+                for worker in group:
+                    worker.end(None, problem)
+                return
             response = self.batch.submit_job(
                 **self._submit_kwargs(first, jobs.job_name(
                     spec.flow, spec.run_id, spec.step, f"array{task_ids[0]}")),
                 arrayProperties={"size": len(group)},
-                containerOverrides=self._overrides(
-                    first, command, {jobs.ARRAY_TASKS_ENV: ",".join(task_ids)}),
+                containerOverrides=overrides,
                 tags=jobs.job_tags(spec, self.env["FLOWLIB_USER"], f"{task_ids[0]}-{task_ids[-1]}"),
             )
         except Exception as exc:  # noqa: BLE001

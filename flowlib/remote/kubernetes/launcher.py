@@ -38,6 +38,7 @@ from flowlib.remote.kubernetes import jobs
 from flowlib.remote.kubernetes.auth import api_client
 from flowlib.remote.kubernetes.watch import NamespaceWatch
 from flowlib.remote.kubernetes.worker import KubernetesWorker
+from flowlib.remote.runtime import stage0_environment
 from flowlib.runtime.launcher import Worker
 from flowlib.runtime.scheduler import TIMEOUT_KILL_GRACE
 from flowlib.runtime.spec import TaskSpec
@@ -149,6 +150,7 @@ class KubernetesLauncher:
             **self.stores.task_env,
             "FLOWLIB_USER": self.user,
             "PYTHONUNBUFFERED": "1",  # logs reach the pod log as they are written
+            **stage0_environment(),
         }
         command = self.code.command(self.settings[spec.step].image, [
             "-m", ENTRY_MODULE,

@@ -37,6 +37,9 @@ from flowlib.stores import Stores
 from flowlib.version import __version__
 
 TIMEOUT_MARGIN = 60  # seconds Batch gives the entry after @timeout to record the attempt
+# Characters of a job's overrides kept for the values Step Functions fills in at run time (run
+# id, task path, reruns; the start task's execution input), when checking AWS Batch's limit.
+RUNTIME_VALUES_RESERVE = 1024
 
 
 @dataclass
@@ -183,6 +186,10 @@ def build(flow_cls: type, graph: FlowGraph, stores: Stores, deployment: Deployme
             },
             "Tags": {**deployment.resource_tags(), "flowlib:step": step, **run_tags(step)},
         }
+        problem = jobs.overrides_problem(step, parameters["ContainerOverrides"],
+                                         reserved=RUNTIME_VALUES_RESERVE)
+        if problem:
+            raise CompileError(problem)
         if timeout is not None and not fallback:
             seconds = max(jobs.MIN_ATTEMPT_SECONDS,
                           int(math.ceil(timeout.total_seconds)) + TIMEOUT_MARGIN)

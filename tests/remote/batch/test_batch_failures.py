@@ -43,6 +43,24 @@ def test_a_bad_host_cache_setting_is_refused_before_any_job(batch_backend):
     assert "Traceback" not in proc.stderr
 
 
+def test_a_job_past_batchs_overrides_limit_fails_its_step_in_one_line(batch_backend, batch_stack,
+                                                                     tmp_path):
+    """AWS Batch fails a job whose overrides exceed 8,192 characters once it is scheduled;
+    moto does not, so flowlib checks before submitting and names what is large."""
+    from tests.remote.stepfunctions.test_sfn_compile import BIG_ENVIRONMENT_FLOW
+
+    flow = tmp_path / "big_environment_flow.py"
+    flow.write_text(BIG_ENVIRONMENT_FLOW)
+    proc = run_flow(batch_backend, flow, "run", "--with", "batch", expect=1)
+    assert ("step 'start' cannot run on AWS Batch: its job overrides (command and environment) "
+            "would be 11,") in proc.stderr
+    assert "The largest: argument VOCABULARY=word word" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    jobs_of_run = batch_stack.client("batch").list_jobs(
+        jobQueue=QUEUE, filters=[{"name": "JOB_NAME", "values": ["flowlib-BigEnvironmentFlow*"]}])
+    assert jobs_of_run["jobSummaryList"] == []
+
+
 def test_disabled_queue_and_missing_queue(batch_backend, batch_stack):
     client = batch_stack.client("batch")
     name = "flowlib-test-disabled"

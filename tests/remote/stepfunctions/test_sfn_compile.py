@@ -94,6 +94,11 @@ def test_every_flow_compiles_to_valid_states_language(path: Path, offline_profil
     assert ("Parallel" in kinds) == ("split" in transitions)
     assert ("Map" in kinds) == ("foreach" in transitions)
     assert ("switch" in transitions) <= ("Choice" in kinds)
+    # Stage 0's code is in the job definition, not in each state's overrides, which AWS Batch
+    # limits to 8,192 characters (moto does not): the flows here leave most of it free.
+    for name in tasks:
+        overrides = states(definition)[name]["Parameters"]["ContainerOverrides"]
+        assert len(json.dumps(overrides, separators=(",", ":"))) < 2048, name
 
 
 def test_distributed_map_reads_items_from_s3(offline_profile: None) -> None:
@@ -276,3 +281,42 @@ def test_lint_reports_broken_definitions() -> None:
     assert any("'missing'" in p for p in problems)
     assert any("takes no Next or End" in p for p in problems)
     assert any("unreachable" in p for p in problems)
+
+
+BIG_ENVIRONMENT_FLOW = """
+from flowlib import FlowSpec, environment, step
+
+
+class BigEnvironmentFlow(FlowSpec):
+    @environment(vars={"VOCABULARY": "word " * 2000})
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    BigEnvironmentFlow()
+"""
+
+
+def test_overrides_stay_under_the_batch_limit_or_are_refused_at_compile_time(
+        tmp_path: Path, offline_profile: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deployed step reads its @environment values from the code package, so even 10,000
+    characters of them leave its overrides small; what would not fit (here: the room kept for
+    Step Functions' run-time values made too large to leave any) is refused before create."""
+    from flowlib.remote.stepfunctions import definition
+
+    flow = tmp_path / "big_environment_flow.py"
+    flow.write_text(BIG_ENVIRONMENT_FLOW)
+    start = states(compile_file(flow))["start"]["Parameters"]["ContainerOverrides"]
+    assert len(json.dumps(start, separators=(",", ":"))) < 2048
+    assert "word" not in json.dumps(start)
+    monkeypatch.setattr(definition, "RUNTIME_VALUES_RESERVE", 8000)
+    with pytest.raises(CompileError, match=r"step 'start' cannot run on AWS Batch: its job "
+                       r"overrides \(command and environment\) would be 9,\d{3} characters, "
+                       r"and Batch fails a job past 8,192. The largest: "):
+        compile_file(flow)
