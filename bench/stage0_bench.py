@@ -46,7 +46,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from flowlib.remote.package import upload_package
-    from flowlib.remote.runtime import container_code
+    from flowlib.remote.runtime import container_code, stage0_environment
     from flowlib.stores import open_stores, reset_stores
     from tests.support.fake_docker import plain_python
 
@@ -62,7 +62,9 @@ def main() -> None:
     entry = ["-c", "import flowlib.remote.bootstrap"]
     command = [python, *code.command("python:3.11-slim", entry)[1:]]
     host = work / "host"
-    base = {"PATH": "/usr/bin:/bin", "FLOWLIB_ENVIRONMENTS_DIR": str(host)}
+    # The container's environment holds stage 0's code (the job definition's, on Batch).
+    base = {"PATH": "/usr/bin:/bin", "FLOWLIB_ENVIRONMENTS_DIR": str(host),
+            **stage0_environment()}
     reference_env = {**base, "PYTHONPATH": str(REPO)}
     reference, cold, warm = [], [], []
     for _ in range(args.repeat):
