@@ -92,14 +92,16 @@ class Outcome:
 
 def _first_error_line(text: str) -> str:
     """The line saying what went wrong: a traceback's last line, else the first error-ish line."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    # Task output lines carry a "[Flow/run/step/task] " prefix.
+    lines = [re.sub(r"^\[[^\]]*/[^\]]*\]\s?", "", line).strip() for line in text.splitlines()]
+    lines = [line for line in lines if line]
     if not lines:
         return "(no output)"
     tb = max((i for i, line in enumerate(lines) if line.startswith("Traceback")), default=None)
     if tb is not None:
         for line in lines[tb + 1:]:
-            if not line.startswith(("File ", "Traceback", "^", "~")) and re.match(
-                    r"^[\w.]+(Error|Exception|Failed|Mismatch|Interrupt|Exit)\b|^[\w.]+:", line):
+            if not line.startswith(("File ", "Traceback")) and re.match(
+                    r"^[A-Za-z_][\w.]*(:\s|$)", line):
                 return line
     for line in lines:
         if re.search(r"error|exception|failed|refused|no such|not ", line, re.IGNORECASE):

@@ -15,12 +15,12 @@ import ast
 import importlib
 import importlib.util
 import inspect
+import io
 import json
 import re
 import subprocess
 import sys
 import tarfile
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,11 +46,13 @@ HARNESS_ADAPTED = {
         "from metaflow_test._flowlib_adapter import MetaflowNamespaceMismatch",
     "from flowlib.plugins.cards.exception import CardNotPresentException":
         "from metaflow_test._flowlib_adapter import CardNotPresentException",
-    "from flowlib.includefile import IncludedFile": "from metaflow_test._flowlib_adapter import IncludedFile",
-    "from flowlib.util import is_stringish": "from metaflow_test._flowlib_adapter import is_stringish",
+    "from flowlib.includefile import IncludedFile":
+        "from metaflow_test._flowlib_adapter import IncludedFile",
+    "from flowlib.util import is_stringish":
+        "from metaflow_test._flowlib_adapter import is_stringish",
 }
 
-ADAPTER_SOURCE = '''"""Stand-ins for the Metaflow internals Metaflow's test harness imports (bench only)."""
+ADAPTER_SOURCE = '''"""Stand-ins for Metaflow internals the test harness imports (bench only)."""
 import importlib
 
 
@@ -84,7 +86,7 @@ def is_stringish(value):
 
 
 def swap_imports(source: str) -> str:
-    """``from metaflow[.x] import ...`` / ``import metaflow[.x]`` become flowlib's (nothing else)."""
+    """``from metaflow[.x] import ...`` / ``import metaflow[.x]`` become flowlib's; nothing else."""
     source = _FROM_IMPORT.sub(lambda m: f"{m.group(1)}from flowlib{m.group(2) or ''} import",
                               source)
     return _PLAIN_IMPORT.sub(lambda m: f"{m.group(1)}import flowlib{m.group(2) or ''}", source)
@@ -147,7 +149,7 @@ def load_tests(core: Path) -> tuple[list[object], dict[str, str]]:
         except Exception as exc:  # noqa: BLE001 - the reason is the report
             broken[path.stem] = f"{type(exc).__name__}: {exc}"
             continue
-        for name, obj in sorted(vars(module).items()):
+        for _, obj in sorted(vars(module).items()):
             if (isinstance(obj, type) and issubclass(obj, harness.MetaflowTest)
                     and obj is not harness.MetaflowTest and obj.__module__ == module.__name__):
                 tests.append(obj())

@@ -48,8 +48,9 @@ class Trigger:
 
 
 def current_user() -> str:
-    """The user runs are attributed to: FLOWLIB_USER, else USER, else the login name."""
-    for var in ("FLOWLIB_USER", "USER", "USERNAME"):
+    """The user runs are attributed to: FLOWLIB_USER, else Metaflow's METAFLOW_USER, else USER,
+    else the login name."""
+    for var in ("FLOWLIB_USER", "METAFLOW_USER", "USER", "USERNAME"):
         if os.environ.get(var):
             return os.environ[var]
     try:
@@ -71,6 +72,12 @@ class Current:
         "namespace",
         "tags",
         "parameter_names",
+        # @project flows (Metaflow's names); None otherwise.
+        "project_name",
+        "branch_name",
+        "project_flow_name",
+        "is_production",
+        "is_user_branch",
     )
 
     def __init__(self) -> None:

@@ -64,6 +64,10 @@ class NotFoundError(FlowlibError):
     """A flow, run, step, task or artifact does not exist (or is outside the namespace)."""
 
 
+class NamespaceMismatchError(NotFoundError):
+    """A run exists but outside the current namespace (Metaflow's MetaflowNamespaceMismatch)."""
+
+
 class ConfigError(FlowlibError):
     """The flowlib configuration is invalid."""
 
@@ -78,6 +82,20 @@ class MergeArtifactsError(FlowlibError):
     def __init__(self, message: str, artifact_names: list[str]) -> None:
         super().__init__(message)
         self.artifact_names = artifact_names
+
+
+class MergeConflictError(MergeArtifactsError):
+    """Artifacts differ between the join's inputs (Metaflow's
+    UnhandledInMergeArtifactsException)."""
+
+
+class MergeMissingError(MergeArtifactsError):
+    """``include=`` names artifacts no input has (Metaflow's MissingInMergeArtifactsException)."""
+
+
+class ReadOnlyArtifactError(FlowlibError, AttributeError):
+    """A step assigned a name it cannot: a class-level constant. An ``AttributeError`` too, as
+    Metaflow raises for it."""
 
 
 class TimeoutException(Exception):  # noqa: N818 - Metaflow's name

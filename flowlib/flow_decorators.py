@@ -105,3 +105,54 @@ def flow_schedule(flow_cls: type) -> Schedule | None:
 
 def flow_project(flow_cls: type) -> str | None:
     return getattr(flow_cls, "_flowlib_project", None)
+
+
+@dataclass(frozen=True)
+class ProjectBranch:
+    """The ``@project`` a run belongs to and its branch (Metaflow's ``current.branch_name``)."""
+
+    project: str
+    branch: str  # prod, test.<name> or user.<user>
+
+    @property
+    def is_production(self) -> bool:
+        return self.branch == "prod"
+
+    @property
+    def is_user_branch(self) -> bool:
+        return self.branch.startswith("user.")
+
+    def flow_name(self, flow: str) -> str:
+        """Metaflow's ``current.project_flow_name``: ``<project>.<branch>.<Flow>``."""
+        return f"{self.project}.{self.branch}.{flow}"
+
+    @property
+    def tags(self) -> list[str]:
+        return [f"project:{self.project}", f"project_branch:{self.branch}"]
+
+
+_BRANCH = re.compile(r"^[A-Za-z0-9_.\-]{1,40}$")
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")  # as step-functions names it (naming.py)
+
+
+def run_project_branch(flow_cls: type, user: str) -> ProjectBranch | None:
+    """The project branch of a run of ``flow_cls`` started here, as Metaflow names it: ``prod``
+    with FLOWLIB_PRODUCTION / METAFLOW_PRODUCTION set, ``test.<name>`` with FLOWLIB_BRANCH /
+    METAFLOW_BRANCH, else ``user.<user>``. None for a flow without ``@project``."""
+    import os
+
+    project = flow_project(flow_cls)
+    if project is None:
+        return None
+    branch = os.environ.get("FLOWLIB_BRANCH") or os.environ.get("METAFLOW_BRANCH")
+    production = (os.environ.get("FLOWLIB_PRODUCTION") or os.environ.get("METAFLOW_PRODUCTION")
+                  or "").lower() in ("1", "true", "yes")
+    if branch and production:
+        raise FlowlibError("Set either a branch (FLOWLIB_BRANCH) or FLOWLIB_PRODUCTION, not both.")
+    if production:
+        return ProjectBranch(project, "prod")
+    if branch:
+        if not _BRANCH.match(branch):
+            raise FlowlibError(f"Branch {branch!r}: use 1-40 letters, digits, '.', '_', '-'.")
+        return ProjectBranch(project, f"test.{branch}")
+    return ProjectBranch(project, f"user.{_UNSAFE.sub('_', user)[:32]}")

@@ -11,9 +11,15 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from flowlib.exceptions import FlowlibError, MergeArtifactsError
+from flowlib.exceptions import (
+    FlowlibError,
+    MergeConflictError,
+    MergeMissingError,
+    ReadOnlyArtifactError,
+)
 
 if TYPE_CHECKING:
+    from flowlib.graph import FlowGraph
     from flowlib.runtime.state import ForeachFrame, TaskState
 
 
@@ -22,6 +28,7 @@ def step(func: Callable) -> Callable:
     if not callable(func) or not hasattr(func, "__code__"):
         raise FlowlibError("@step decorates a method: def name(self) or def join(self, inputs).")
     func.is_step = True
+    func.name = func.__name__  # Metaflow's: ``for step in flow: step.name``
     func.decorators = list(func.__dict__.pop("_pending_decorators", []))
     return func
 
@@ -80,7 +87,7 @@ class FlowSpec:
         if not name.startswith("_") and name in self._RESERVED:
             raise FlowlibError(f"'{name}' is reserved by flowlib; choose another attribute name.")
         if not name.startswith("_") and name in _constant_names(type(self)):
-            raise FlowlibError(
+            raise ReadOnlyArtifactError(
                 f"Step code cannot assign self.{name}: '{name}' is a class-level constant of "
                 f"{type(self).__name__}, stored with the run. Change it in the class body, or "
                 "use another name for a value that a step computes."
@@ -111,11 +118,21 @@ class FlowSpec:
             raise AttributeError(f"Parameter '{name}' has a value only while a run is executing.")
         return task.load_parameter(name)
 
-    def __iter__(self) -> Iterator[tuple[str, Any]]:
-        """Iterate over (name, value) of this step's artifacts, as Metaflow does."""
-        task = self._state()
-        for name in task.artifact_names(self):
-            yield name, getattr(self, name)
+    def __iter__(self) -> Iterator[Callable]:
+        """The flow's steps (bound methods with a ``name``) in graph order, as in Metaflow."""
+        for node in self._graph:
+            yield getattr(self, node.name)
+
+    @property
+    def _graph(self) -> FlowGraph:
+        """The flow's graph (Metaflow's ``flow._graph``): ``flow._graph["start"].type``."""
+        graph = self.__dict__.get("_flow_graph")
+        if graph is None:
+            from flowlib.graph import FlowGraph
+
+            graph = FlowGraph(type(self))
+            object.__setattr__(self, "_flow_graph", graph)
+        return graph
 
     # -- transitions ------------------------------------------------------------------------
     def next(self, *targets: Any, foreach: str | None = None, condition: str | None = None) -> None:
@@ -191,7 +208,7 @@ class FlowSpec:
         wanted = set(include) if include else set(candidates)
         missing = sorted(wanted - set(candidates))
         if missing:
-            raise MergeArtifactsError(
+            raise MergeMissingError(
                 f"merge_artifacts(include=...): {', '.join(missing)} not found in any input.",
                 missing,
             )
@@ -202,7 +219,7 @@ class FlowSpec:
             if len(candidates[name]) > 1 and name not in excluded and name not in already
         )
         if conflicts:
-            raise MergeArtifactsError(
+            raise MergeConflictError(
                 f"Step '{task.step_name}': artifacts {', '.join(conflicts)} have different values "
                 "in the join's inputs, so merge_artifacts() cannot pick one. Set them in the join "
                 "step before merging (e.g. self.x = max(i.x for i in inputs)) or pass "

@@ -27,7 +27,7 @@ from flowlib.client.metaflow_names import (
 from flowlib.client.namespace import get_namespace
 from flowlib.current import Trigger
 from flowlib.datastore.artifacts import ArtifactRef
-from flowlib.exceptions import FlowlibError, NotFoundError
+from flowlib.exceptions import FlowlibError, NamespaceMismatchError, NotFoundError
 from flowlib.metadata.liveness import CRASHED, attempt_status, last_seen, run_liveness
 from flowlib.metadata.records import (
     FAILED,
@@ -70,7 +70,7 @@ def _check_retained(run: RunRecord, what: str) -> None:
 def _check_namespace(run: RunRecord, what: str) -> None:
     ns = get_namespace()
     if ns is not None and ns not in run.system_tags and ns not in run.tags:
-        raise NotFoundError(
+        raise NamespaceMismatchError(
             f"{what} is not in the namespace '{ns}'. Call namespace(None) to see every run, or "
             f"namespace('user:{run.user}') for that user's runs."
         )

@@ -52,6 +52,11 @@ class StepNode:
         return self.transition == "switch" and self.name in self.out_funcs
 
     @property
+    def parallel_step(self) -> bool:
+        """Metaflow's flag for a ``@parallel`` step; flowlib has no ``@parallel``."""
+        return False
+
+    @property
     def type(self) -> str:
         """Metaflow's label, so ``show`` output reads like Metaflow's."""
         if self.name == "end":

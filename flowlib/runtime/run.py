@@ -15,6 +15,7 @@ from flowlib.datastore.artifacts import ArtifactRef
 from flowlib.decorators import StepDecorator
 from flowlib.exceptions import FlowlibError, TaskFailedError
 from flowlib.flow_config import config_env, config_values
+from flowlib.flow_decorators import run_project_branch
 from flowlib.graph import FlowGraph
 from flowlib.metadata.liveness import effective_status, last_seen
 from flowlib.metadata.records import (
@@ -114,8 +115,10 @@ def execute_run(
     )
     blobs = stores.artifacts(flow).blobs
     blobs.remove_stale_temp_files()
+    project = run_project_branch(flow_cls, current_user())
     run = meta.create_run(
-        flow, current_user(), system_tags() + datastore_tags(blobs.root_url), tags,
+        flow, current_user(),
+        system_tags() + datastore_tags(blobs.root_url) + (project.tags if project else []), tags,
         options.origin_run_id,
     )
     if options.run_id_file:

@@ -14,11 +14,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flowlib.current import current
+from flowlib.current import current, current_user
 from flowlib.datastore.artifacts import ArtifactRef
 from flowlib.environments.record import RECORD_ARTIFACT as ENVIRONMENT_ARTIFACT
 from flowlib.environments.record import current_environment_record
 from flowlib.exceptions import FlowlibError, TimeoutException
+from flowlib.flow_decorators import run_project_branch
 from flowlib.graph import FlowGraph, StepNode
 from flowlib.metadata.records import FAILED, SUCCEEDED
 from flowlib.runtime.errors import StepException, crash_record, error_record, user_traceback
@@ -42,6 +43,16 @@ def execute_task(flow_cls: type, graph: FlowGraph, stores: Stores, spec: TaskSpe
         return _execute_started(flow_cls, graph, stores, spec)
 
 
+def _project_fields(flow_cls: type, flow: str) -> dict[str, Any]:
+    """current.project_name, branch_name, ... of a @project flow (else None)."""
+    project = run_project_branch(flow_cls, current_user())
+    if project is None:
+        return {}
+    return {"project_name": project.project, "branch_name": project.branch,
+            "project_flow_name": project.flow_name(flow),
+            "is_production": project.is_production, "is_user_branch": project.is_user_branch}
+
+
 def _execute_started(flow_cls: type, graph: FlowGraph, stores: Stores, spec: TaskSpec) -> bool:
     meta = stores.metadata
     current._set(
@@ -54,6 +65,7 @@ def _execute_started(flow_cls: type, graph: FlowGraph, stores: Stores, spec: Tas
         tags=list(spec.tags),
         namespace=None,
         parameter_names=[],
+        **_project_fields(flow_cls, spec.flow),
     )
     environment = None
     started = False

@@ -1,0 +1,59 @@
+"""Metaflow names its own core tests rely on (bench/metaflow_core.py): class constants refused
+with AttributeError, @project's current fields and tags, metaflow.exception's classes."""
+
+from flowlib import FlowSpec, current, project, step
+from flowlib.exception import (
+    MetaflowException,
+    MissingInMergeArtifactsException,
+    UnhandledInMergeArtifactsException,
+)
+from flowlib.metaflow_current import current as metaflow_current
+
+
+@project(name="core_names")
+class CoreNamesFlow(FlowSpec):
+    LIMIT = 3
+
+    @step
+    def start(self):
+        try:
+            self.LIMIT = 4
+        except AttributeError:
+            self.assign_refused = True
+        self.project = [current.project_name, current.branch_name, current.project_flow_name,
+                        current.is_production, current.is_user_branch]
+        self.same_current = metaflow_current is current
+        self.next(self.left, self.right)
+
+    @step
+    def left(self):
+        self.x = 1
+        self.common = "same"
+        self.next(self.join)
+
+    @step
+    def right(self):
+        self.x = 2
+        self.common = "same"
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        try:
+            self.merge_artifacts(inputs)
+        except UnhandledInMergeArtifactsException as exc:
+            self.conflicts = exc.artifact_names
+        try:
+            self.merge_artifacts(inputs, include=["absent"])
+        except MissingInMergeArtifactsException as exc:
+            self.missing_is_metaflow_exception = isinstance(exc, MetaflowException)
+        self.merge_artifacts(inputs, exclude=["x"])
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    CoreNamesFlow()

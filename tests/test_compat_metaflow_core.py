@@ -1,0 +1,48 @@
+"""What Metaflow's own core tests (test/core, measured by bench/metaflow_core.py) need beyond
+issue 17: one local run of a flow using those names, then the client and the flow object as the
+tests' checkers use them."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from flowlib import Flow, default_namespace, get_namespace, namespace
+from flowlib.exception import MetaflowNamespaceMismatch, MetaflowNotFound
+from tests.support.backends import FLOWS
+
+FLOW = "compat/core_names_flow.py"
+
+
+def test_metaflow_core_names(local, monkeypatch):
+    # METAFLOW_USER names the user, here and in the flow's process; runs are in its namespace.
+    monkeypatch.delenv("FLOWLIB_USER", raising=False)
+    monkeypatch.setenv("METAFLOW_USER", "tester")
+    default_namespace()
+    local.run(FLOW, "run", "--tag", "mine", env={"METAFLOW_BRANCH": "exp"})
+    run = Flow("CoreNamesFlow").latest_run
+    start = run["start"].task.data
+    assert start.assign_refused and start.LIMIT == 3 and start.same_current
+    assert start.project == ["core_names", "test.exp", "core_names.test.exp.CoreNamesFlow",
+                             False, False]
+    assert {"user:tester", "project:core_names", "project_branch:test.exp"} <= run.system_tags
+    join = run["join"].task.data
+    assert join.conflicts == ["x"] and join.missing_is_metaflow_exception
+    assert join.common == "same" and "x" not in run["join"].task
+
+    # Another user's namespace refuses the run with Metaflow's exception (a kind of "not found").
+    assert get_namespace() == "user:tester"
+    namespace("user:nobody")
+    with pytest.raises(MetaflowNamespaceMismatch) as refused:
+        Flow("CoreNamesFlow")[run.id]
+    assert isinstance(refused.value, MetaflowNotFound)
+    namespace(None)
+
+    # Iterating a flow object gives its steps in graph order (Metaflow's checkers do this).
+    spec = importlib.util.spec_from_file_location("core_names_flow", FLOWS / FLOW)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    flow = module.CoreNamesFlow(use_cli=False)
+    assert [s.name for s in flow] == ["start", "left", "right", "join", "end"]
+    assert flow._graph["join"].type == "join" and flow._graph["start"].type == "split"
