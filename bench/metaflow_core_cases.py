@@ -194,10 +194,11 @@ def _transition(node: dict) -> str | None:
     if "linear" in node:
         return f"self.next(self.{node['linear']})"
     if "branch" in node:
-        return "self.next(%s)" % ", ".join(f"self.{b}" for b in node["branch"])
+        targets = ", ".join(f"self.{b}" for b in node["branch"])
+        return f"self.next({targets})"
     if "switch" in node:
         cases = ", ".join(f'"{k}": self.{v}' for k, v in node["switch"].items())
-        return "self.next({%s}, condition='%s')" % (cases, node["condition"])
+        return f"self.next({{{cases}}}, condition='{node['condition']}')"
     if "foreach" in node:
         return f'self.next(self.{node["foreach"]}, foreach="{node["foreach_var"]}")'
     if "num_parallel" in node:
