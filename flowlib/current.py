@@ -123,6 +123,24 @@ class Current:
             return None
         return f"{self.flow_name}/{self.run_id}/{self.step_name}/{self.task_id}"
 
+    @property
+    def task(self) -> Any:
+        """The running task as a client ``Task`` (Metaflow's ``current.task``), else None."""
+        if not self.is_running_flow:
+            return None
+        from flowlib.client import Task
+
+        return Task(self.pathspec, _namespace_check=False)
+
+    @property
+    def run(self) -> Any:
+        """The running run as a client ``Run`` (Metaflow's ``current.run``), else None."""
+        if not self.is_running_flow:
+            return None
+        from flowlib.client import Run
+
+        return Run(f"{self.flow_name}/{self.run_id}", _namespace_check=False)
+
     def __repr__(self) -> str:
         return f"<current {self.pathspec or '(not in a task)'}>"
 

@@ -124,6 +124,12 @@ class FlowSpec:
             yield getattr(self, node.name)
 
     @property
+    def _current_step(self) -> str | None:
+        """The running step's name (Metaflow's attribute, which its own tests read)."""
+        task = self.__dict__.get("_task")
+        return task.step_name if task is not None else None
+
+    @property
     def _graph(self) -> FlowGraph:
         """The flow's graph (Metaflow's ``flow._graph``): ``flow._graph["start"].type``."""
         graph = self.__dict__.get("_flow_graph")

@@ -8,7 +8,7 @@ import importlib.util
 
 import pytest
 
-from flowlib import Flow, default_namespace, get_namespace, namespace
+from flowlib import Flow, Run, Task, default_namespace, get_namespace, namespace
 from flowlib.exception import MetaflowNamespaceMismatch, MetaflowNotFound
 from tests.support.backends import FLOWS
 
@@ -26,6 +26,7 @@ def test_metaflow_core_names(local, monkeypatch):
     assert start.assign_refused and start.LIMIT == 3 and start.same_current
     assert start.project == ["core_names", "test.exp", "core_names.test.exp.CoreNamesFlow",
                              False, False]
+    assert start.seen == ["start", run["start"].task.pathspec, run.pathspec, "user:tester"]
     assert {"user:tester", "project:core_names", "project_branch:test.exp"} <= run.system_tags
     join = run["join"].task.data
     assert join.conflicts == ["x"] and join.missing_is_metaflow_exception
@@ -37,7 +38,12 @@ def test_metaflow_core_names(local, monkeypatch):
     with pytest.raises(MetaflowNamespaceMismatch) as refused:
         Flow("CoreNamesFlow")[run.id]
     assert isinstance(refused.value, MetaflowNotFound)
+    # Metaflow's _namespace_check=False reads it anyway; steps(*tags) filters on run tags.
+    task = Task(run["end"].task.pathspec, _namespace_check=False)
+    assert Run(run.pathspec, _namespace_check=False).id == run.id == task.parent.parent.id
     namespace(None)
+    assert {s.id for s in run.steps("mine")} == {"start", "left", "right", "join", "end"}
+    assert list(run.steps("mine", "absent")) == []
 
     # Iterating a flow object gives its steps in graph order (Metaflow's checkers do this).
     spec = importlib.util.spec_from_file_location("core_names_flow", FLOWS / FLOW)

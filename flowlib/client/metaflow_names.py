@@ -119,7 +119,9 @@ class TaskNames(TaggedObject):
     def parent(self) -> Step:
         from flowlib.client.objects import Step
 
-        return Step(self.pathspec.rsplit("/", 1)[0])  # type: ignore[attr-defined]
+        # Going up from an object already read needs no namespace check (as in Metaflow).
+        return Step(self.pathspec.rsplit("/", 1)[0],  # type: ignore[attr-defined]
+                    _namespace_check=False)
 
     @property
     def parent_tasks(self) -> Iterator[Task]:
@@ -128,7 +130,7 @@ class TaskNames(TaggedObject):
 
         for path in self._record.input_paths:  # type: ignore[attr-defined]
             if path.split("/")[2] not in _INTERNAL_STEPS:
-                yield Task(path)
+                yield Task(path, _namespace_check=False)
 
     @property
     def child_tasks(self) -> Iterator[Task]:

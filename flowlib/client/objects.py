@@ -79,7 +79,8 @@ def _check_namespace(run: RunRecord, what: str) -> None:
 class Flow(FlowNames):
     """All runs of a flow: ``Flow("TrainFlow").latest_run``."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, _namespace_check: bool = True) -> None:
+        # ``_namespace_check`` is accepted for Metaflow's signature: a Flow is in every namespace.
         self.id = self.pathspec = _split(name, 1, "Flow")[0]
         self._meta = client_stores().metadata
         if next(iter(self._meta.list_runs(self.id, limit=1)), None) is None:
@@ -131,14 +132,16 @@ class Flow(FlowNames):
 class Run(RunNames):
     """One run: ``Run("TrainFlow/12")``; ``run["train"]`` is a Step; ``run.data`` the end's data."""
 
-    def __init__(self, pathspec: str, _record: RunRecord | None = None) -> None:
+    def __init__(self, pathspec: str, _record: RunRecord | None = None,
+                 _namespace_check: bool = True) -> None:
+        """``_namespace_check=False`` (Metaflow's) reads a run of any namespace."""
         flow, run_id = _split(pathspec, 2, "Run")
         record = _record or client_stores().metadata.get_run(flow, run_id)
         if record is None:
             where = client_stores().description
             raise NotFoundError(f"Run '{pathspec}' does not exist in {where}.")
         _check_retained(record, f"Run '{pathspec}'")
-        if _record is None:
+        if _record is None and _namespace_check:
             _check_namespace(record, f"Run '{pathspec}'")
         self._record = record
         self.id = record.run_id
@@ -255,8 +258,11 @@ class Run(RunNames):
             if t.step not in _INTERNAL_STEPS and t.status != PENDING
         ]
 
-    def steps(self) -> Iterator[Step]:
-        """Steps of the run, most recent first (as Metaflow orders them)."""
+    def steps(self, *tags: str) -> Iterator[Step]:
+        """Steps of the run, most recent first (as Metaflow orders them); with tags, none
+        unless the run has every tag (a step's tags are its run's, as in Metaflow)."""
+        if not set(tags) <= self.tags:
+            return
         first_seen: dict[str, float] = {}
         for task in self._tasks:
             first_seen.setdefault(task.step, task.created)
@@ -300,9 +306,10 @@ class Run(RunNames):
 class Step(StepNames):
     """A step of a run: ``step.task`` for non-foreach steps, ``step.tasks()`` for all."""
 
-    def __init__(self, pathspec: str, _run: Run | None = None) -> None:
+    def __init__(self, pathspec: str, _run: Run | None = None,
+                 _namespace_check: bool = True) -> None:
         flow, run_id, name = _split(pathspec, 3, "Step")
-        self._run = _run or Run(f"{flow}/{run_id}")
+        self._run = _run or Run(f"{flow}/{run_id}", _namespace_check=_namespace_check)
         self.id = name
         self.pathspec = f"{self._run.pathspec}/{name}"
         self._records = [t for t in self._run._tasks if t.step == name]
@@ -343,7 +350,9 @@ class Step(StepNames):
 class Task(TaskNames):
     """A task: ``task.data.x`` loads artifact x; stdout, stderr and exception of the attempt."""
 
-    def __init__(self, pathspec: str, _record: TaskRecord | None = None) -> None:
+    def __init__(self, pathspec: str, _record: TaskRecord | None = None,
+                 _namespace_check: bool = True) -> None:
+        """``_namespace_check=False`` (Metaflow's) reads a task of any namespace."""
         flow, run_id, step, task_id = _split(pathspec, 4, "Task")
         meta = client_stores().metadata
         if _record is None:
@@ -351,7 +360,8 @@ class Task(TaskNames):
             if run is None:
                 raise NotFoundError(f"Run '{flow}/{run_id}' does not exist.")
             _check_retained(run, f"Task '{pathspec}'")
-            _check_namespace(run, f"Task '{pathspec}'")
+            if _namespace_check:
+                _check_namespace(run, f"Task '{pathspec}'")
         record = _record or meta.get_task(flow, run_id, step, task_id)
         if record is None:
             raise NotFoundError(f"Task '{pathspec}' does not exist.")

@@ -63,7 +63,7 @@ def _execute_started(flow_cls: type, graph: FlowGraph, stores: Stores, spec: Tas
         retry_count=spec.attempt,
         origin_run_id=spec.origin_run_id,
         tags=list(spec.tags),
-        namespace=None,
+        namespace=f"user:{current_user()}",  # the default namespace, as in Metaflow
         parameter_names=[],
         **_project_fields(flow_cls, spec.flow),
     )

@@ -1,5 +1,6 @@
 """Metaflow names its own core tests rely on (bench/metaflow_core.py): class constants refused
-with AttributeError, @project's current fields and tags, metaflow.exception's classes."""
+with AttributeError, @project's current fields and tags, metaflow.exception's classes,
+current.task / current.run / current.namespace and the private self._current_step."""
 
 from flowlib import FlowSpec, current, project, step
 from flowlib.exception import (
@@ -23,6 +24,8 @@ class CoreNamesFlow(FlowSpec):
         self.project = [current.project_name, current.branch_name, current.project_flow_name,
                         current.is_production, current.is_user_branch]
         self.same_current = metaflow_current is current
+        self.seen = [self._current_step, current.task.pathspec, current.run.pathspec,
+                     current.namespace]
         self.next(self.left, self.right)
 
     @step
