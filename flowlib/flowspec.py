@@ -130,6 +130,11 @@ class FlowSpec:
         return task.step_name if task is not None else None
 
     @property
+    def _foreach_stack(self) -> list[ForeachFrame]:
+        """Metaflow's private list of foreach frames (``frame.var``, ``frame.index``...)."""
+        return self._frames()
+
+    @property
     def _graph(self) -> FlowGraph:
         """The flow's graph (Metaflow's ``flow._graph``): ``flow._graph["start"].type``."""
         graph = self.__dict__.get("_flow_graph")

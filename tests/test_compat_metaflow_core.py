@@ -31,6 +31,7 @@ def test_metaflow_core_names(local, monkeypatch):
     join = run["join"].task.data
     assert join.conflicts == ["x"] and join.missing_is_metaflow_exception
     assert join.common == "same" and "x" not in run["join"].task
+    assert run["gather"].task.data.frames == [("fan", "items", 0), ("fan", "items", 1)]
 
     # Another user's namespace refuses the run with Metaflow's exception (a kind of "not found").
     assert get_namespace() == "user:tester"
@@ -40,9 +41,10 @@ def test_metaflow_core_names(local, monkeypatch):
     assert isinstance(refused.value, MetaflowNotFound)
     # Metaflow's _namespace_check=False reads it anyway; steps(*tags) filters on run tags.
     task = Task(run["end"].task.pathspec, _namespace_check=False)
+    assert task.path_components == task.pathspec.split("/")
     assert Run(run.pathspec, _namespace_check=False).id == run.id == task.parent.parent.id
     namespace(None)
-    assert {s.id for s in run.steps("mine")} == {"start", "left", "right", "join", "end"}
+    assert len({s.id for s in run.steps("mine")}) == 8
     assert list(run.steps("mine", "absent")) == []
 
     # Iterating a flow object gives its steps in graph order (Metaflow's checkers do this).
@@ -50,5 +52,5 @@ def test_metaflow_core_names(local, monkeypatch):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     flow = module.CoreNamesFlow(use_cli=False)
-    assert [s.name for s in flow] == ["start", "left", "right", "join", "end"]
+    assert [s.name for s in flow] == ["start", "left", "right", "join", "fan", "each", "gather", "end"]
     assert flow._graph["join"].type == "join" and flow._graph["start"].type == "split"

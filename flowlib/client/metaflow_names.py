@@ -35,6 +35,11 @@ class TaggedObject:
         raise NotImplementedError
 
     @property
+    def path_components(self) -> list[str]:
+        """The pathspec's parts: ``["TrainFlow", "12", "train", "4"]`` (Metaflow's name)."""
+        return self.pathspec.split("/")  # type: ignore[attr-defined]
+
+    @property
     def tags(self) -> frozenset[str]:
         return self._owning_run.tags
 

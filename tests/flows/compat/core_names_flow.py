@@ -29,6 +29,21 @@ class CoreNamesFlow(FlowSpec):
         self.next(self.left, self.right)
 
     @step
+    def fan(self):
+        self.items = ["a", "b"]
+        self.next(self.each, foreach="items")
+
+    @step
+    def each(self):
+        self.frames = [(f.step, f.var, f.index) for f in self._foreach_stack]
+        self.next(self.gather)
+
+    @step
+    def gather(self, inputs):
+        self.frames = sorted(f for i in inputs for f in i.frames)
+        self.next(self.end)
+
+    @step
     def left(self):
         self.x = 1
         self.common = "same"
@@ -51,7 +66,7 @@ class CoreNamesFlow(FlowSpec):
         except MissingInMergeArtifactsException as exc:
             self.missing_is_metaflow_exception = isinstance(exc, MetaflowException)
         self.merge_artifacts(inputs, exclude=["x"])
-        self.next(self.end)
+        self.next(self.fan)
 
     @step
     def end(self):
