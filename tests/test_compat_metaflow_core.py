@@ -52,5 +52,6 @@ def test_metaflow_core_names(local, monkeypatch):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     flow = module.CoreNamesFlow(use_cli=False)
-    assert [s.name for s in flow] == ["start", "left", "right", "join", "fan", "each", "gather", "end"]
+    order = ["start", "left", "right", "join", "fan", "each", "gather", "end"]
+    assert [s.name for s in flow] == order
     assert flow._graph["join"].type == "join" and flow._graph["start"].type == "split"
