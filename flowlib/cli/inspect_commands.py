@@ -44,7 +44,8 @@ def logs_command() -> click.Command:
     )
     @click.argument("pathspec")
     @click.option("--stdout", "only_stdout", is_flag=True, help="Only stdout.")
-    @click.option("--stderr", "only_stderr", is_flag=True, help="Only stderr.")
+    @click.option("--stderr", "only_stderr", is_flag=True,
+                  help="Only stderr, printed on stdout (as Metaflow does) so it can be piped.")
     @click.option("--attempt", type=int, help="Attempt number (default: the latest).")
     @click.pass_obj
     def logs(
@@ -58,7 +59,9 @@ def logs_command() -> click.Command:
         for stream in streams:
             text = task.log(stream, attempt)
             if text:
-                click.echo(text, nl=not text.endswith("\n"), err=stream == "stderr")
+                # Both logs: each on its own stream; one log asked for: on stdout.
+                to_stderr = stream == "stderr" and len(streams) > 1
+                click.echo(text, nl=not text.endswith("\n"), err=to_stderr)
 
     return logs
 
