@@ -18,7 +18,8 @@ flowlib instead of Metaflow:
   is skipped with that reason, as is a case importing a module or name flowlib lacks
   ("needs metaflow.plugins..."), a test whose module fails to import, and the tests the local
   context disables (LargeArtifactTest, S3FailureTest, CardComponentRefreshTest,
-  CardWithRefreshTest).
+  CardWithRefreshTest), and a case whose ``@card`` uses a type of Metaflow's test-only card
+  module (metaflow/plugins/cards/card_modules/test_cards.py: no user has those).
 - Each case runs in a fresh folder with the context's environment (METAFLOW_USER=tester,
   METAFLOW_RUN_BOOL_PARAM, METAFLOW_RUN_NO_DEFAULT_PARAM, METAFLOW_DEFAULT_METADATA=local, USER,
   LANG, PATH, PYTHONPATH) plus ``XDG_CONFIG_HOME`` pointing into the case folder so no flowlib
@@ -68,7 +69,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from metaflow_core_cases import Case, build_case, extract, load_graphs, load_tests, revision  # noqa: E402
+from metaflow_core_cases import (  # noqa: E402
+    Case,
+    build_case,
+    extract,
+    load_graphs,
+    load_tests,
+    revision,
+    test_card_types,
+)
 
 TOP_OPTIONS = ["--metadata=local", "--datastore=local", "--environment=local",
                "--event-logger=nullSidecarLogger", "--no-pylint", "--quiet"]
@@ -189,8 +198,8 @@ def _run_case_in(case: Case, core: Path, folder: Path, timeout: float) -> tuple[
     return "passed", ""
 
 
-def generate(core: Path, tests_wanted: set[str], graphs_wanted: set[str]
-             ) -> tuple[list[Case], list[Outcome]]:
+def generate(core: Path, tests_wanted: set[str], graphs_wanted: set[str],
+             card_types: set[str]) -> tuple[list[Case], list[Outcome]]:
     graphs = [g for g in load_graphs(core)
               if not graphs_wanted or g["name"].lower() in graphs_wanted
               or Path(g.get("file", "")).stem in graphs_wanted]
@@ -206,7 +215,7 @@ def generate(core: Path, tests_wanted: set[str], graphs_wanted: set[str]
         if tests_wanted and name.lower() not in tests_wanted:
             continue
         for graph in graphs:
-            case = build_case(graph, test)
+            case = build_case(graph, test, card_types)
             if case is None:
                 continue
             if name in DISABLED_LOCALLY:
@@ -232,8 +241,12 @@ def report(outcomes: list[Outcome], skipped: list[Outcome], wall: float, rev: st
               f"(of all generated: {100 * len(passed) / total:.1f}%)")
     print(f"wall time: {wall:.0f} s")
     if skipped:
-        print("\nskipped, by reason:")
-        for reason, group in _grouped(skipped):
+        print("\nskipped, by reason (a case may have several):")
+        reasons: dict[str, list[Outcome]] = defaultdict(list)
+        for o in skipped:
+            for reason in o.cause.split("; "):
+                reasons[reason].append(o)
+        for reason, group in sorted(reasons.items(), key=lambda kv: (-len(kv[1]), kv[0])):
             print(f"  {len(group):4d}  {reason}")
             print(f"        e.g. {', '.join(sorted({o.case.test for o in group})[:6])}")
     if failed:
@@ -277,7 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     try:
         core = extract(args.metaflow_repo, workdir, args.rev)
-        cases, skipped = generate(core, wanted(args.tests), wanted(args.graphs))
+        cases, skipped = generate(core, wanted(args.tests), wanted(args.graphs),
+                                  test_card_types(args.metaflow_repo, args.rev))
         if args.list:
             for case in cases:
                 print(case.name)

@@ -109,6 +109,15 @@ def extract(repo: Path, dest: Path, rev: str = "HEAD") -> Path:
     return core
 
 
+def test_card_types(repo: Path, rev: str = "HEAD") -> set[str]:
+    """The card types of Metaflow's test-only card module (no user has them)."""
+    source = subprocess.run(
+        ["git", "-C", str(repo), "show",
+         f"{rev}:metaflow/plugins/cards/card_modules/test_cards.py"],
+        capture_output=True, text=True).stdout
+    return set(re.findall(r'^\s+type = "(\w+)"', source, re.MULTILINE))
+
+
 def revision(repo: Path, rev: str = "HEAD") -> str:
     return subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", rev], check=True,
                           capture_output=True, text=True).stdout.strip()
@@ -206,7 +215,7 @@ def _transition(node: dict) -> str | None:
     return None
 
 
-def build_case(graph: dict, test) -> Case | None:
+def build_case(graph: dict, test, card_types_of_tests: set[str] = frozenset()) -> Case | None:
     """The case for (graph, test), or None where Metaflow's formatter finds the pair invalid."""
     test_name = type(test).__name__
     graph_name = graph.get("name", "")
@@ -289,7 +298,10 @@ def build_case(graph: dict, test) -> Case | None:
                 should_fail=getattr(test, "SHOULD_FAIL", False),
                 should_resume=getattr(test, "RESUME", False),
                 resume_step=getattr(test, "RESUME_STEP", None))
-    reasons = [f"needs flowlib.{n} (Metaflow's {n})" for n in used_missing]
+    reasons = [f"needs Metaflow's test card type {t} (test_cards.py)"
+               for t in sorted(set(re.findall(r"type=[\"'](\w+)", " ".join(
+                   tag for f in steps for tag in f.tags))) & card_types_of_tests)]
+    reasons += [f"needs flowlib.{n} (Metaflow's {n})" for n in used_missing]
     reasons += _missing_imports(flow_code) + _missing_imports(check_code)
     if reasons:
         case.skip = "; ".join(dict.fromkeys(reasons))
