@@ -55,3 +55,24 @@ def test_metaflow_core_names(local, monkeypatch):
     order = ["start", "left", "right", "join", "fan", "each", "gather", "end"]
     assert [s.name for s in flow] == order
     assert flow._graph["join"].type == "join" and flow._graph["start"].type == "split"
+
+
+def test_secrets_sources_in_metaflow_mapping_form():
+    from flowlib.exceptions import FlowlibError
+    from flowlib.taskenv.apply import resolve_secrets
+    from flowlib.taskenv.decorators import SecretsDecorator
+    from flowlib.taskenv.fetch import SourceReader
+    from flowlib.taskenv.sources import SECRETS_MANAGER, parse_source
+
+    inline = {"type": "inline", "id": "1",
+              "options": {"env_vars": {"secret_1": "Pizza", "SECRET_2": "eels"}}}
+    decorator = SecretsDecorator(sources=[inline])
+    (kept,) = decorator.sources
+    assert isinstance(kept, str)  # one string, as every source travels
+    assert resolve_secrets(decorator.sources, SourceReader()) == {"secret_1": "Pizza",
+                                                                  "SECRET_2": "eels"}
+    assert parse_source(kept).label == "inline source 'inline:1'"  # values never shown
+    named = parse_source({"type": "aws-secrets-manager", "id": "team/db"})
+    assert (named.service, named.ident) == (SECRETS_MANAGER, "team/db")
+    with pytest.raises(FlowlibError, match="a source given as a mapping"):
+        SecretsDecorator(sources=[{"type": "inline", "options": {"env_vars": {"A": 1}}}])

@@ -11,7 +11,7 @@ from typing import Any
 
 from flowlib.decorators import StepDecorator
 from flowlib.exceptions import FlowlibError
-from flowlib.taskenv.sources import check_variable_name, parse_source
+from flowlib.taskenv.sources import check_variable_name, parse_source, source_text
 
 
 class SecretsDecorator(StepDecorator):
@@ -34,6 +34,7 @@ class SecretsDecorator(StepDecorator):
                 f"@secrets(sources={sources!r}): sources must be a list of secret names, e.g. "
                 "sources=['flowlib/dev/warehouse', 'ssm:/flowlib/dev/hub-token']."
             )
+        sources = [source_text(source) for source in sources]
         for source in sources:
             parse_source(source)
         if len(set(sources)) != len(sources):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from flowlib.taskenv.sources import SECRETS_MANAGER, SecretSource, SecretSourceError
+from flowlib.taskenv.sources import INLINE, SECRETS_MANAGER, SecretSource, SecretSourceError
 
 _NOT_FOUND = {"ResourceNotFoundException", "ParameterNotFound", "ParameterVersionNotFound"}
 _DENIED = {"AccessDeniedException", "AccessDenied", "UnauthorizedOperation",
@@ -47,6 +47,8 @@ class SourceReader:
 
     def read(self, source: SecretSource) -> tuple[str, str]:
         """(value, the secret's own name) of one source; SecretSourceError if it can't."""
+        if source.service == INLINE:  # the values are in the source itself (a JSON object)
+            return source.ident, source.text
         try:
             if source.service == SECRETS_MANAGER:
                 return self._secrets_manager(source)

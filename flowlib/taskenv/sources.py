@@ -5,7 +5,11 @@ A source is one string:
 * ``flowlib/dev/warehouse`` or ``arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME...``: an
   AWS Secrets Manager secret, by name or ARN;
 * ``ssm:/team/db/url`` or ``arn:aws:ssm:REGION:ACCOUNT:parameter/team/db/url``: an AWS
-  Systems Manager Parameter Store parameter (``SecureString``, ``String`` or ``StringList``).
+  Systems Manager Parameter Store parameter (``SecureString``, ``String`` or ``StringList``);
+* Metaflow's mapping form, ``{"type": "aws-secrets-manager", "id": NAME}`` (a Secrets Manager
+  secret) or ``{"type": "inline", "id": ..., "options": {"env_vars": {"KEY": "value"}}}``
+  (values written in the flow, for tests; they travel in the task's command line). The
+  decorator keeps a mapping as its JSON text, so a source is always one string.
 
 The naming rule (documented in the README, section "Secrets and environment variables"):
 
@@ -33,6 +37,7 @@ from flowlib.exceptions import FlowlibError
 
 SECRETS_MANAGER = "secretsmanager"
 PARAMETER_STORE = "ssm"
+INLINE = "inline"
 SSM_PREFIX = "ssm:"
 RESERVED_PREFIXES = ("FLOWLIB_", "AWS_")
 
@@ -62,12 +67,45 @@ class SecretSource:
 
     @property
     def label(self) -> str:
+        if self.service == INLINE:
+            return f"inline source '{self.text}'"
         what = "Secrets Manager secret" if self.service == SECRETS_MANAGER else "SSM parameter"
         return f"{what} '{self.text}'"
 
 
+def source_text(source: object) -> object:
+    """A source as the decorator keeps it: a mapping (Metaflow's form) as its JSON text."""
+    return json.dumps(source, sort_keys=True) if isinstance(source, dict) else source
+
+
+def _parse_mapping(text: str) -> SecretSource:
+    try:
+        spec = json.loads(text)
+    except ValueError:
+        spec = None
+    kind = spec.get("type") if isinstance(spec, dict) else None
+    if kind == INLINE:
+        env_vars = (spec.get("options") or {}).get("env_vars")
+        if isinstance(env_vars, dict) and env_vars and all(
+                isinstance(k, str) and isinstance(v, str) for k, v in env_vars.items()):
+            return SecretSource(f"inline:{spec.get('id', '')}", INLINE,
+                                json.dumps(env_vars, sort_keys=True))
+    elif kind in ("aws-secrets-manager", None) and isinstance(spec, dict) and "id" in spec:
+        source = parse_source(spec["id"])
+        if source.service == SECRETS_MANAGER:
+            return source
+    raise FlowlibError(
+        "@secrets: a source given as a mapping is {'type': 'aws-secrets-manager', 'id': NAME} "
+        "or {'type': 'inline', 'id': ID, 'options': {'env_vars': {'KEY': 'value'}}} (string "
+        "keys and values)."
+    )
+
+
 def parse_source(text: object) -> SecretSource:
     """Parse one source string; raise FlowlibError saying what a valid one looks like."""
+    text = source_text(text)
+    if isinstance(text, str) and text.startswith("{"):
+        return _parse_mapping(text)
     if not isinstance(text, str) or not text.strip() or text != text.strip():
         raise FlowlibError(
             f"@secrets: source {text!r} is not a secret name; use a Secrets Manager name or "
