@@ -26,7 +26,8 @@ def test_metaflow_core_names(local, monkeypatch):
     assert start.assign_refused and start.LIMIT == 3 and start.same_current
     assert start.project == ["core_names", "test.exp", "core_names.test.exp.CoreNamesFlow",
                              False, False]
-    assert start.seen == ["start", run["start"].task.pathspec, run.pathspec, "user:tester"]
+    assert start.seen == ["start", run["start"].task.pathspec, run.pathspec, "user:tester",
+                          {"mine"}]
     assert {"user:tester", "project:core_names", "project_branch:test.exp"} <= run.system_tags
     join = run["join"].task.data
     assert join.conflicts == ["x"] and join.missing_is_metaflow_exception

@@ -62,7 +62,7 @@ def _execute_started(flow_cls: type, graph: FlowGraph, stores: Stores, spec: Tas
         task_id=spec.task_id,
         retry_count=spec.attempt,
         origin_run_id=spec.origin_run_id,
-        tags=list(spec.tags),
+        tags=set(spec.tags),  # the run's user tags, a set as in Metaflow
         namespace=f"user:{current_user()}",  # the default namespace, as in Metaflow
         parameter_names=[],
         **_project_fields(flow_cls, spec.flow),

@@ -25,7 +25,7 @@ class CoreNamesFlow(FlowSpec):
                         current.is_production, current.is_user_branch]
         self.same_current = metaflow_current is current
         self.seen = [self._current_step, current.task.pathspec, current.run.pathspec,
-                     current.namespace]
+                     current.namespace, current.tags]
         self.next(self.left, self.right)
 
     @step
