@@ -56,6 +56,7 @@ wall time. A bench (measurement), not a test: CI has no copy of the Metaflow rep
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import re
 import shutil
@@ -119,6 +120,17 @@ def _first_error_line(text: str) -> str:
 
 
 def _normalise(cause: str, folder: str) -> str:
+    # A checker's CLI call that failed: name the command, not the whole argument list.
+    called = re.search(r"CalledProcessError: Command '(\[.*?\])' returned non-zero exit "
+                       r"status (\d+)", cause)
+    if called:
+        try:
+            args = ast.literal_eval(called.group(1))
+            words = [a for a in args[args.index("test_flow.py") + 1:] if not a.startswith("--")]
+        except (ValueError, SyntaxError):
+            words = ["?"]
+        cause = (f"{cause[:called.start()]}CalledProcessError: "
+                 f"'{words[0] if words else "?"}' exited {called.group(2)}")
     cause = cause.replace(folder, "<case>")
     cause = re.sub(r"/tmp/[^\s'\"]+", "<tmp>", cause)
     cause = re.sub(r"0x[0-9a-f]+", "0x..", cause)

@@ -32,6 +32,9 @@ def test_metaflow_core_names(local, monkeypatch):
     join = run["join"].task.data
     assert join.conflicts == ["x"] and join.missing_is_metaflow_exception
     assert join.common == "same" and "x" not in run["join"].task
+    assert [s.id for s in run["join"].parent_steps] == ["left", "right"]
+    assert [s.id for s in run["join"].child_steps] == ["fan"]
+    assert list(run["start"].parent_steps) == [] and list(run["end"].child_steps) == []
     assert run["gather"].task.data.frames == [("fan", "items", 0), ("fan", "items", 1)]
 
     # Another user's namespace refuses the run with Metaflow's exception (a kind of "not found").

@@ -109,6 +109,32 @@ class StepNames(TaggedObject):
         return self._run  # type: ignore[attr-defined]
 
     @property
+    def parent_steps(self) -> Iterator[Step]:
+        """The steps whose tasks this step's tasks took as input (none for start)."""
+        from flowlib.client.objects import _INTERNAL_STEPS
+
+        names = dict.fromkeys(
+            path.split("/")[2]
+            for record in self._records  # type: ignore[attr-defined]
+            for path in record.input_paths
+        )
+        for name in names:
+            if name not in _INTERNAL_STEPS:
+                yield self._run[name]  # type: ignore[attr-defined]
+
+    @property
+    def child_steps(self) -> Iterator[Step]:
+        """The steps whose tasks took this step's tasks' output as input (none for end)."""
+        mine = {record.pathspec for record in self._records}  # type: ignore[attr-defined]
+        names = dict.fromkeys(
+            record.step
+            for record in self._run._tasks  # type: ignore[attr-defined]
+            if mine.intersection(record.input_paths)
+        )
+        for name in names:
+            yield self._run[name]  # type: ignore[attr-defined]
+
+    @property
     def origin_pathspec(self) -> str | None:
         """For a step of a resumed run whose tasks were cloned: the step it was cloned from."""
         origin = self.task.origin_pathspec  # type: ignore[attr-defined]
