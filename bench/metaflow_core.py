@@ -128,9 +128,9 @@ def _normalise(cause: str, folder: str) -> str:
             args = ast.literal_eval(called.group(1))
             words = [a for a in args[args.index("test_flow.py") + 1:] if not a.startswith("--")]
         except (ValueError, SyntaxError):
-            words = ["?"]
-        cause = (f"{cause[:called.start()]}CalledProcessError: "
-                 f"'{words[0] if words else "?"}' exited {called.group(2)}")
+            words = []
+        command = words[0] if words else "?"
+        cause = f"{cause[:called.start()]}CalledProcessError: '{command}' exited {called.group(2)}"
     cause = cause.replace(folder, "<case>")
     cause = re.sub(r"/tmp/[^\s'\"]+", "<tmp>", cause)
     cause = re.sub(r"0x[0-9a-f]+", "0x..", cause)
