@@ -5,6 +5,7 @@ tests' checkers use them."""
 from __future__ import annotations
 
 import importlib.util
+import pickle
 
 import pytest
 
@@ -36,6 +37,13 @@ def test_metaflow_core_names(local, monkeypatch):
     assert [s.id for s in run["join"].child_steps] == ["fan"]
     assert list(run["start"].parent_steps) == [] and list(run["end"].child_steps) == []
     assert run["gather"].task.data.frames == [("fan", "items", 0), ("fan", "items", 1)]
+
+    # dump --include is a filter (Metaflow's): a task without the artifact dumps nothing.
+    out = local.workdir / "dump.pkl"
+    local.run(FLOW, "dump", f"{run.id}/start", "--include", "absent,LIMIT", "--file", str(out))
+    assert pickle.loads(out.read_bytes()) == {run["start"].task.pathspec: {"LIMIT": 3}}
+    proc = local.run(FLOW, "dump", f"{run.id}/start", "--name", "absent", expect=1)
+    assert "has no artifact absent" in proc.stderr
 
     # Another user's namespace refuses the run with Metaflow's exception (a kind of "not found").
     assert get_namespace() == "user:tester"

@@ -74,7 +74,8 @@ def dump_command() -> click.Command:
     )
     @click.argument("pathspec")
     @click.option("--name", "names", multiple=True, help="Only these artifacts (repeatable).")
-    @click.option("--include", help="Only these artifacts, comma-separated (Metaflow's option).")
+    @click.option("--include", help="Only these artifacts, comma-separated, where a task has them "
+                  "(Metaflow's option: a filter, so a task without them shows nothing).")
     @click.option(
         "--max-value-size",
         default=200,
@@ -110,7 +111,7 @@ def dump_command() -> click.Command:
         task_paths = _task_pathspecs(ctx, pathspec)
         for task_path in task_paths:
             task = Task(task_path)
-            missing = [n for n in wanted if n not in task]
+            missing = [n for n in names if n not in task]  # --name insists; --include filters
             if missing:
                 raise FlowlibError(f"{task.pathspec} has no artifact {', '.join(missing)}.")
             chosen = [a for a in task if not wanted or a.id in wanted]
