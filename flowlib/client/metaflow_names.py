@@ -192,9 +192,14 @@ class TaskNames(TaggedObject):
         if r.origin:
             entries["origin-run-id"] = r.origin.split("/")[1]
             entries["origin-task-id"] = r.origin.split("/")[3]
-        for attempt in self._attempts:  # type: ignore[attr-defined]
+        attempts = self._attempts  # type: ignore[attr-defined]
+        for attempt in attempts:
             entries[f"attempt-{attempt.attempt}-status"] = attempt.status
-        return [Metadata(k, v, created, k, self) for k, v in entries.items()]
+        # One "attempt" entry per attempt made, as Metaflow records them; the current one last,
+        # so that metadata_dict (the last entry of a name wins) names it.
+        earlier = [Metadata("attempt", str(a.attempt), created, "attempt", self)
+                   for a in attempts if str(a.attempt) != entries["attempt"]]
+        return earlier + [Metadata(k, v, created, k, self) for k, v in entries.items()]
 
     @property
     def metadata_dict(self) -> dict[str, str]:
