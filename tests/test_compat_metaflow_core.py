@@ -33,6 +33,9 @@ def test_metaflow_core_names(local, monkeypatch):
     join = run["join"].task.data
     assert join.conflicts == ["x"] and join.missing_is_metaflow_exception
     assert join.common == "same" and "x" not in run["join"].task
+    left = run["left"].task
+    assert [m.value for m in left.metadata if m.type == "attempt"] == ["0", "1"]
+    assert left.metadata_dict["attempt"] == "1"
     assert [s.id for s in run["join"].parent_steps] == ["left", "right"]
     assert [s.id for s in run["join"].child_steps] == ["fan"]
     assert list(run["start"].parent_steps) == [] and list(run["end"].child_steps) == []

@@ -2,7 +2,7 @@
 with AttributeError, @project's current fields and tags, metaflow.exception's classes,
 current.task / current.run / current.namespace and the private self._current_step."""
 
-from flowlib import FlowSpec, current, project, step
+from flowlib import FlowSpec, current, project, retry, step
 from flowlib.exception import (
     MetaflowException,
     MissingInMergeArtifactsException,
@@ -43,8 +43,11 @@ class CoreNamesFlow(FlowSpec):
         self.frames = sorted(f for i in inputs for f in i.frames)
         self.next(self.end)
 
+    @retry(times=1, minutes_between_retries=0)
     @step
     def left(self):
+        if current.retry_count == 0:
+            raise RuntimeError("first attempt fails")
         self.x = 1
         self.common = "same"
         self.next(self.join)
