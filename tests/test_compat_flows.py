@@ -55,7 +55,7 @@ def test_catch_on_end_timeout_raises_first_and_local_retry_at_once(backend):
     end = run["end"].task
     assert end.successful and end.data.partial == "set before the error"
     assert end.data.end_error.type == "builtins.KeyError"
-    assert end.exception.type == "builtins.KeyError"
+    assert end.exception is None  # handled by @catch: the task succeeded (Metaflow's rule)
 
 
 def test_segfault_message_is_in_the_stored_stderr(backend):

@@ -448,6 +448,11 @@ class Task(TaskNames):
 
     @property
     def exception(self) -> StepException | None:
+        """The exception that made the task fail, as in Metaflow: None for a task that
+        succeeded, also when ``@catch`` handled its exception (that one is in the ``@catch``
+        variable) or a retry succeeded (an attempt's output stays in ``log(stream, attempt)``)."""
+        if self.successful:
+            return None
         for attempt in reversed(self._attempts):
             if attempt.error:
                 return StepException.from_record(attempt.error)
