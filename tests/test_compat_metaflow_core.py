@@ -48,6 +48,13 @@ def test_metaflow_core_names(local, monkeypatch):
     proc = local.run(FLOW, "dump", f"{run.id}/start", "--name", "absent", expect=1)
     assert "has no artifact absent" in proc.stderr
 
+    # Resumed from join: cloned tasks name their origin task, re-run ones only the origin run.
+    local.run(FLOW, "resume", "join", "--origin-run-id", run.id, env={"METAFLOW_BRANCH": "exp"})
+    resumed = Flow("CoreNamesFlow").latest_run
+    cloned, rerun = resumed["start"].task.metadata_dict, resumed["join"].task.metadata_dict
+    assert cloned["origin-run-id"] == rerun["origin-run-id"] == run.id
+    assert "origin-task-id" in cloned and "origin-task-id" not in rerun
+
     # Another user's namespace refuses the run with Metaflow's exception (a kind of "not found").
     assert get_namespace() == "user:tester"
     namespace("user:nobody")

@@ -189,6 +189,10 @@ class TaskNames(TaggedObject):
         if r.foreach_stack:
             entries["foreach-index"] = str(r.foreach_stack[-1]["index"])
             entries["foreach-stack"] = repr([f["index"] for f in r.foreach_stack])
+        # Every task of a resumed run names the run it resumed (as in Metaflow); a task cloned
+        # from that run also names its origin task.
+        if run._record.origin_run_id:
+            entries["origin-run-id"] = run._record.origin_run_id
         if r.origin:
             entries["origin-run-id"] = r.origin.split("/")[1]
             entries["origin-task-id"] = r.origin.split("/")[3]
