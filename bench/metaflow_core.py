@@ -152,7 +152,10 @@ def run_case(case: Case, core: Path, timeout: float, keep: bool) -> Outcome:
     started = time.monotonic()
     folder = Path(tempfile.mkdtemp(prefix=f"mfcore_{case.test}_{case.graph}_"))
     try:
-        status, cause = _run_case_in(case, core, folder, timeout)
+        try:
+            status, cause = _run_case_in(case, core, folder, timeout)
+        except Exception as exc:  # noqa: BLE001 - one broken case must not stop the bench
+            status, cause = "failed", f"bench: {type(exc).__name__}: {exc}"
         return Outcome(case, status, _normalise(cause, str(folder)) if cause else "",
                        time.monotonic() - started, str(folder))
     finally:
