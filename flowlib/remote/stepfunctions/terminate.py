@@ -128,14 +128,18 @@ def terminate(deployer: Any, state_machine_arn: str, flow: str, ref: str, user: 
                     raise
     if status == "RUNNING":
         forget()  # readers in this process must not reuse a cached "running"
-        jobs = _stop_run_jobs(deployer, arn, f"flowlib: run {pathspec} terminated by {user} "
-                                             "(step-functions terminate)")
+        reason = f"flowlib: run {pathspec} terminated by {user} (step-functions terminate)"
+        stopped = _stop_run_jobs(deployer, arn, reason)
         _until_ended(deployer.sfn, arn)
+        # A submission Step Functions had in flight when the execution stopped may land after
+        # the first listing; once the execution has ended nothing more is submitted.
+        stopped |= _stop_run_jobs(deployer, arn, reason, skip=stopped)
         forget()
-        return Terminated(pathspec, arn, True, jobs, shown_as=_shown_as(stores, flow, run_id))
-    jobs = _stop_run_jobs(deployer, arn, f"flowlib: run {pathspec} had ended ({status}); job "
-                                         f"left running, stopped by {user} (step-functions "
-                                         "terminate)")
+        return Terminated(pathspec, arn, True, len(stopped),
+                          shown_as=_shown_as(stores, flow, run_id))
+    jobs = len(_stop_run_jobs(deployer, arn, f"flowlib: run {pathspec} had ended ({status}); "
+                                             f"job left running, stopped by {user} "
+                                             "(step-functions terminate)"))
     if not jobs:
         raise TerminateError(f"terminate: run {pathspec} has already ended, its execution "
                              f"{status}: {_shown_as(stores, flow, run_id)}. Nothing to "
@@ -159,8 +163,8 @@ def stop_leftover_jobs(deployer: Any, state_machine_arn: str, origin: RunRecord)
         return 0
     if status == "RUNNING":
         return 0
-    return _stop_run_jobs(deployer, arn, f"flowlib: run {pathspec} is being resumed; its "
-                                         f"execution ended ({status})")
+    return len(_stop_run_jobs(deployer, arn, f"flowlib: run {pathspec} is being resumed; its "
+                                             f"execution ended ({status})"))
 
 
 @contextmanager
@@ -205,15 +209,20 @@ def _until_ended(sfn: Any, arn: str, patience: float = STOP_PATIENCE) -> None:
             time.sleep(0.5)
 
 
-def _stop_run_jobs(deployer: Any, arn: str, reason: str) -> int:
+def _stop_run_jobs(deployer: Any, arn: str, reason: str,
+                   skip: frozenset[str] | set[str] = frozenset()) -> set[str]:
+    """Stop the execution's active jobs (but those in ``skip``); their ids."""
     batch = deployer.aws.client("batch")
     with _aws("DescribeStateMachineForExecution", "states:DescribeStateMachineForExecution"):
         queues = run_jobs.execution_queues(deployer.sfn, arn)
     machine = arn.split(":")[-2]  # ...:execution:<state machine>:<execution>
     with _aws("ListJobs/DescribeJobs", "batch:ListJobs and batch:DescribeJobs"):
-        found = run_jobs.active_jobs(batch, queues, machine, arn.rsplit(":", 1)[-1])
+        found = [job for job in run_jobs.active_jobs(batch, queues, machine,
+                                                     arn.rsplit(":", 1)[-1])
+                 if job.job_id not in skip]
     with _aws("TerminateJob", "batch:TerminateJob"):
-        return run_jobs.stop_jobs(batch, found, reason)
+        run_jobs.stop_jobs(batch, found, reason)
+    return {job.job_id for job in found}
 
 
 def _shown_as(stores: Any, flow: str, run_id: str) -> str:
