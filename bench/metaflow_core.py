@@ -292,7 +292,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="a git clone of Netflix/metaflow")
     parser.add_argument("--rev", default="HEAD", help="the revision to take test/core from")
     parser.add_argument("--tests", default="", help="comma-separated test class names")
-    parser.add_argument("--graphs", default="", help="comma-separated graph names")
+    parser.add_argument("--graphs", default="",
+                        help="comma-separated graph names or files (single-linear-step, linear)")
     parser.add_argument("-j", "--jobs", type=int, default=2, help="cases run at once")
     parser.add_argument("--timeout", type=float, default=300, help="seconds per command")
     parser.add_argument("--keep", action="store_true", help="keep each case's folder")

@@ -142,7 +142,9 @@ class Case:
 
 
 def load_graphs(core: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted((core / "graphs").glob("*.json"))]
+    """Every graph, with ``file`` (its file name, e.g. linear.json) added for --graphs."""
+    return [{**json.loads(p.read_text()), "file": p.name}
+            for p in sorted((core / "graphs").glob("*.json"))]
 
 
 def load_tests(core: Path) -> tuple[list[object], dict[str, str]]:
