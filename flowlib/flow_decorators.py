@@ -132,13 +132,30 @@ class ProjectBranch:
 
 
 _BRANCH = re.compile(r"^[A-Za-z0-9_.\-]{1,40}$")
-_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")  # as step-functions names it (naming.py)
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def branch_name(branch: str | None, production: bool, user: str,
+                given_as: tuple[str, str] = ("FLOWLIB_BRANCH", "FLOWLIB_PRODUCTION")) -> str:
+    """Metaflow's project branch names: ``prod`` for production, ``test.<branch>`` for a named
+    branch, else ``user.<user>``. ``given_as`` names the two settings in error messages (the
+    environment variables, or step-functions' ``--branch`` and ``--production``)."""
+    if branch and production:
+        raise FlowlibError(f"Use either {given_as[0]} or {given_as[1]}, not both.")
+    if production:
+        return "prod"
+    if branch:
+        if not _BRANCH.match(branch):
+            raise FlowlibError(f"{given_as[0]} {branch!r}: use 1-40 letters, digits, '.', '_', "
+                               "'-'.")
+        return f"test.{branch}"
+    return f"user.{_UNSAFE.sub('_', user)[:32]}"
 
 
 def run_project_branch(flow_cls: type, user: str) -> ProjectBranch | None:
-    """The project branch of a run of ``flow_cls`` started here, as Metaflow names it: ``prod``
-    with FLOWLIB_PRODUCTION / METAFLOW_PRODUCTION set, ``test.<name>`` with FLOWLIB_BRANCH /
-    METAFLOW_BRANCH, else ``user.<user>``. None for a flow without ``@project``."""
+    """The project branch of a run of ``flow_cls`` started here (``branch_name`` from
+    FLOWLIB_BRANCH / METAFLOW_BRANCH and FLOWLIB_PRODUCTION / METAFLOW_PRODUCTION). None for a
+    flow without ``@project``."""
     import os
 
     project = flow_project(flow_cls)
@@ -147,12 +164,4 @@ def run_project_branch(flow_cls: type, user: str) -> ProjectBranch | None:
     branch = os.environ.get("FLOWLIB_BRANCH") or os.environ.get("METAFLOW_BRANCH")
     production = (os.environ.get("FLOWLIB_PRODUCTION") or os.environ.get("METAFLOW_PRODUCTION")
                   or "").lower() in ("1", "true", "yes")
-    if branch and production:
-        raise FlowlibError("Set either a branch (FLOWLIB_BRANCH) or FLOWLIB_PRODUCTION, not both.")
-    if production:
-        return ProjectBranch(project, "prod")
-    if branch:
-        if not _BRANCH.match(branch):
-            raise FlowlibError(f"Branch {branch!r}: use 1-40 letters, digits, '.', '_', '-'.")
-        return ProjectBranch(project, f"test.{branch}")
-    return ProjectBranch(project, f"user.{_UNSAFE.sub('_', user)[:32]}")
+    return ProjectBranch(project, branch_name(branch, production, user))

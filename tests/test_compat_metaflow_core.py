@@ -78,6 +78,18 @@ def test_metaflow_core_names(local, monkeypatch):
     assert [s.name for s in flow] == order
     assert flow._graph["join"].type == "join" and flow._graph["start"].type == "split"
 
+    # A task takes its branch from its run's project_branch tag, not from its own environment
+    # (a task on Batch, Kubernetes or Step Functions does not see the launcher's variables).
+    from types import SimpleNamespace
+
+    from flowlib.runtime.task import _project_fields
+    from flowlib.stores import open_stores
+
+    monkeypatch.setenv("FLOWLIB_PRODUCTION", "1")
+    fields = _project_fields(module.CoreNamesFlow, open_stores(),
+                             SimpleNamespace(flow="CoreNamesFlow", run_id=run.id))
+    assert (fields["branch_name"], fields["is_production"]) == ("test.exp", False)
+
 
 def test_secrets_sources_in_metaflow_mapping_form():
     from flowlib.exceptions import FlowlibError

@@ -19,7 +19,7 @@ from flowlib.datastore.artifacts import ArtifactRef
 from flowlib.environments.record import RECORD_ARTIFACT as ENVIRONMENT_ARTIFACT
 from flowlib.environments.record import current_environment_record
 from flowlib.exceptions import FlowlibError, TimeoutException
-from flowlib.flow_decorators import run_project_branch
+from flowlib.flow_decorators import ProjectBranch, flow_project, run_project_branch
 from flowlib.graph import FlowGraph, StepNode
 from flowlib.metadata.records import FAILED, SUCCEEDED
 from flowlib.runtime.errors import StepException, crash_record, error_record, user_traceback
@@ -43,9 +43,21 @@ def execute_task(flow_cls: type, graph: FlowGraph, stores: Stores, spec: TaskSpe
         return _execute_started(flow_cls, graph, stores, spec)
 
 
-def _project_fields(flow_cls: type, flow: str) -> dict[str, Any]:
-    """current.project_name, branch_name, ... of a @project flow (else None)."""
-    project = run_project_branch(flow_cls, current_user())
+def _project_fields(flow_cls: type, stores: Stores, spec: TaskSpec) -> dict[str, Any]:
+    """current.project_name, branch_name, ... of a @project flow (else None).
+
+    The branch is the run's (its ``project_branch:`` system tag, recorded by whoever started
+    it: ``run`` from FLOWLIB_BRANCH/FLOWLIB_PRODUCTION, a Step Functions deployment from its
+    branch), not this process's environment: a task on Batch, Kubernetes or Step Functions
+    does not see the launching machine's variables."""
+    flow = spec.flow
+    project = None
+    if flow_project(flow_cls) is not None:
+        record = stores.metadata.get_run(flow, spec.run_id)
+        recorded = next((t.split(":", 1)[1] for t in (record.system_tags if record else [])
+                         if t.startswith("project_branch:")), None)
+        project = (ProjectBranch(flow_project(flow_cls), recorded) if recorded
+                   else run_project_branch(flow_cls, current_user()))
     if project is None:
         return {}
     return {"project_name": project.project, "branch_name": project.branch,
@@ -65,7 +77,7 @@ def _execute_started(flow_cls: type, graph: FlowGraph, stores: Stores, spec: Tas
         tags=set(spec.tags),  # the run's user tags, a set as in Metaflow
         namespace=f"user:{current_user()}",  # the default namespace, as in Metaflow
         parameter_names=[],
-        **_project_fields(flow_cls, spec.flow),
+        **_project_fields(flow_cls, stores, spec),
     )
     environment = None
     started = False

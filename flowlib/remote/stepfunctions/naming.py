@@ -8,9 +8,9 @@ import re
 from dataclasses import dataclass
 
 from flowlib.exceptions import FlowlibError
+from flowlib.flow_decorators import branch_name
 
 _BAD = re.compile(r"[^A-Za-z0-9_-]")
-_BRANCH = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
 MAX_NAME = 80  # state machine and schedule names
 
 
@@ -73,12 +73,4 @@ def project_branch(project: str | None, branch: str | None, production: bool, us
             raise FlowlibError("--branch and --production need @project(name=...) on the flow "
                                "class.")
         return None
-    if branch and production:
-        raise FlowlibError("Use either --branch or --production, not both.")
-    if production:
-        return "prod"
-    if branch:
-        if not _BRANCH.match(branch):
-            raise FlowlibError(f"--branch {branch!r}: use 1-40 letters, digits, '.', '_', '-'.")
-        return f"test.{branch}"
-    return f"user.{_BAD.sub('_', user)[:32]}"
+    return branch_name(branch, production, user, ("--branch", "--production"))
