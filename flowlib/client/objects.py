@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from functools import cached_property
 from typing import Any
 
+from flowlib.client.access import check_namespace, check_retained, split_pathspec, utc_time
 from flowlib.client.artifacts import (
     DataArtifact,
     TaskArtifacts,
@@ -27,7 +28,7 @@ from flowlib.client.metaflow_names import (
 from flowlib.client.namespace import get_namespace
 from flowlib.current import Trigger
 from flowlib.datastore.artifacts import ArtifactRef
-from flowlib.exceptions import FlowlibError, NamespaceMismatchError, NotFoundError
+from flowlib.exceptions import FlowlibError, NotFoundError
 from flowlib.metadata.liveness import CRASHED, attempt_status, last_seen, run_liveness
 from flowlib.metadata.records import (
     FAILED,
@@ -43,45 +44,12 @@ from flowlib.metadata.records import (
 _INTERNAL_STEPS = ("_parameters",)
 
 
-def _split(pathspec: str, parts: int, kind: str) -> list[str]:
-    items = pathspec.strip("/").split("/") if isinstance(pathspec, str) else []
-    if len(items) != parts or not all(items):
-        example = "/".join(["FlowName", "12", "train", "5"][:parts])
-        raise FlowlibError(f"{kind}('{pathspec}'): expected a pathspec like '{example}'.")
-    return items
-
-
-def _time(value: float | None) -> dt.datetime | None:
-    return dt.datetime.fromtimestamp(value, dt.timezone.utc) if value else None
-
-
-def _check_retained(run: RunRecord, what: str) -> None:
-    """A run gc removed (or is removing) says so, instead of failing on a missing object."""
-    if run.retention is not None:
-        when = _time(run.removed_at)
-        date = when.strftime("%Y-%m-%d %H:%M UTC") if when else "an unknown date"
-        state = "was removed" if run.retention == "removed" else "is being removed"
-        raise NotFoundError(
-            f"{what}: run {run.run_id} {state} by retention on {date} (flowlib gc); pin runs "
-            "you need with 'flowlib pin'."
-        )
-
-
-def _check_namespace(run: RunRecord, what: str) -> None:
-    ns = get_namespace()
-    if ns is not None and ns not in run.system_tags and ns not in run.tags:
-        raise NamespaceMismatchError(
-            f"{what} is not in the namespace '{ns}'. Call namespace(None) to see every run, or "
-            f"namespace('user:{run.user}') for that user's runs."
-        )
-
-
 class Flow(FlowNames):
     """All runs of a flow: ``Flow("TrainFlow").latest_run``."""
 
     def __init__(self, name: str, _namespace_check: bool = True) -> None:
         # ``_namespace_check`` is accepted for Metaflow's signature: a Flow is in every namespace.
-        self.id = self.pathspec = _split(name, 1, "Flow")[0]
+        self.id = self.pathspec = split_pathspec(name, 1, "Flow")[0]
         self._meta = client_stores().metadata
         if next(iter(self._meta.list_runs(self.id, limit=1)), None) is None:
             raise NotFoundError(f"Flow '{self.id}' has no runs in {client_stores().description}.")
@@ -135,14 +103,14 @@ class Run(RunNames):
     def __init__(self, pathspec: str, _record: RunRecord | None = None,
                  _namespace_check: bool = True) -> None:
         """``_namespace_check=False`` (Metaflow's) reads a run of any namespace."""
-        flow, run_id = _split(pathspec, 2, "Run")
+        flow, run_id = split_pathspec(pathspec, 2, "Run")
         record = _record or client_stores().metadata.get_run(flow, run_id)
         if record is None:
             where = client_stores().description
             raise NotFoundError(f"Run '{pathspec}' does not exist in {where}.")
-        _check_retained(record, f"Run '{pathspec}'")
+        check_retained(record, f"Run '{pathspec}'")
         if _record is None and _namespace_check:
-            _check_namespace(record, f"Run '{pathspec}'")
+            check_namespace(record, f"Run '{pathspec}'")
         self._record = record
         self.id = record.run_id
         self.pathspec = f"{flow}/{record.run_id}"
@@ -180,7 +148,7 @@ class Run(RunNames):
     @property
     def last_heartbeat_at(self) -> dt.datetime | None:
         """When the run's runtime was last seen alive."""
-        return _time(last_seen(self._record))
+        return utc_time(last_seen(self._record))
 
     @property
     def successful(self) -> bool:
@@ -196,11 +164,11 @@ class Run(RunNames):
 
     @property
     def created_at(self) -> dt.datetime | None:
-        return _time(self._record.created)
+        return utc_time(self._record.created)
 
     @property
     def finished_at(self) -> dt.datetime | None:
-        return _time(self._record.finished)
+        return utc_time(self._record.finished)
 
     @property
     def user(self) -> str:
@@ -308,7 +276,7 @@ class Step(StepNames):
 
     def __init__(self, pathspec: str, _run: Run | None = None,
                  _namespace_check: bool = True) -> None:
-        flow, run_id, name = _split(pathspec, 3, "Step")
+        flow, run_id, name = split_pathspec(pathspec, 3, "Step")
         self._run = _run or Run(f"{flow}/{run_id}", _namespace_check=_namespace_check)
         self.id = name
         self.pathspec = f"{self._run.pathspec}/{name}"
@@ -336,12 +304,12 @@ class Step(StepNames):
 
     @property
     def created_at(self) -> dt.datetime | None:
-        return _time(min(r.created for r in self._records))
+        return utc_time(min(r.created for r in self._records))
 
     @property
     def finished_at(self) -> dt.datetime | None:
         ends = [r.finished for r in self._records]
-        return _time(max(ends)) if all(ends) else None
+        return utc_time(max(ends)) if all(ends) else None
 
     def __repr__(self) -> str:
         return f"Step('{self.pathspec}')"
@@ -353,15 +321,15 @@ class Task(TaskNames):
     def __init__(self, pathspec: str, _record: TaskRecord | None = None,
                  _namespace_check: bool = True) -> None:
         """``_namespace_check=False`` (Metaflow's) reads a task of any namespace."""
-        flow, run_id, step, task_id = _split(pathspec, 4, "Task")
+        flow, run_id, step, task_id = split_pathspec(pathspec, 4, "Task")
         meta = client_stores().metadata
         if _record is None:
             run = meta.get_run(flow, run_id)
             if run is None:
                 raise NotFoundError(f"Run '{flow}/{run_id}' does not exist.")
-            _check_retained(run, f"Task '{pathspec}'")
+            check_retained(run, f"Task '{pathspec}'")
             if _namespace_check:
-                _check_namespace(run, f"Task '{pathspec}'")
+                check_namespace(run, f"Task '{pathspec}'")
         record = _record or meta.get_task(flow, run_id, step, task_id)
         if record is None:
             raise NotFoundError(f"Task '{pathspec}' does not exist.")
@@ -393,15 +361,15 @@ class Task(TaskNames):
     def last_heartbeat_at(self) -> dt.datetime | None:
         """When the latest attempt's process was last seen alive (None if it never beat)."""
         latest = self._attempts[-1] if self._attempts else None
-        return _time(latest.heartbeat) if latest is not None else None
+        return utc_time(latest.heartbeat) if latest is not None else None
 
     @property
     def created_at(self) -> dt.datetime | None:
-        return _time(self._record.created)
+        return utc_time(self._record.created)
 
     @property
     def finished_at(self) -> dt.datetime | None:
-        return _time(self._record.finished)
+        return utc_time(self._record.finished)
 
     @property
     def origin_pathspec(self) -> str | None:
